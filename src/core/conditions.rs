@@ -1,0 +1,123 @@
+//! Ready and Synced conditions, kstatus-compatible: `lastTransitionTime` moves only when the status does.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+pub const READY: &str = "Ready";
+pub const SYNCED: &str = "Synced";
+
+/// A condition to set, without its timestamps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Wanted {
+    pub fn new(
+        type_: &'static str,
+        status: bool,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            status,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Sets `wanted` in `conditions`, keeping the old transition time when the status did not change.
+pub fn set(conditions: &mut Vec<Condition>, wanted: Wanted, generation: Option<i64>, now: Time) {
+    let status = if wanted.status { "True" } else { "False" }.to_string();
+    let message = truncate(&wanted.message, 1024);
+    match conditions.iter_mut().find(|c| c.type_ == wanted.type_) {
+        Some(c) => {
+            if c.status != status {
+                c.last_transition_time = now;
+            }
+            c.status = status;
+            c.reason = wanted.reason;
+            c.message = message;
+            c.observed_generation = generation;
+        }
+        None => conditions.push(Condition {
+            type_: wanted.type_.to_string(),
+            status,
+            reason: wanted.reason,
+            message,
+            observed_generation: generation,
+            last_transition_time: now,
+        }),
+    }
+    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
+/// Looks up a condition by type.
+pub fn get<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Whether the condition is True.
+pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
+    get(conditions, type_).is_some_and(|c| c.status == "True")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Time {
+        Time(jiff::Timestamp::from_second(secs).unwrap())
+    }
+
+    #[test]
+    fn transition_time_moves_only_on_status_change() {
+        let mut cs = vec![];
+        set(
+            &mut cs,
+            Wanted::new(READY, false, "Creating", "a"),
+            Some(1),
+            t(10),
+        );
+        set(
+            &mut cs,
+            Wanted::new(READY, false, "Creating", "b"),
+            Some(2),
+            t(20),
+        );
+        assert_eq!(cs[0].last_transition_time, t(10));
+        assert_eq!(cs[0].message, "b");
+        assert_eq!(cs[0].observed_generation, Some(2));
+        set(
+            &mut cs,
+            Wanted::new(READY, true, "Available", "ok"),
+            Some(2),
+            t(30),
+        );
+        assert_eq!(cs[0].last_transition_time, t(30));
+        assert!(is_true(&cs, READY));
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        let msg = "é".repeat(2000);
+        let mut cs = vec![];
+        set(&mut cs, Wanted::new(SYNCED, false, "X", msg), None, t(1));
+        assert!(cs[0].message.len() <= 1027);
+    }
+}

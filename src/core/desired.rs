@@ -1,0 +1,264 @@
+//! The provider-neutral desired state, built from a spec and the values of the Secrets it references.
+//!
+//! Providers see only these types (plain data; the nested setting structs are the CRD's own serde types).
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::crd::{
+    AtlasOrgSettings, ConnectionProfileSpec, EnterpriseConnectionSpec, GroupMapping,
+    OrgRoleMappingSpec, ProfileOrganization, SamlSettings, StrategyOverrides,
+};
+
+/// The three kinds of remote object ssoperator manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    EnterpriseConnection,
+    ConnectionProfile,
+    OrgRoleMapping,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EnterpriseConnection => "EnterpriseConnection",
+            Self::ConnectionProfile => "ConnectionProfile",
+            Self::OrgRoleMapping => "OrgRoleMapping",
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A secret value: never printed, compared by hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(v: impl Into<String>) -> Self {
+        Self(v.into())
+    }
+    /// The value itself, for the one place that sends it to the provider.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+/// What the spec asks for, in provider-neutral terms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Desired {
+    Connection(ConnectionDesired),
+    Profile(ProfileDesired),
+    RoleMapping(RoleMappingDesired),
+}
+
+impl Desired {
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Self::Connection(_) => ResourceKind::EnterpriseConnection,
+            Self::Profile(_) => ResourceKind::ConnectionProfile,
+            Self::RoleMapping(_) => ResourceKind::OrgRoleMapping,
+        }
+    }
+
+    /// The name the remote object is known by (used to find it for adoption and to refuse duplicates).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Connection(c) => &c.name,
+            Self::Profile(p) => &p.name,
+            Self::RoleMapping(m) => &m.target,
+        }
+    }
+
+    /// SHA-256 over the write-only values (they cannot be read back, so status keeps this hash).
+    pub fn write_only_hash(&self) -> Option<String> {
+        match self {
+            Self::Connection(c) => {
+                c.oidc
+                    .as_ref()
+                    .and_then(|o| o.client_secret.as_ref())
+                    .map(|s| {
+                        let mut h = Sha256::new();
+                        h.update(b"oidc.clientSecret\0");
+                        h.update(s.expose().as_bytes());
+                        hex::encode(h.finalize())
+                    })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// SAML or OIDC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Saml,
+    Oidc,
+}
+
+/// An SSO connection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionDesired {
+    pub name: String,
+    /// Normalised (lower-case, sorted); `None` when the spec leaves domains out.
+    pub domains: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub protocol: Protocol,
+    /// Provider type name such as saml_custom; defaults after the protocol.
+    pub idp_type: String,
+    pub saml: Option<SamlSettings>,
+    pub oidc: Option<OidcDesired>,
+    pub sync_user_attributes: Option<bool>,
+    pub organization_id: Option<String>,
+}
+
+/// OIDC settings with the client secret resolved from its Secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OidcDesired {
+    pub discovery_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    pub user_info_url: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<SecretValue>,
+    pub requires_pkce: Option<bool>,
+}
+
+/// An Auth0 connection profile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileDesired {
+    pub name: String,
+    pub organization: Option<ProfileOrganization>,
+    pub connection_name_prefix_template: Option<String>,
+    pub enabled_features: Option<Vec<String>>,
+    pub connection_config: Option<serde_json::Map<String, serde_json::Value>>,
+    pub strategy_overrides: Option<StrategyOverrides>,
+}
+
+/// Group-to-role settings of one connection or organization.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoleMappingDesired {
+    /// The provider's id of the object that holds the mappings (Qovery connection name,
+    /// LoginRadius connection id, Atlas org id).
+    pub target: String,
+    pub default_role: Option<String>,
+    pub enforce_group_sync: Option<bool>,
+    pub mappings: Vec<GroupMapping>,
+    pub atlas: Option<AtlasOrgSettings>,
+}
+
+impl ConnectionDesired {
+    /// Builds the desired connection from its spec; `client_secret` is the value of `oidc.clientSecretRef`.
+    pub fn from_spec(spec: &EnterpriseConnectionSpec, client_secret: Option<SecretValue>) -> Self {
+        let protocol = if spec.oidc.is_some() {
+            Protocol::Oidc
+        } else {
+            Protocol::Saml
+        };
+        let idp_type = spec
+            .idp_type
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_else(|| match protocol {
+                Protocol::Saml => "saml_custom".into(),
+                Protocol::Oidc => "oidc_custom".into(),
+            });
+        Self {
+            name: spec.name.clone(),
+            domains: (!spec.domains.is_empty()).then(|| super::normalize::domains(&spec.domains)),
+            active: spec.active,
+            protocol,
+            idp_type,
+            saml: spec.saml.clone(),
+            oidc: spec.oidc.as_ref().map(|o| OidcDesired {
+                discovery_url: o.discovery_url.clone(),
+                auth_url: o.auth_url.clone(),
+                token_url: o.token_url.clone(),
+                user_info_url: o.user_info_url.clone(),
+                client_id: o.client_id.clone(),
+                client_secret,
+                requires_pkce: o.requires_pkce,
+            }),
+            sync_user_attributes: spec.sync_user_attributes,
+            organization_id: spec.organization_id.clone(),
+        }
+    }
+}
+
+impl ProfileDesired {
+    pub fn from_spec(spec: &ConnectionProfileSpec) -> Self {
+        Self {
+            name: spec.name.clone(),
+            organization: spec.organization.clone(),
+            connection_name_prefix_template: spec.connection_name_prefix_template.clone(),
+            enabled_features: spec
+                .enabled_features
+                .as_ref()
+                .map(|fs| super::normalize::string_set(fs.iter().map(|f| f.as_str().to_string()))),
+            connection_config: spec
+                .connection_config
+                .as_ref()
+                .map(|c| c.clone().into_iter().collect()),
+            strategy_overrides: spec.strategy_overrides.clone(),
+        }
+    }
+}
+
+impl RoleMappingDesired {
+    /// `target` is the provider's id of the connection (from connectionRef's status) or externalName.
+    pub fn from_spec(spec: &OrgRoleMappingSpec, target: String) -> Self {
+        Self {
+            target,
+            default_role: spec.default_role.clone(),
+            enforce_group_sync: spec.enforce_group_sync,
+            mappings: spec.mappings.clone(),
+            atlas: spec.atlas.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_are_never_printed() {
+        let s = SecretValue::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn write_only_hash_changes_with_the_secret_only() {
+        let spec: EnterpriseConnectionSpec = serde_json::from_value(serde_json::json!({
+            "providerConfigRef": {"name": "pc"}, "name": "x",
+            "oidc": {"clientId": "id", "discoveryUrl": "https://idp/.well-known/openid-configuration",
+                     "clientSecretRef": {"name": "s", "key": "k"}}
+        }))
+        .unwrap();
+        let a = Desired::Connection(ConnectionDesired::from_spec(
+            &spec,
+            Some(SecretValue::new("one")),
+        ));
+        let b = Desired::Connection(ConnectionDesired::from_spec(
+            &spec,
+            Some(SecretValue::new("one")),
+        ));
+        let c = Desired::Connection(ConnectionDesired::from_spec(
+            &spec,
+            Some(SecretValue::new("two")),
+        ));
+        assert_eq!(a.write_only_hash(), b.write_only_hash());
+        assert_ne!(a.write_only_hash(), c.write_only_hash());
+        assert!(!a.write_only_hash().unwrap().contains("one"));
+    }
+}

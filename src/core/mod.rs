@@ -1,0 +1,5 @@
+//! The pure core: desired state, normalisation, diff and conditions. No I/O here.
+pub mod conditions;
+pub mod desired;
+pub mod diff;
+pub mod normalize;

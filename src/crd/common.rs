@@ -1,0 +1,170 @@
+//! Types shared by every ssoperator custom resource: references, policies and status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of every ssoperator kind.
+pub const GROUP: &str = "ssoperator.io";
+/// Annotation that stops all writes to the provider while set to "true".
+pub const PAUSED_ANNOTATION: &str = "ssoperator.io/paused";
+/// Finalizer that lets the operator apply the deletion policy before the object goes away.
+pub const FINALIZER: &str = "ssoperator.io/finalizer";
+
+/// Which kind of provider configuration a managed resource uses.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, schemars::JsonSchema,
+)]
+pub enum ProviderConfigKind {
+    /// A namespaced ProviderConfig in the resource's own namespace.
+    #[default]
+    ProviderConfig,
+    /// A cluster-scoped ClusterProviderConfig.
+    ClusterProviderConfig,
+}
+
+/// Reference to the ProviderConfig or ClusterProviderConfig that holds the account and credentials.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfigRef {
+    /// Kind of the referenced configuration: ProviderConfig (same namespace, the default) or ClusterProviderConfig.
+    #[serde(default)]
+    pub kind: ProviderConfigKind,
+    /// Name of the referenced configuration.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Reference to one key of a Secret in the same namespace as the referring resource.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the Secret's data.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Reference to a Secret that holds a provider's credentials.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSecretRef {
+    /// Name of the Secret. The keys it must hold depend on the provider (see the provider block).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Namespace of the Secret. Required for a ClusterProviderConfig; a ProviderConfig always reads its own namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+}
+
+/// Reference to another ssoperator resource in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalObjectRef {
+    /// Name of the referenced resource.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// What happens to the remote object when the custom resource is deleted.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum DeletionPolicy {
+    /// Leave the remote object at the provider (the default: deleting an SSO connection can lock users out).
+    #[default]
+    Orphan,
+    /// Delete the remote object at the provider.
+    Delete,
+}
+
+/// Whether the operator may write to the provider.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum ManagementPolicy {
+    /// Create and update the remote object so that it matches the spec (the default).
+    #[default]
+    Manage,
+    /// Only read the remote object and report drift in the Synced condition; never write.
+    ObserveOnly,
+}
+
+/// Fields common to every managed resource (EnterpriseConnection, ConnectionProfile, OrgRoleMapping).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedFields {
+    /// The provider account to manage this resource in.
+    pub provider_config_ref: ProviderConfigRef,
+    /// The provider's id of an existing remote object to adopt instead of creating a new one.
+    /// An existing remote object with the same name is never taken over unless named here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub external_name: Option<String>,
+    /// Orphan (default) keeps the remote object when this resource is deleted; Delete removes it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Manage (default) writes to the provider; ObserveOnly only reads and reports drift.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+}
+
+/// Values the provider generates that an identity-provider administrator needs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderOutputs {
+    /// Service-provider entity id (audience) to configure at the identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_entity_id: Option<String>,
+    /// Assertion consumer service URL (SAML) or redirect URL (OIDC) to configure at the identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acs_url: Option<String>,
+    /// URL of the service provider's SAML metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_metadata_url: Option<String>,
+    /// Service provider's signing certificate (PEM, public).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_certificate: Option<String>,
+}
+
+/// The last drift the operator found and corrected (field paths only, never values).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftRecord {
+    /// When the drift was corrected (RFC 3339).
+    pub time: String,
+    /// Paths of the fields that differed from the spec.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+/// Observed state of a managed resource.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedStatus {
+    /// The metadata.generation that the conditions describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready: the remote object matches the spec. Synced: the last reconcile could read and write the provider.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The provider's id of the remote object. Recorded before anything else after a create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The provider this resource is managed in (qovery, auth0, loginradius, clerk, atlas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Values generated by the provider that the identity-provider administrator needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<ProviderOutputs>,
+    /// SHA-256 of the write-only values (such as an OIDC client secret) last sent to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_only_hash: Option<String>,
+    /// The last drift found and corrected (or only reported under ObserveOnly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drift: Option<DriftRecord>,
+}

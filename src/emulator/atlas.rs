@@ -1,0 +1,1 @@
+//! atlas emulator (to be written).

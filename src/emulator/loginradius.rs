@@ -1,0 +1,1 @@
+//! loginradius emulator (to be written).

@@ -1,0 +1,279 @@
+//! Faithful in-memory emulators of the five provider APIs, for tests and for trying ssoperator
+//! without a provider account. Each one is an axum router over its own state plus the shared
+//! [`EmulatorCore`]: credential checks are per provider; call counting, fault injection and the
+//! provider-style rate limit are shared middleware here.
+
+pub mod atlas;
+pub mod auth0;
+pub mod clerk;
+pub mod loginradius;
+pub mod qovery;
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{MatchedPath, Request, State},
+    http::StatusCode,
+    middleware::Next,
+    response::Response,
+};
+
+/// Faults the emulator injects, switchable at run time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// Share of requests (0.0 to 1.0) answered with a 5xx in the provider's error format.
+    pub error_rate: f64,
+    /// Extra latency added to every request.
+    pub latency: Duration,
+    /// Share of requests whose connection is dropped before a response.
+    pub drop_rate: f64,
+    /// The next N requests get a 429 (a rate-limit storm).
+    pub rate_limit_storm: u32,
+}
+
+/// A token bucket as providers run them.
+#[derive(Clone, Debug)]
+pub struct Bucket {
+    pub capacity: f64,
+    pub per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub fn new(capacity: u32, per_second: u32) -> Self {
+        Self {
+            capacity: capacity as f64,
+            per_second: per_second as f64,
+            tokens: capacity as f64,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes a token, or says how long until one is available.
+    pub fn take(&mut self) -> Result<u32, Duration> {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second)
+            .min(self.capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(self.tokens as u32)
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) / self.per_second.max(0.001),
+            ))
+        }
+    }
+}
+
+/// Everything an emulator needs to answer in its provider's own format when the shared middleware
+/// steps in (a fault or a rate limit).
+pub trait Dialect: Send + Sync + 'static {
+    /// An error response with the provider's own body shape.
+    fn error(&self, status: StatusCode, message: &str) -> Response;
+    /// A 429 with the provider's own headers; `wait` until a token is free, `limit` the bucket capacity.
+    fn rate_limited(&self, wait: Duration, limit: u32) -> Response;
+}
+
+/// State shared by every emulator: counters, faults and the rate-limit bucket.
+pub struct EmulatorCore {
+    pub name: &'static str,
+    calls: Mutex<BTreeMap<String, u64>>,
+    faults: Mutex<Faults>,
+    bucket: Mutex<Option<Bucket>>,
+    dialect: Box<dyn Dialect>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl EmulatorCore {
+    pub fn new(name: &'static str, dialect: impl Dialect) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            calls: Mutex::default(),
+            faults: Mutex::default(),
+            bucket: Mutex::new(None),
+            dialect: Box::new(dialect),
+        })
+    }
+
+    /// Calls so far, keyed by `METHOD /route/{param}`.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        lock(&self.calls).clone()
+    }
+
+    /// Calls so far of one method (e.g. "PUT"), all routes together.
+    pub fn calls_of(&self, method: &str) -> u64 {
+        lock(&self.calls)
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{method} ")))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// Writes (POST, PUT, PATCH, DELETE) so far.
+    pub fn writes(&self) -> u64 {
+        ["POST", "PUT", "PATCH", "DELETE"]
+            .iter()
+            .map(|m| self.calls_of(m))
+            .sum()
+    }
+
+    pub fn reset_calls(&self) {
+        lock(&self.calls).clear();
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
+    }
+
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    /// Enforces a token bucket of `capacity` refilled at `per_second`; `None` switches it off.
+    pub fn set_rate_limit(&self, limit: Option<(u32, u32)>) {
+        *lock(&self.bucket) = limit.map(|(capacity, per_second)| Bucket::new(capacity, per_second));
+    }
+
+    pub fn error(&self, status: StatusCode, message: &str) -> Response {
+        self.dialect.error(status, message)
+    }
+
+    fn count(&self, key: String) {
+        *lock(&self.calls).entry(key).or_default() += 1;
+    }
+}
+
+/// The shared middleware: counts the call, then applies latency, drops, 5xx, storms and the bucket.
+pub async fn shared_layer(
+    State(core): State<Arc<EmulatorCore>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let route = route.unwrap_or_else(|| req.uri().path().to_string());
+    if !route.starts_with("/_emulator") {
+        core.count(format!("{} {}", req.method(), route));
+    }
+    let faults = core.faults();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    if route.starts_with("/_emulator") {
+        return next.run(req).await;
+    }
+    if faults.drop_rate > 0.0 && rand::random::<f64>() < faults.drop_rate {
+        return dropped_connection();
+    }
+    {
+        let mut f = lock(&core.faults);
+        if f.rate_limit_storm > 0 {
+            f.rate_limit_storm -= 1;
+            drop(f);
+            return core.dialect.rate_limited(Duration::from_secs(1), 0);
+        }
+    }
+    if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
+        return core.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "injected fault: service unavailable",
+        );
+    }
+    let limited = lock(&core.bucket)
+        .as_mut()
+        .map(|b| (b.take(), b.capacity as u32));
+    if let Some((Err(wait), capacity)) = limited {
+        return core.dialect.rate_limited(wait, capacity);
+    }
+    next.run(req).await
+}
+
+/// A response whose body fails mid-stream, so that hyper closes the connection without a full answer.
+fn dropped_connection() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("dropped"))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    *resp.status_mut() = StatusCode::OK;
+    resp
+}
+
+/// Wraps a provider router with the shared middleware.
+pub fn with_core(router: Router, core: Arc<EmulatorCore>) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(core, shared_layer))
+}
+
+/// A running emulator: its address and a handle that stops it when dropped.
+pub struct Running {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `router` on `addr` (use port 0 for a free loopback port) in the background.
+pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "emulator stopped");
+        }
+    });
+    Ok(Running { addr, task })
+}
+
+/// A fresh id of `len` lower-case hex digits.
+pub fn hex_id(len: usize) -> String {
+    (0..len)
+        .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// A fresh id of `len` base62 characters.
+pub fn base62_id(len: usize) -> String {
+    const CHARS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    (0..len)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_refuses_when_empty_and_says_how_long() {
+        let mut b = Bucket::new(2, 1);
+        assert!(b.take().is_ok());
+        assert!(b.take().is_ok());
+        let wait = b.take().unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,1 @@
+//! qovery emulator (to be written).

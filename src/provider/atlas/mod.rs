@@ -1,0 +1,1 @@
+//! atlas provider client (to be written).

@@ -1,0 +1,1 @@
+//! auth0 provider client (to be written).

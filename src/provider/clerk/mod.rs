@@ -1,0 +1,1 @@
+//! clerk provider client (to be written).

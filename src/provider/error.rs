@@ -1,0 +1,82 @@
+//! One normalised error type for every provider, so that the reconciler branches on meaning, not on HTTP codes.
+
+use std::time::Duration;
+
+/// What went wrong at a provider. Messages never contain secret values.
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
+pub enum ProviderError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The provider rejected the request as invalid; `field` names the offending field when it said so.
+    #[error("invalid{}: {message}", field.as_ref().map(|f| format!(" {f}")).unwrap_or_default())]
+    Invalid {
+        message: String,
+        field: Option<String>,
+    },
+    /// The provider asked us to slow down and wait `retry_after`.
+    #[error("rate limited: retry after {}s", retry_after.as_secs_f64())]
+    RateLimited { retry_after: Duration },
+    /// 5xx, timeout or connection failure: worth retrying later.
+    #[error("provider unavailable: {0}")]
+    Unavailable(String),
+    /// The spec asks for something this provider cannot do (a missing capability).
+    #[error("not supported by {provider}: {what}")]
+    Unsupported {
+        provider: &'static str,
+        what: String,
+    },
+}
+
+/// How the reconciler should react to an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Retry with capped, jittered backoff.
+    Transient,
+    /// Retry after exactly this wait.
+    RateLimited(Duration),
+    /// Will not succeed until the spec, a Secret or the provider changes: report and wait.
+    Permanent,
+    /// Credentials were refused: also mark the ProviderConfig.
+    Credentials,
+}
+
+impl ProviderError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Unavailable(_) => ErrorClass::Transient,
+            Self::RateLimited { retry_after } => ErrorClass::RateLimited(*retry_after),
+            Self::Unauthenticated(_) | Self::PermissionDenied(_) => ErrorClass::Credentials,
+            Self::NotFound(_)
+            | Self::Conflict(_)
+            | Self::Invalid { .. }
+            | Self::Unsupported { .. } => ErrorClass::Permanent,
+        }
+    }
+
+    /// A short, fixed label for metrics and condition reasons.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "NotFound",
+            Self::Conflict(_) => "Conflict",
+            Self::Unauthenticated(_) => "Unauthenticated",
+            Self::PermissionDenied(_) => "PermissionDenied",
+            Self::Invalid { .. } => "ProviderRejected",
+            Self::RateLimited { .. } => "RateLimited",
+            Self::Unavailable(_) => "ProviderUnavailable",
+            Self::Unsupported { .. } => "Unsupported",
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            field: None,
+        }
+    }
+}

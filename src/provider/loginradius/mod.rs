@@ -1,0 +1,1 @@
+//! loginradius provider client (to be written).

@@ -1,0 +1,1 @@
+//! qovery provider client (to be written).
