@@ -164,6 +164,10 @@ pub struct ManagedStatus {
     /// SHA-256 of the write-only values (such as an OIDC client secret) last sent to the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_only_hash: Option<String>,
+    /// Name of a remote object whose create was sent but not yet confirmed; after a crash the
+    /// operator adopts the object of that name instead of creating a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<String>,
     /// The last drift found and corrected (or only reported under ObserveOnly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drift: Option<DriftRecord>,

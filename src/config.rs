@@ -1,0 +1,91 @@
+//! Operator settings from flags and environment variables.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+
+/// ssoperator: reconciles SSO connections, connection profiles and role mappings at SaaS providers.
+#[derive(Parser, Debug, Clone)]
+#[command(version, about)]
+pub struct Config {
+    /// Watch only these namespaces (comma-separated); all namespaces when empty.
+    #[arg(long, env = "SSOPERATOR_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// How often every resource is compared with its provider to find console drift (jittered +-10%).
+    #[arg(long, env = "SSOPERATOR_RESYNC", default_value = "10m", value_parser = parse_duration)]
+    pub resync: Duration,
+    /// Reconciles running at once per kind.
+    #[arg(long, env = "SSOPERATOR_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+    /// Address of the /metrics, /healthz and /readyz endpoints.
+    #[arg(long, env = "SSOPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Log format: json or text.
+    #[arg(long, env = "SSOPERATOR_LOG_FORMAT", default_value = "json")]
+    pub log_format: String,
+    /// Take part in Lease-based leader election so that only one replica writes.
+    #[arg(long, env = "SSOPERATOR_LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "SSOPERATOR_LEASE_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "SSOPERATOR_LEASE_NAME",
+        default_value = "ssoperator-leader"
+    )]
+    pub lease_name: String,
+    /// This replica's identity in the Lease (defaults to the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Watch Secret metadata so that a changed referenced Secret is acted on at once (needs list/watch on Secrets).
+    #[arg(long, env = "SSOPERATOR_WATCH_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub watch_secrets: bool,
+    /// Client-side requests per second per provider account when its ProviderConfig sets no rateLimit.
+    #[arg(long, env = "SSOPERATOR_DEFAULT_RATE", default_value_t = 5)]
+    pub default_rate: u32,
+}
+
+impl Config {
+    /// Defaults, as if no flag was given (for tests).
+    pub fn defaults() -> Self {
+        Self::parse_from(["ssoperator"])
+    }
+}
+
+/// Parses `90s`, `10m`, `1h` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 10m, 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if !(0.0..=31_536_000.0).contains(&secs) {
+        return Err(format!("duration {s:?} out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("5 weeks").is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! Reconcile errors: each says whether to retry and what condition reason to show.
+
+use crate::provider::{ErrorClass, ProviderError};
+
+#[derive(thiserror::Error, Debug)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// A referenced object is missing or not ready; a watch on it brings the resource back.
+    #[error("{message}")]
+    Dependency {
+        reason: &'static str,
+        message: String,
+    },
+    /// The spec cannot be carried out as written (adoption conflicts, unsupported fields).
+    #[error("{message}")]
+    Refused {
+        reason: &'static str,
+        message: String,
+    },
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl Error {
+    pub fn dependency(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Dependency {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn refused(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// Condition reason (a fixed label set, also used in metrics).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "KubernetesError",
+            Self::Provider(e) => e.reason(),
+            Self::Dependency { reason, .. } | Self::Refused { reason, .. } => reason,
+            Self::Finalizer(_) => "FinalizerError",
+        }
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Kube(_) | Self::Finalizer(_) => ErrorClass::Transient,
+            Self::Provider(e) => e.class(),
+            Self::Dependency { .. } | Self::Refused { .. } => ErrorClass::Permanent,
+        }
+    }
+}

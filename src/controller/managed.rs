@@ -1,0 +1,161 @@
+//! What the reconciler needs to know about each managed kind, and how each builds its desired state.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use k8s_openapi::{NamespaceResourceScope, api::core::v1::Secret};
+use kube::{Api, Resource, ResourceExt};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{context::Context, error::Error, registry::secret_key};
+use crate::{
+    core::{
+        conditions,
+        desired::{ConnectionDesired, Desired, ProfileDesired, ResourceKind, RoleMappingDesired},
+    },
+    crd::{
+        ConnectionProfile, EnterpriseConnection, ManagedFields, ManagedStatus, OrgRoleMapping,
+        SecretKeyRef,
+    },
+};
+
+#[async_trait]
+pub trait Managed:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: ResourceKind;
+    fn managed(&self) -> &ManagedFields;
+    fn managed_status(&self) -> Option<&ManagedStatus>;
+    /// Secrets in the same namespace that the spec refers to (besides the provider credentials).
+    fn secret_names(&self) -> Vec<String> {
+        vec![]
+    }
+    /// The EnterpriseConnection this refers to, if any.
+    fn connection_name(&self) -> Option<String> {
+        None
+    }
+    /// Builds the desired state, reading referenced Secrets and connections.
+    async fn desired(&self, ctx: &Context) -> Result<Desired, Error>;
+}
+
+async fn read_secret_key(
+    ctx: &Context,
+    ns: &str,
+    r: &SecretKeyRef,
+) -> Result<crate::core::desired::SecretValue, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let secret = api.get_opt(&r.name).await?.ok_or_else(|| {
+        Error::dependency(
+            "SecretNotFound",
+            format!("Secret {ns}/{} not found", r.name),
+        )
+    })?;
+    secret_key(&secret.data.unwrap_or_default(), &r.key, ns, &r.name)
+}
+
+#[async_trait]
+impl Managed for EnterpriseConnection {
+    const KIND: ResourceKind = ResourceKind::EnterpriseConnection;
+    fn managed(&self) -> &ManagedFields {
+        &self.spec.managed
+    }
+    fn managed_status(&self) -> Option<&ManagedStatus> {
+        self.status.as_ref()
+    }
+    fn secret_names(&self) -> Vec<String> {
+        self.spec
+            .oidc
+            .iter()
+            .filter_map(|o| o.client_secret_ref.as_ref())
+            .map(|r| r.name.clone())
+            .collect()
+    }
+    async fn desired(&self, ctx: &Context) -> Result<Desired, Error> {
+        let ns = self.namespace().unwrap_or_default();
+        let secret = match self
+            .spec
+            .oidc
+            .as_ref()
+            .and_then(|o| o.client_secret_ref.as_ref())
+        {
+            Some(r) => Some(read_secret_key(ctx, &ns, r).await?),
+            None => None,
+        };
+        Ok(Desired::Connection(ConnectionDesired::from_spec(
+            &self.spec, secret,
+        )))
+    }
+}
+
+#[async_trait]
+impl Managed for ConnectionProfile {
+    const KIND: ResourceKind = ResourceKind::ConnectionProfile;
+    fn managed(&self) -> &ManagedFields {
+        &self.spec.managed
+    }
+    fn managed_status(&self) -> Option<&ManagedStatus> {
+        self.status.as_ref()
+    }
+    async fn desired(&self, _ctx: &Context) -> Result<Desired, Error> {
+        Ok(Desired::Profile(ProfileDesired::from_spec(&self.spec)))
+    }
+}
+
+#[async_trait]
+impl Managed for OrgRoleMapping {
+    const KIND: ResourceKind = ResourceKind::OrgRoleMapping;
+    fn managed(&self) -> &ManagedFields {
+        &self.spec.managed
+    }
+    fn managed_status(&self) -> Option<&ManagedStatus> {
+        self.status.as_ref()
+    }
+    fn connection_name(&self) -> Option<String> {
+        self.spec.connection_ref.as_ref().map(|r| r.name.clone())
+    }
+    async fn desired(&self, ctx: &Context) -> Result<Desired, Error> {
+        let target = match (&self.spec.connection_ref, &self.spec.managed.external_name) {
+            (Some(r), _) => {
+                let ns = self.namespace().unwrap_or_default();
+                let api: Api<EnterpriseConnection> = Api::namespaced(ctx.client.clone(), &ns);
+                let conn = api.get_opt(&r.name).await?.ok_or_else(|| {
+                    Error::dependency(
+                        "ConnectionNotFound",
+                        format!("EnterpriseConnection {ns}/{} not found", r.name),
+                    )
+                })?;
+                let status = conn.status.unwrap_or_default();
+                let ready = conditions::is_true(&status.conditions, conditions::READY);
+                match status.external_id {
+                    Some(id) if ready => id,
+                    _ => {
+                        return Err(Error::dependency(
+                            "ConnectionNotReady",
+                            format!(
+                                "waiting for EnterpriseConnection {ns}/{} to be Ready",
+                                r.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            (None, Some(id)) => id.clone(),
+            (None, None) => {
+                return Err(Error::refused(
+                    "InvalidSpec",
+                    "set spec.connectionRef or spec.externalName",
+                ));
+            }
+        };
+        Ok(Desired::RoleMapping(RoleMappingDesired::from_spec(
+            &self.spec, target,
+        )))
+    }
+}

@@ -1,0 +1,261 @@
+//! The controllers: one per managed kind plus the provider configurations, wired to the watches that
+//! bring a resource back when something it depends on changes.
+
+pub mod context;
+pub mod error;
+pub mod managed;
+pub mod provider_config;
+pub mod reconcile;
+pub mod registry;
+
+use std::{
+    collections::hash_map::DefaultHasher,
+    future::Future,
+    hash::{Hash, Hasher},
+    sync::Arc,
+};
+
+use futures::{FutureExt, StreamExt, future::BoxFuture};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    core::PartialObjectMeta,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Config as ControllerConfig,
+        events::{Recorder, Reporter},
+        predicates, reflector,
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
+};
+
+pub use context::Context;
+use managed::Managed;
+
+use crate::{
+    config::Config,
+    crd::{
+        ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping,
+        PAUSED_ANNOTATION, ProviderConfig, ProviderConfigKind,
+    },
+    metrics::{Metrics, MetricsObserver},
+};
+
+/// Changes that warrant a reconcile: the spec (generation), the pause annotation, deletion and finalizers.
+/// Status writes change none of these, so our own writes do not trigger reconciles.
+fn meaningful<K: Resource>(obj: &K) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    predicates::generation(obj).hash(&mut h);
+    obj.annotations().get(PAUSED_ANNOTATION).hash(&mut h);
+    obj.meta().deletion_timestamp.is_some().hash(&mut h);
+    obj.finalizers().hash(&mut h);
+    Some(h.finish())
+}
+
+fn api_for<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn refs_config<K: Managed>(
+    obj: &K,
+    kind: ProviderConfigKind,
+    name: &str,
+    ns: Option<&str>,
+) -> bool {
+    let r = &obj.managed().provider_config_ref;
+    r.kind == kind && r.name == name && (ns.is_none() || obj.namespace().as_deref() == ns)
+}
+
+/// Runs the controller of one managed kind in one namespace (or all).
+fn managed_controller<K: Managed>(
+    ctx: Arc<Context>,
+    ns: Option<&str>,
+    watch_secrets: bool,
+) -> BoxFuture<'static, ()> {
+    let client = ctx.client.clone();
+    let api: Api<K> = api_for(&client, ns);
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(meaningful::<K>, Default::default());
+    let mut controller = Controller::for_stream(stream, reader.clone())
+        .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency));
+
+    let store = reader.clone();
+    controller = controller.watches(
+        api_for::<ProviderConfig>(&client, ns),
+        watcher::Config::default(),
+        move |pc| {
+            let (name, pns) = (pc.name_any(), pc.namespace());
+            matching(&store, |o: &K| {
+                refs_config(o, ProviderConfigKind::ProviderConfig, &name, pns.as_deref())
+            })
+        },
+    );
+    let store = reader.clone();
+    controller = controller.watches(
+        Api::<ClusterProviderConfig>::all(client.clone()),
+        watcher::Config::default(),
+        move |pc| {
+            let name = pc.name_any();
+            matching(&store, |o: &K| {
+                refs_config(o, ProviderConfigKind::ClusterProviderConfig, &name, None)
+            })
+        },
+    );
+    if watch_secrets {
+        // Metadata only: the operator never holds every Secret's data in memory.
+        let secrets = watcher(
+            api_for::<PartialObjectMeta<Secret>>(&client, ns),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .touched_objects();
+        let store = reader.clone();
+        controller = controller.watches_stream(secrets, move |s| {
+            let (name, sns) = (s.name_any(), s.namespace());
+            matching(&store, |o: &K| {
+                o.namespace() == sns && o.secret_names().contains(&name)
+            })
+        });
+    }
+    if K::KIND == crate::core::desired::ResourceKind::OrgRoleMapping {
+        let store = reader.clone();
+        controller = controller.watches(
+            api_for::<EnterpriseConnection>(&client, ns),
+            watcher::Config::default(),
+            move |ec| {
+                let (name, ens) = (ec.name_any(), ec.namespace());
+                matching(&store, |o: &K| {
+                    o.namespace() == ens && o.connection_name().as_deref() == Some(name.as_str())
+                })
+            },
+        );
+    }
+    controller
+        .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .boxed()
+}
+
+fn matching<K: Managed>(store: &Store<K>, pred: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>> {
+    store
+        .state()
+        .iter()
+        .filter(|o| pred(o))
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
+}
+
+fn config_controllers(
+    ctx: Arc<Context>,
+    ns: Option<&str>,
+    watch_secrets: bool,
+) -> Vec<BoxFuture<'static, ()>> {
+    let client = ctx.client.clone();
+    let api: Api<ProviderConfig> = api_for(&client, ns);
+    let mut pcs = Controller::new(api, watcher::Config::default());
+    if watch_secrets {
+        let store = pcs.store();
+        let secrets = watcher(
+            api_for::<PartialObjectMeta<Secret>>(&client, ns),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .touched_objects();
+        pcs = pcs.watches_stream(secrets, move |s| {
+            let (name, sns) = (s.name_any(), s.namespace());
+            store
+                .state()
+                .iter()
+                .filter(|pc| {
+                    pc.namespace() == sns && pc.spec.account.credentials_secret_ref.name == name
+                })
+                .map(|pc| ObjectRef::from_obj(pc.as_ref()))
+                .collect::<Vec<_>>()
+        });
+    }
+    let namespaced = pcs
+        .run(
+            provider_config::reconcile_namespaced,
+            provider_config::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()))
+        .boxed();
+    vec![namespaced]
+}
+
+/// Runs every controller until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let observer = Arc::new(MetricsObserver(metrics.clone()));
+    let registry = registry::Registry::new(client.clone(), observer, config.default_rate);
+    let reporter = Reporter {
+        controller: "ssoperator".into(),
+        instance: config.identity.clone(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        registry,
+        metrics,
+        recorder,
+        config.clone(),
+    ));
+    let namespaces: Vec<Option<String>> = if config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.namespaces.iter().cloned().map(Some).collect()
+    };
+    let mut tasks: Vec<BoxFuture<'static, ()>> = vec![];
+    for ns in &namespaces {
+        let ns = ns.as_deref();
+        tasks.push(managed_controller::<EnterpriseConnection>(
+            ctx.clone(),
+            ns,
+            config.watch_secrets,
+        ));
+        tasks.push(managed_controller::<ConnectionProfile>(
+            ctx.clone(),
+            ns,
+            config.watch_secrets,
+        ));
+        tasks.push(managed_controller::<OrgRoleMapping>(
+            ctx.clone(),
+            ns,
+            config.watch_secrets,
+        ));
+        tasks.extend(config_controllers(ctx.clone(), ns, config.watch_secrets));
+    }
+    // Cluster-scoped configs are watched once, whatever the namespace scope.
+    let cpcs = Controller::new(
+        Api::<ClusterProviderConfig>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .run(
+        provider_config::reconcile_cluster,
+        provider_config::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| futures::future::ready(()))
+    .boxed();
+    tasks.push(cpcs);
+    let all = futures::future::join_all(tasks);
+    tokio::select! {
+        _ = all => {}
+        _ = shutdown => tracing::info!("shutting down controllers"),
+    }
+}
