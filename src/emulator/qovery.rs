@@ -56,7 +56,7 @@ impl Dialect for QoveryDialect {
 }
 
 #[derive(Default)]
-struct State_ {
+struct Store {
     /// Organization id -> connection name -> connection.
     orgs: BTreeMap<String, BTreeMap<String, EnterpriseConnectionDto>>,
 }
@@ -64,10 +64,10 @@ struct State_ {
 #[derive(Clone)]
 struct Shared {
     token: Arc<str>,
-    state: Arc<Mutex<State_>>,
+    state: Arc<Mutex<Store>>,
 }
 
-fn lock(m: &Mutex<State_>) -> MutexGuard<'_, State_> {
+fn lock(m: &Mutex<Store>) -> MutexGuard<'_, Store> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -82,7 +82,7 @@ impl QoveryEmulator {
     /// `token` is the one accepted API token; it may act on every organization in `organization_ids`
     /// (any other organization id gives 403, as a token of another organization would).
     pub fn new(token: impl Into<String>, organization_ids: Vec<String>) -> Self {
-        let state = State_ {
+        let state = Store {
             orgs: organization_ids
                 .into_iter()
                 .map(|o| (o, BTreeMap::new()))
@@ -121,7 +121,7 @@ impl QoveryEmulator {
         json!({ "organizations": st.orgs })
     }
 
-    fn first_org(st: &State_) -> Option<String> {
+    fn first_org(st: &Store) -> Option<String> {
         st.orgs.keys().next().cloned()
     }
 
@@ -141,7 +141,7 @@ impl QoveryEmulator {
         Self::insert_in(&mut st, organization_id, name, default_role);
     }
 
-    fn insert_in(st: &mut State_, org: &str, name: &str, default_role: &str) {
+    fn insert_in(st: &mut Store, org: &str, name: &str, default_role: &str) {
         st.orgs.entry(org.to_string()).or_default().insert(
             name.to_string(),
             EnterpriseConnectionDto {
@@ -188,8 +188,8 @@ impl QoveryEmulator {
     }
 }
 
-/// 401 unless the request carries the token as `Token …` or `Bearer …`.
-fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// A 401 unless the request carries the token as `Token …` or `Bearer …`.
+fn unauthenticated(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -199,12 +199,8 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         })
         .map(str::trim);
     match given {
-        Some(t) if !t.is_empty() && t == &*shared.token => Ok(()),
-        Some(_) => Err(error_body(
-            StatusCode::UNAUTHORIZED,
-            "Access token is missing or invalid",
-        )),
-        None => Err(error_body(
+        Some(t) if !t.is_empty() && t == &*shared.token => None,
+        _ => Some(error_body(
             StatusCode::UNAUTHORIZED,
             "Access token is missing or invalid",
         )),
@@ -231,7 +227,7 @@ async fn list_connections(
     Path(org): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers) {
+    if let Some(r) = unauthenticated(&shared, &headers) {
         return r;
     }
     let st = lock(&shared.state);
@@ -249,7 +245,7 @@ async fn get_connection(
     Path((org, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers) {
+    if let Some(r) = unauthenticated(&shared, &headers) {
         return r;
     }
     let st = lock(&shared.state);
@@ -311,7 +307,7 @@ async fn put_connection(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &headers) {
+    if let Some(r) = unauthenticated(&shared, &headers) {
         return r;
     }
     let mut st = lock(&shared.state);

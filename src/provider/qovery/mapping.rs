@@ -25,6 +25,22 @@ pub const MAPPINGS: &str = "mappings";
 /// without any group left out (an empty list and an absent key grant the same).
 pub type RoleGroups = BTreeMap<String, Vec<String>>;
 
+/// A role as Qovery names it: a built-in name as written, or a custom role UUID in lower case
+/// (UUIDs are case-insensitive; comparing them as written would show a diff forever).
+pub fn role(r: &str) -> String {
+    let r = r.trim();
+    let is_uuid = r.len() == 36
+        && r.chars().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if is_uuid {
+        r.to_ascii_lowercase()
+    } else {
+        r.to_string()
+    }
+}
+
 fn refuse(what: impl Into<String>) -> ProviderError {
     unsupported(ProviderKind::Qovery, what)
 }
@@ -72,7 +88,7 @@ pub fn group_mappings(mappings: &[GroupMapping]) -> Result<RoleGroups, ProviderE
             if r.project_id.is_some() {
                 return Err(refuse(format!("spec.mappings[{i}].roles[{j}].projectId")));
             }
-            out.entry(r.role.clone())
+            out.entry(role(&r.role))
                 .or_default()
                 .insert(m.external_group.clone());
         }
@@ -85,11 +101,15 @@ pub fn group_mappings(mappings: &[GroupMapping]) -> Result<RoleGroups, ProviderE
 
 /// Normalises a dictionary as read from Qovery (see [`RoleGroups`]).
 pub fn normalize_groups(raw: &BTreeMap<String, Vec<String>>) -> RoleGroups {
-    raw.iter()
-        .filter_map(|(role, groups)| {
-            let set: BTreeSet<String> = groups.iter().cloned().collect();
-            (!set.is_empty()).then(|| (role.clone(), set.into_iter().collect()))
-        })
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (r, groups) in raw {
+        out.entry(role(r))
+            .or_default()
+            .extend(groups.iter().cloned());
+    }
+    out.into_iter()
+        .filter(|(_, groups)| !groups.is_empty())
+        .map(|(r, groups)| (r, groups.into_iter().collect()))
         .collect()
 }
 
@@ -104,8 +124,8 @@ pub fn mapping_fields(m: &RoleMappingDesired) -> Result<Fields, ProviderError> {
         return Err(refuse("spec.atlas"));
     }
     let mut f = Fields::new();
-    if let Some(role) = &m.default_role {
-        f.insert(DEFAULT_ROLE.into(), json!(role));
+    if let Some(r) = &m.default_role {
+        f.insert(DEFAULT_ROLE.into(), json!(role(r)));
     }
     if let Some(sync) = m.enforce_group_sync {
         f.insert(ENFORCE_GROUP_SYNC.into(), json!(sync));
@@ -139,7 +159,7 @@ pub fn remote_connection(dto: &EnterpriseConnectionDto) -> Remote {
 /// A connection as the OrgRoleMapping kind sees it: its three role fields.
 pub fn remote_mapping(dto: &EnterpriseConnectionDto) -> Remote {
     let mut fields = Fields::new();
-    fields.insert(DEFAULT_ROLE.into(), json!(dto.default_role));
+    fields.insert(DEFAULT_ROLE.into(), json!(role(&dto.default_role)));
     fields.insert(ENFORCE_GROUP_SYNC.into(), json!(dto.enforce_group_sync));
     fields.insert(
         MAPPINGS.into(),
@@ -160,8 +180,8 @@ pub fn overlay(
 ) -> Result<EnterpriseConnectionDto, ProviderError> {
     mapping_fields(m)?;
     let mut dto = latest.clone();
-    if let Some(role) = &m.default_role {
-        dto.default_role = role.clone();
+    if let Some(r) = &m.default_role {
+        dto.default_role = role(r);
     }
     if let Some(sync) = m.enforce_group_sync {
         dto.enforce_group_sync = sync;
@@ -260,6 +280,22 @@ mod tests {
             ]),
         };
         assert!(diff(&want, &remote_mapping(&dto).fields).is_empty());
+    }
+
+    #[test]
+    fn custom_role_uuids_compare_case_insensitively() {
+        let id = "3F1C2A4E-8B7D-4C1E-9A2F-5D6E7F809A1B";
+        assert_eq!(role(id), id.to_ascii_lowercase());
+        assert_eq!(role("Viewer"), "Viewer");
+        let mut m = mapping(vec![gm("ops", &[id])]);
+        m.default_role = Some(id.into());
+        let dto = EnterpriseConnectionDto {
+            connection_name: "acme".into(),
+            default_role: id.to_ascii_lowercase(),
+            enforce_group_sync: true,
+            group_mappings: BTreeMap::from([(id.to_ascii_lowercase(), vec!["ops".into()])]),
+        };
+        assert!(diff(&mapping_fields(&m).unwrap(), &remote_mapping(&dto).fields).is_empty());
     }
 
     #[test]
