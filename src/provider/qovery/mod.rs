@@ -1,1 +1,223 @@
-//! qovery provider client (to be written).
+//! Qovery: an organization's enterprise (SAML/OIDC) connections and their role settings.
+//!
+//! Qovery's API has list, get and a whole-object PUT only (seed 000, providers.md §1): connections are
+//! made by Qovery staff and adopted here by name. One `EnterpriseConnectionDto` holds both kinds:
+//! - EnterpriseConnection owns none of its fields (only `name`, the adoption key; `saml: {}`);
+//! - OrgRoleMapping owns `default_role`, `enforce_group_sync` and `group_mappings`, and is
+//!   "deleted" by clearing the mappings and the sync flag (the connection stays).
+
+pub mod api;
+pub mod client;
+pub mod mapping;
+pub mod testkit;
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::core::desired::SecretValue;
+use crate::provider::{
+    Capabilities, Desired, Diff, Fields, KindCapabilities, Page, Provider, ProviderError,
+    ProviderKind, Remote, ResourceKind, http::ClientSettings, unsupported,
+};
+
+/// The real service.
+pub const DEFAULT_BASE_URL: &str = "https://api.qovery.com";
+
+/// An organization API token (sent as `Authorization: Token <token>`).
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub token: SecretValue,
+}
+
+/// Qovery client of one organization.
+pub struct QoveryProvider {
+    client: client::Client,
+}
+
+impl fmt::Debug for QoveryProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QoveryProvider")
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+impl QoveryProvider {
+    pub fn new(
+        settings: ClientSettings,
+        organization_id: String,
+        credentials: Credentials,
+    ) -> Result<Self, ProviderError> {
+        Ok(Self {
+            client: client::Client::new(settings, organization_id, credentials.token)?,
+        })
+    }
+
+    fn remote(
+        kind: ResourceKind,
+        dto: &api::EnterpriseConnectionDto,
+    ) -> Result<Remote, ProviderError> {
+        match kind {
+            ResourceKind::EnterpriseConnection => Ok(mapping::remote_connection(dto)),
+            ResourceKind::OrgRoleMapping => Ok(mapping::remote_mapping(dto)),
+            ResourceKind::ConnectionProfile => Err(kind_unsupported(kind)),
+        }
+    }
+}
+
+fn kind_unsupported(kind: ResourceKind) -> ProviderError {
+    unsupported(ProviderKind::Qovery, format!("kind {kind}"))
+}
+
+#[async_trait]
+impl Provider for QoveryProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Qovery
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            kinds: vec![
+                KindCapabilities {
+                    kind: ResourceKind::EnterpriseConnection,
+                    create: false,
+                    delete: false,
+                    // `saml` is accepted only as `{}` (the CRD needs one protocol block).
+                    fields: &["name", "saml"],
+                },
+                KindCapabilities {
+                    kind: ResourceKind::OrgRoleMapping,
+                    // The holder (the connection) must exist; its role fields are then set.
+                    create: false,
+                    delete: true,
+                    fields: &["defaultRole", "enforceGroupSync", "mappings"],
+                },
+            ],
+        }
+    }
+
+    fn desired_fields(&self, desired: &Desired) -> Result<Fields, ProviderError> {
+        match desired {
+            Desired::Connection(c) => mapping::connection_fields(c),
+            Desired::RoleMapping(m) => mapping::mapping_fields(m),
+            Desired::Profile(_) => Err(kind_unsupported(ResourceKind::ConnectionProfile)),
+        }
+    }
+
+    fn write_only_paths(&self, _desired: &Desired) -> Vec<String> {
+        // Nothing in the DTO is write-only.
+        vec![]
+    }
+
+    async fn verify_credentials(&self) -> Result<(), ProviderError> {
+        self.client.list().await.map(|_| ())
+    }
+
+    async fn observe(&self, kind: ResourceKind, id: &str) -> Result<Option<Remote>, ProviderError> {
+        if kind == ResourceKind::ConnectionProfile {
+            return Err(kind_unsupported(kind));
+        }
+        match self.client.get(id).await? {
+            Some(dto) => Ok(Some(Self::remote(kind, &dto)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn find_by_name(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<Option<Remote>, ProviderError> {
+        // The connection name is the id: one GET is cheaper than the list.
+        self.observe(kind, name).await
+    }
+
+    async fn list(
+        &self,
+        kind: ResourceKind,
+        _cursor: Option<String>,
+    ) -> Result<Page, ProviderError> {
+        if kind == ResourceKind::ConnectionProfile {
+            return Err(kind_unsupported(kind));
+        }
+        let items = self
+            .client
+            .list()
+            .await?
+            .iter()
+            .map(|dto| Self::remote(kind, dto))
+            .collect::<Result<_, _>>()?;
+        // No pagination: the one answer holds every connection.
+        Ok(Page { items, next: None })
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Remote, ProviderError> {
+        Err(unsupported(
+            ProviderKind::Qovery,
+            match desired.kind() {
+                ResourceKind::EnterpriseConnection => {
+                    "creating an EnterpriseConnection (Qovery sets connections up itself; adopt an existing one by name)"
+                }
+                ResourceKind::OrgRoleMapping => {
+                    "creating an OrgRoleMapping without its connection (the connection must exist at Qovery)"
+                }
+                ResourceKind::ConnectionProfile => "kind ConnectionProfile",
+            },
+        ))
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        desired: &Desired,
+        observed: &Remote,
+        diff: &Diff,
+    ) -> Result<Remote, ProviderError> {
+        match desired {
+            Desired::Connection(c) => {
+                mapping::connection_fields(c)?;
+                // The kind owns no DTO field, so there is never anything to send.
+                match diff.paths.first() {
+                    None => Ok(observed.clone()),
+                    Some(path) => Err(unsupported(ProviderKind::Qovery, format!("spec.{path}"))),
+                }
+            }
+            Desired::RoleMapping(m) => {
+                if diff.is_empty() {
+                    return Ok(observed.clone());
+                }
+                // PUT replaces the whole object: start from the latest copy so nothing else is lost.
+                let latest = self.client.get(id).await?.ok_or_else(|| {
+                    ProviderError::NotFound(format!("Qovery enterprise connection {id:?}"))
+                })?;
+                let dto = mapping::overlay(&latest, m)?;
+                let saved = self.client.put(&dto).await?;
+                Ok(mapping::remote_mapping(&saved))
+            }
+            Desired::Profile(_) => Err(kind_unsupported(ResourceKind::ConnectionProfile)),
+        }
+    }
+
+    async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ProviderError> {
+        match kind {
+            ResourceKind::OrgRoleMapping => {
+                let Some(latest) = self.client.get(id).await? else {
+                    return Ok(());
+                };
+                if mapping::is_cleared(&latest) {
+                    return Ok(());
+                }
+                match self.client.put(&mapping::cleared(&latest)).await {
+                    Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            ResourceKind::EnterpriseConnection => Err(unsupported(
+                ProviderKind::Qovery,
+                "deleting an EnterpriseConnection (Qovery's API has no delete; use deletionPolicy Orphan)",
+            )),
+            ResourceKind::ConnectionProfile => Err(kind_unsupported(kind)),
+        }
+    }
+}
