@@ -159,6 +159,14 @@ pub async fn create_of_existing_name_is_detected(
 pub async fn update_converges_diff_to_empty(t: &dyn Target, kind: ResourceKind) -> ScenarioResult {
     let p = t.client();
     let desired = t.sample(kind, 3);
+    if p.desired_fields(&desired)
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
+        return Ok(Outcome::NotApplicable(format!(
+            "{kind} owns no field the provider can change"
+        )));
+    }
     let id = make(t, &desired).await?;
     let changed = t.modified(&desired);
     let observed = p

@@ -117,7 +117,10 @@ impl Target for QoveryTarget {
     /// update scenario (which needs a visible change) cannot apply to it. Its other scenarios run
     /// in this module's tests (`connection_kind_scenarios`).
     fn kinds(&self) -> Vec<ResourceKind> {
-        vec![ResourceKind::OrgRoleMapping]
+        vec![
+            ResourceKind::EnterpriseConnection,
+            ResourceKind::OrgRoleMapping,
+        ]
     }
 
     fn sample(&self, kind: ResourceKind, n: usize) -> Desired {
@@ -181,25 +184,6 @@ mod tests {
     use crate::core::diff::diff;
     use crate::emulator::Faults;
     use crate::provider::{ProviderError, conformance};
-
-    #[tokio::test]
-    async fn connection_kind_scenarios() {
-        let t = start().await;
-        let k = ResourceKind::EnterpriseConnection;
-        for (name, scenario) in conformance::scenarios() {
-            let result = scenario(&t, k).await;
-            println!("{name}: {result:?}");
-            if name == "update_converges_diff_to_empty" {
-                // Expected: the kind owns no field, so no change is visible to a diff.
-                assert_eq!(
-                    result,
-                    Err("modified() changed nothing the diff can see".to_string())
-                );
-            } else {
-                assert!(result.is_ok(), "{name}: {result:?}");
-            }
-        }
-    }
 
     #[tokio::test]
     async fn connection_outputs_and_adoption_by_name() {
