@@ -57,17 +57,22 @@ TIMEOUT=${K8S_START_TIMEOUT:-120}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ssoperator-k8s.XXXXXX")
 PIDS=()
 
+# stop_pid <pid>: TERM, a short grace period, then KILL. The state is thrown away, so there is
+# nothing to wait for.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  return 0
+}
+
 cleanup() {
   local rc=$?
   set +e
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 1 100); do
-    local alive=0
-    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  # kube-apiserver first: etcd waits for its clients' streams before it exits.
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
   if [ "${K8S_KEEP:-0}" = 1 ]; then echo "with-k8s: kept $WORK" >&2; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -91,24 +96,33 @@ for s in socks:
 PY
 }
 
-# wait_for <what> <pid> <cmd...>: poll cmd until it succeeds; fail early if pid died or on timeout.
+# alive <pid>: the process runs (an exited child stays a zombie until reaped, and kill -0 passes).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  [ "${stat:0:1}" != Z ]
+}
+
+# wait_for <what> <pid> <cmd...>: poll cmd until it succeeds. Returns 1 if pid exited, 2 on timeout.
 wait_for() {
   local what=$1 pid=$2; shift 2
   local deadline=$((SECONDS + TIMEOUT))
   until "$@" >/dev/null 2>&1; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "with-k8s: $what exited during startup" >&2
+    if ! alive "$pid"; then
+      echo "with-k8s: $what: the process exited during startup" >&2
       return 1
     fi
     if [ $SECONDS -ge $deadline ]; then
       echo "with-k8s: timeout after ${TIMEOUT}s waiting for $what" >&2
-      return 1
+      return 2
     fi
     sleep 0.3
   done
 }
 
-stop_pid() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+port_taken() { grep -qi "address already in use" "$1" 2>/dev/null; }
 
 show_logs() { for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done; }
 
@@ -161,10 +175,12 @@ for attempt in 1 2 3; do
     --unsafe-no-fsync=true --log-level=warn >"$WORK/etcd.log" 2>&1 &
   ETCD_PID=$!
   PIDS+=("$ETCD_PID")
-  if wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health"; then break; fi
+  wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" && break
   stop_pid "$ETCD_PID"
-  if [ "$attempt" = 3 ]; then show_logs; exit 1; fi
-  echo "with-k8s: retrying etcd with other ports" >&2
+  PIDS=()
+  # Only a port taken between choosing and binding it is worth another try.
+  if [ "$attempt" = 3 ] || ! port_taken "$WORK/etcd.log"; then show_logs; exit 1; fi
+  echo "with-k8s: a port was taken; retrying etcd with other ports" >&2
 done
 
 # --- kube-apiserver
@@ -191,10 +207,11 @@ for attempt in 1 2 3; do
   API_PID=$!
   PIDS+=("$API_PID")
   API="https://127.0.0.1:$API_PORT"
-  if wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz"; then break; fi
+  wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz" && break
   stop_pid "$API_PID"
-  if [ "$attempt" = 3 ]; then show_logs; exit 1; fi
-  echo "with-k8s: retrying kube-apiserver with another port" >&2
+  PIDS=("$ETCD_PID")
+  if [ "$attempt" = 3 ] || ! port_taken "$WORK/apiserver.log"; then show_logs; exit 1; fi
+  echo "with-k8s: the port was taken; retrying kube-apiserver with another port" >&2
 done
 wait_for "namespace default" "$API_PID" curl -sf --cacert "$PKI/ca.crt" \
   -H "Authorization: Bearer $ADMIN_TOKEN" "$API/api/v1/namespaces/default" || { show_logs; exit 1; }
@@ -225,8 +242,8 @@ if [ "$SERVE" = 1 ]; then
   echo "KUBECONFIG=$KUBECONFIG"
   # Block until a signal arrives (the traps exit and the EXIT trap cleans up), a component dies,
   # or the watched process is gone.
-  while kill -0 "$ETCD_PID" 2>/dev/null && kill -0 "$API_PID" 2>/dev/null; do
-    if [ -n "${K8S_WATCH_PID:-}" ] && ! kill -0 "$K8S_WATCH_PID" 2>/dev/null; then exit 0; fi
+  while alive "$ETCD_PID" && alive "$API_PID"; do
+    if [ -n "${K8S_WATCH_PID:-}" ] && ! alive "$K8S_WATCH_PID"; then exit 0; fi
     sleep 1 & wait $! || true
   done
   echo "with-k8s: a control-plane process exited" >&2
