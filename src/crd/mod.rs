@@ -33,3 +33,35 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Err
         serde_yaml::to_string(crd)?
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// crds/ and the chart's crds/ hold exactly what `cargo run --bin crdgen` writes.
+    #[test]
+    fn committed_crd_files_match_the_generator() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut stale = Vec::new();
+        for dir in ["crds", "charts/ssoperator/crds"] {
+            let expected: Vec<_> = super::all().into_iter().map(|(file, _)| file).collect();
+            for (file, crd) in super::all() {
+                let path = root.join(dir).join(file);
+                let want = super::to_yaml(&crd).unwrap();
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
+                    stale.push(format!("{dir}/{file}"));
+                }
+            }
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                if name.ends_with(".yaml") && !expected.contains(&name.as_str()) {
+                    stale.push(format!("{dir}/{name} (not generated)"));
+                }
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "stale CRD files {stale:?}: run `cargo run --bin crdgen` and commit the result"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests against a real kube-apiserver + etcd (see `support`).
+//!
+//! All e2e tests live in this one test binary so that they share one control plane:
+//! `scripts/test.sh` runs them under `scripts/with-k8s.sh` (which sets `E2E_KUBECONFIG`); a plain
+//! `cargo test --test e2e` starts its own control plane on first use.
+
+mod crds;
+mod support;
