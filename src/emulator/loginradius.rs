@@ -44,17 +44,30 @@ pub const MAX_PAGE_SIZE: usize = 100;
 /// Connection types accepted (LoginRadius validates the type but does not list the values).
 const CONNECTION_TYPES: &[&str] = &["saml_custom", "saml_okta", "saml_google", "saml_microsoft"];
 
-/// LoginRadius' error body.
-fn lr_error(status: StatusCode, code: i64, message: &str, description: &str) -> Response {
-    let body = ErrorBody {
-        description: description.into(),
-        error_code: code,
-        message: message.into(),
-    };
-    (status, Json(body)).into_response()
+/// An error answer: a status and LoginRadius' error body.
+struct Fail {
+    status: StatusCode,
+    body: ErrorBody,
 }
 
-fn internal_error() -> Response {
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+fn lr_error(status: StatusCode, code: i64, message: &str, description: &str) -> Fail {
+    Fail {
+        status,
+        body: ErrorBody {
+            description: description.into(),
+            error_code: code,
+            message: message.into(),
+        },
+    }
+}
+
+fn internal_error() -> Fail {
     lr_error(
         StatusCode::INTERNAL_SERVER_ERROR,
         codes::INTERNAL,
@@ -63,7 +76,7 @@ fn internal_error() -> Response {
     )
 }
 
-fn invalid_connection_id() -> Response {
+fn invalid_connection_id() -> Fail {
     lr_error(
         StatusCode::BAD_REQUEST,
         codes::INVALID_CONNECTION_ID,
@@ -72,7 +85,7 @@ fn invalid_connection_id() -> Response {
     )
 }
 
-fn duplicate_name() -> Response {
+fn duplicate_name() -> Fail {
     lr_error(
         StatusCode::BAD_REQUEST,
         codes::DUPLICATE_NAME,
@@ -81,7 +94,7 @@ fn duplicate_name() -> Response {
     )
 }
 
-fn domain_not_in_org() -> Response {
+fn domain_not_in_org() -> Fail {
     lr_error(
         StatusCode::BAD_REQUEST,
         codes::DOMAIN_NOT_IN_ORG,
@@ -90,7 +103,7 @@ fn domain_not_in_org() -> Response {
     )
 }
 
-fn domain_not_verified() -> Response {
+fn domain_not_verified() -> Fail {
     lr_error(
         StatusCode::BAD_REQUEST,
         codes::DOMAIN_NOT_VERIFIED,
@@ -99,7 +112,7 @@ fn domain_not_verified() -> Response {
     )
 }
 
-fn bad_parameter(name: &str) -> Response {
+fn bad_parameter(name: &str) -> Fail {
     lr_error(
         StatusCode::BAD_REQUEST,
         codes::BAD_PARAMETER,
@@ -114,11 +127,13 @@ pub struct LoginRadiusDialect;
 impl Dialect for LoginRadiusDialect {
     fn error(&self, status: StatusCode, message: &str) -> Response {
         if status.is_server_error() {
-            let mut r = internal_error();
-            *r.status_mut() = status;
-            return r;
+            return Fail {
+                status,
+                ..internal_error()
+            }
+            .into_response();
         }
-        lr_error(status, codes::BAD_PARAMETER, message, message)
+        lr_error(status, codes::BAD_PARAMETER, message, message).into_response()
     }
 
     fn rate_limited(&self, _wait: Duration, _limit: u32) -> Response {
@@ -129,6 +144,7 @@ impl Dialect for LoginRadiusDialect {
             "Too many requests",
             "Too many requests",
         )
+        .into_response()
     }
 }
 
@@ -283,11 +299,7 @@ impl LoginRadiusEmulator {
 impl Inner {
     /// Credentials as LoginRadius takes them: `apikey`/`apisecret` query parameters, or the
     /// `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers.
-    fn authorize(
-        &self,
-        query: &HashMap<String, String>,
-        headers: &HeaderMap,
-    ) -> Result<(), Response> {
+    fn authorize(&self, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<(), Fail> {
         let take = |q: &str, h: &str| {
             query.get(q).cloned().or_else(|| {
                 headers
@@ -321,7 +333,7 @@ impl Inner {
         org_id: &str,
         query: &HashMap<String, String>,
         headers: &HeaderMap,
-    ) -> Result<(), Response> {
+    ) -> Result<(), Fail> {
         self.authorize(query, headers)?;
         if org_id != self.org_id {
             return Err(lr_error(
@@ -399,7 +411,7 @@ impl Inner {
 }
 
 /// Parses and validates a create/update body; `except` is the id being updated.
-fn validate(data: &Data, body: &Bytes, except: Option<&str>) -> Result<Connection, Response> {
+fn validate(data: &Data, body: &Bytes, except: Option<&str>) -> Result<Connection, Fail> {
     let mut c: Connection =
         serde_json::from_slice(body).map_err(|_| bad_parameter("request body"))?;
     c.extra.clear();
@@ -443,7 +455,7 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = s.check(&org_id, &q, &headers) {
-        return r;
+        return r.into_response();
     }
     let parse = |name: &str, default: usize| match q.get(name) {
         None => Ok(default),
@@ -458,7 +470,7 @@ async fn list(
                 s.min(MAX_PAGE_SIZE)
             },
         ),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     let d = s.data();
     let page = ConnectionList {
@@ -481,11 +493,11 @@ async fn get_one(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = s.check(&org_id, &q, &headers) {
-        return r;
+        return r.into_response();
     }
     match s.data().connections.iter().find(|c| c.id == conn_id) {
         Some(c) => Json(c).into_response(),
-        None => invalid_connection_id(),
+        None => invalid_connection_id().into_response(),
     }
 }
 
@@ -497,12 +509,12 @@ async fn create(
     body: Bytes,
 ) -> Response {
     if let Err(r) = s.check(&org_id, &q, &headers) {
-        return r;
+        return r.into_response();
     }
     let mut d = s.data();
     let mut c = match validate(&d, &body, None) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     // Read-only fields in a create body are ignored.
     c.id = String::new();
@@ -530,15 +542,15 @@ async fn update(
     body: Bytes,
 ) -> Response {
     if let Err(r) = s.check(&org_id, &q, &headers) {
-        return r;
+        return r.into_response();
     }
     let mut d = s.data();
     let Some(pos) = d.connections.iter().position(|c| c.id == conn_id) else {
-        return invalid_connection_id();
+        return invalid_connection_id().into_response();
     };
     let mut c = match validate(&d, &body, Some(&conn_id)) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let previous = d.connections[pos].clone();
     c.id = conn_id;
@@ -559,13 +571,129 @@ async fn delete(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = s.check(&org_id, &q, &headers) {
-        return r;
+        return r.into_response();
     }
     let mut d = s.data();
     let before = d.connections.len();
     d.connections.retain(|c| c.id != conn_id);
     if d.connections.len() == before {
-        return invalid_connection_id();
+        return invalid_connection_id().into_response();
     }
     Json(Deleted { is_deleted: true }).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn start() -> (LoginRadiusEmulator, super::super::Running, reqwest::Client) {
+        let emu = LoginRadiusEmulator::new("k", "s", "org_1");
+        let running = super::super::serve(emu.router(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        (emu, running, reqwest::Client::new())
+    }
+
+    fn body() -> Value {
+        json!({"Name": "n", "Domain": "a.example", "ConnectionType": "saml_custom",
+               "IDPEntityId": "https://idp", "GroupRoles": [{"GroupId": "g", "Name": "g", "RoleId": "role_1"}]})
+    }
+
+    #[tokio::test]
+    async fn wire_shapes_follow_the_seed() {
+        let (_emu, running, http) = start().await;
+        let base = format!(
+            "{}/v2/manage/organizations/org_1/connections",
+            running.url()
+        );
+        let auth = [("apikey", "k"), ("apisecret", "s")];
+
+        let r = http
+            .get(&base)
+            .query(&[("apikey", "x"), ("apisecret", "s")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 901);
+        let r = http
+            .get(&base)
+            .query(&[("apikey", "k"), ("apisecret", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 902);
+
+        let created: Value = http
+            .post(&base)
+            .query(&auth)
+            .json(&body())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["Id"].as_str().unwrap().to_string();
+        assert!(id.starts_with("conn_"));
+        assert!(
+            created["GroupRoles"][0]["Id"]
+                .as_str()
+                .unwrap()
+                .starts_with("group_role_")
+        );
+        let entity = created["EntityId"].as_str().unwrap();
+        assert_eq!(created["MetadataUrl"], format!("{entity}/metadata.xml"));
+
+        // PUT replaces: what the body leaves out is cleared (GroupRoles, IDPEntityId).
+        let put: Value = http
+            .put(format!("{base}/{id}"))
+            .query(&auth)
+            .json(&json!({"Name": "n", "Domain": "a.example", "ConnectionType": "saml_custom"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(put["GroupRoles"], json!([]));
+        assert!(put.get("IDPEntityId").is_none());
+        assert_eq!(put["EntityId"], created["EntityId"]);
+
+        // Headers are accepted as well.
+        let list: Value = http
+            .get(&base)
+            .header("X-LoginRadius-ApiKey", "k")
+            .header("X-LoginRadius-ApiSecret", "s")
+            .query(&[("pageindex", "1"), ("pagesize", "1")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["Count"], 1);
+        assert_eq!(list["Data"].as_array().unwrap().len(), 1);
+
+        let r = http
+            .get(format!("{base}/conn_nope"))
+            .query(&auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 8151);
+        let del: Value = http
+            .delete(format!("{base}/{id}"))
+            .query(&auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(del, json!({"IsDeleted": true}));
+    }
 }

@@ -327,4 +327,226 @@ mod tests {
         let e = good.verify_credentials().await.unwrap_err();
         no_secret(&format!("{e} {e:?}"));
     }
+
+    async fn started() -> (
+        LoginRadiusEmulator,
+        crate::emulator::Running,
+        LoginRadiusProvider,
+    ) {
+        let emu = LoginRadiusEmulator::new(KEY, SECRET, "org_unit");
+        let running = serve(emu.router(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let p = provider(running.url(), KEY, SECRET);
+        (emu, running, p)
+    }
+
+    fn sample(name: &str, domain: &str) -> crate::core::desired::ConnectionDesired {
+        use crate::core::desired::Protocol;
+        use crate::crd::SamlSettings;
+        crate::core::desired::ConnectionDesired {
+            name: name.into(),
+            domains: Some(vec![domain.into()]),
+            active: Some(true),
+            protocol: Protocol::Saml,
+            idp_type: "saml_custom".into(),
+            saml: Some(SamlSettings {
+                idp_entity_id: Some("https://idp.example.com".into()),
+                idp_metadata_url: Some("https://idp.example.com/metadata.xml".into()),
+                allow_idp_initiated: Some(true),
+                ..Default::default()
+            }),
+            oidc: None,
+            sync_user_attributes: None,
+            organization_id: None,
+        }
+    }
+
+    fn roles(target: &str, group: &str, role: &str) -> Desired {
+        use crate::crd::{GroupMapping, RoleAssignment};
+        Desired::RoleMapping(crate::core::desired::RoleMappingDesired {
+            target: target.into(),
+            default_role: None,
+            enforce_group_sync: None,
+            mappings: vec![GroupMapping {
+                external_group: group.into(),
+                external_group_id: None,
+                roles: vec![RoleAssignment {
+                    role: role.into(),
+                    project_id: None,
+                }],
+            }],
+            atlas: None,
+        })
+    }
+
+    async fn update(
+        p: &LoginRadiusProvider,
+        id: &str,
+        d: &Desired,
+    ) -> Result<Remote, ProviderError> {
+        let kind = d.kind();
+        let observed = p.observe(kind, id).await?.unwrap();
+        let diff = crate::core::diff::diff(&p.desired_fields(d)?, &observed.fields);
+        p.update(id, d, &observed, &diff).await
+    }
+
+    #[tokio::test]
+    async fn domain_errors_name_spec_domains() {
+        let (emu, _running, p) = started().await;
+        emu.set_org_domains(Some(vec!["corp.example".into(), "new.corp.example".into()]));
+        emu.set_unverified_domains(vec!["new.corp.example".into()]);
+        for (domain, code) in [("other.example", "8150"), ("new.corp.example", "8177")] {
+            let d = Desired::Connection(sample("c", domain));
+            match p.create(&d).await {
+                Err(ProviderError::Invalid { message, field }) => {
+                    assert_eq!(field.as_deref(), Some("spec.domains"));
+                    assert!(message.contains(code), "{message}");
+                }
+                other => panic!("{domain}: {other:?}"),
+            }
+        }
+        let created = p
+            .create(&Desired::Connection(sample("c", "CORP.example")))
+            .await
+            .unwrap();
+        assert!(created.id.starts_with("conn_"));
+        assert_eq!(
+            created.fields["domains"],
+            serde_json::json!(["corp.example"])
+        );
+        assert!(
+            created
+                .outputs
+                .acs_url
+                .as_deref()
+                .unwrap()
+                .contains(".hub.loginradius.com/saml/sp/acs/")
+        );
+    }
+
+    #[tokio::test]
+    async fn renaming_onto_an_existing_name_is_a_conflict() {
+        let (_emu, _running, p) = started().await;
+        p.create(&Desired::Connection(sample("a", "a.example")))
+            .await
+            .unwrap();
+        let b = p
+            .create(&Desired::Connection(sample("b", "b.example")))
+            .await
+            .unwrap();
+        let e = update(&p, &b.id, &Desired::Connection(sample("a", "b.example")))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Conflict(_)), "{e:?}");
+        // Renaming to its own name is fine.
+        update(&p, &b.id, &Desired::Connection(sample("b", "b.example")))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_two_kinds_never_erase_each_other() {
+        let (emu, _running, p) = started().await;
+        let c = p
+            .create(&Desired::Connection(sample("both", "both.example")))
+            .await
+            .unwrap();
+        let sp_before = c.outputs.clone();
+
+        update(&p, &c.id, &roles(&c.id, "Admins", "role_admin"))
+            .await
+            .unwrap();
+        let after_roles = emu.get_connection(&c.id).unwrap();
+        assert_eq!(
+            after_roles.idp_entity_id.as_deref(),
+            Some("https://idp.example.com")
+        );
+        assert_eq!(after_roles.is_idp_initiated, Some(true));
+        assert_eq!(after_roles.group_roles.len(), 1);
+        let group_role_id = after_roles.group_roles[0].id.clone();
+        assert!(group_role_id.starts_with("group_role_"));
+
+        let mut changed = sample("both-renamed", "both.example");
+        changed.saml.as_mut().unwrap().idp_entity_id = Some("https://idp2.example.com".into());
+        let r = update(&p, &c.id, &Desired::Connection(changed))
+            .await
+            .unwrap();
+        assert_eq!(r.outputs, sp_before, "server-generated SP values changed");
+        let after_conn = emu.get_connection(&c.id).unwrap();
+        assert_eq!(after_conn.group_roles, after_roles.group_roles);
+        assert_eq!(after_conn.name, "both-renamed");
+
+        // Deleting the role mapping clears GroupRoles only, twice.
+        p.delete(ResourceKind::OrgRoleMapping, &c.id).await.unwrap();
+        p.delete(ResourceKind::OrgRoleMapping, &c.id).await.unwrap();
+        let cleared = emu.get_connection(&c.id).unwrap();
+        assert!(cleared.group_roles.is_empty());
+        assert_eq!(
+            cleared.idp_entity_id.as_deref(),
+            Some("https://idp2.example.com")
+        );
+    }
+
+    #[tokio::test]
+    async fn lists_page_and_find_by_name_walks_pages() {
+        let (emu, _running, p) = started().await;
+        let p = p.with_page_size(2);
+        for n in 0..5 {
+            p.create(&Desired::Connection(sample(&format!("c{n}"), "x.example")))
+                .await
+                .unwrap();
+        }
+        let mut cursor = None;
+        let mut names = vec![];
+        loop {
+            let page = p
+                .list(ResourceKind::EnterpriseConnection, cursor)
+                .await
+                .unwrap();
+            names.extend(page.items.into_iter().map(|r| r.name));
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(names, ["c0", "c1", "c2", "c3", "c4"]);
+        let found = p
+            .find_by_name(ResourceKind::EnterpriseConnection, "c4")
+            .await
+            .unwrap();
+        assert_eq!(found.unwrap().name, "c4");
+        assert!(
+            p.find_by_name(ResourceKind::EnterpriseConnection, "zz")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(emu.count_connections(), 5);
+    }
+
+    #[tokio::test]
+    async fn deleting_twice_is_fine_and_creating_a_role_mapping_is_refused() {
+        let (_emu, _running, p) = started().await;
+        let c = p
+            .create(&Desired::Connection(sample("d", "d.example")))
+            .await
+            .unwrap();
+        p.delete(ResourceKind::EnterpriseConnection, &c.id)
+            .await
+            .unwrap();
+        p.delete(ResourceKind::EnterpriseConnection, &c.id)
+            .await
+            .unwrap();
+        assert!(
+            p.observe(ResourceKind::EnterpriseConnection, &c.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            p.create(&roles(&c.id, "g", "r")).await,
+            Err(ProviderError::Unsupported { .. })
+        ));
+    }
 }
