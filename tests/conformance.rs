@@ -1,11 +1,21 @@
-//! The conformance suite against each provider's emulator.
+//! The provider conformance suite, one row per provider, kind and scenario, against each emulator.
 
-#[tokio::test]
-async fn qovery() {
-    let t = ssoperator::provider::qovery::testkit::start().await;
-    let (rows, ok) = ssoperator::provider::conformance::run(&t).await;
+use ssoperator::provider::conformance::{Target, run};
+
+async fn check(t: impl Target) {
+    let (rows, ok) = run(&t).await;
     for r in &rows {
         println!("{r}");
     }
     assert!(ok, "{}", rows.join("\n"));
+}
+
+#[tokio::test]
+async fn qovery() {
+    check(ssoperator::provider::qovery::testkit::start().await).await;
+}
+
+#[tokio::test]
+async fn loginradius() {
+    check(ssoperator::provider::loginradius::testkit::start().await).await;
 }

@@ -1,1 +1,552 @@
-//! loginradius provider client (to be written).
+//! LoginRadius: organization identity-provider connections (`/v2/manage/organizations/{orgId}/connections`).
+//!
+//! One LoginRadius connection backs two resource kinds: the EnterpriseConnection (its SAML
+//! settings) and the OrgRoleMapping (its `GroupRoles`). Updates are PUTs of the whole object, so
+//! both kinds read the latest copy, overlay only what they own and send it back.
+
+pub mod api;
+pub mod client;
+pub mod mapping;
+pub mod testkit;
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+pub use client::Credentials;
+
+use crate::core::desired::{Desired, ResourceKind};
+use crate::core::diff::{Diff, Fields};
+use crate::provider::http::{ClientSettings, HttpClient};
+use crate::provider::{
+    Capabilities, KindCapabilities, Page, Provider, ProviderError, ProviderKind, Remote,
+    unsupported,
+};
+
+/// The real service.
+pub const DEFAULT_BASE_URL: &str = "https://api.loginradius.com";
+
+/// Connections per list call. Paging is not documented by LoginRadius (see the emulator).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+const KIND: ProviderKind = ProviderKind::LoginRadius;
+
+/// A client of one LoginRadius organization.
+pub struct LoginRadiusProvider {
+    client: client::Client,
+    page_size: u32,
+}
+
+impl fmt::Debug for LoginRadiusProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRadiusProvider")
+            .field("client", &self.client)
+            .field("page_size", &self.page_size)
+            .finish()
+    }
+}
+
+impl LoginRadiusProvider {
+    pub fn new(
+        settings: ClientSettings,
+        organization_id: String,
+        credentials: Credentials,
+    ) -> Result<Self, ProviderError> {
+        if organization_id.trim().is_empty() {
+            return Err(ProviderError::invalid(
+                "LoginRadius organization id is empty",
+            ));
+        }
+        let http = HttpClient::new(KIND, settings)?;
+        Ok(Self {
+            client: client::Client::new(http, organization_id, credentials),
+            page_size: DEFAULT_PAGE_SIZE,
+        })
+    }
+
+    /// Sets the list page size (tests use small pages to exercise paging).
+    pub fn with_page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    fn remote(kind: ResourceKind, c: &api::Connection) -> Result<Remote, ProviderError> {
+        match kind {
+            ResourceKind::EnterpriseConnection => Ok(mapping::connection_remote(c)),
+            ResourceKind::OrgRoleMapping => Ok(mapping::role_mapping_remote(c)),
+            ResourceKind::ConnectionProfile => Err(unsupported(KIND, "ConnectionProfile")),
+        }
+    }
+
+    /// The latest copy of a connection that must exist.
+    async fn latest(&self, id: &str) -> Result<api::Connection, ProviderError> {
+        self.client
+            .get(id)
+            .await?
+            .ok_or_else(|| ProviderError::NotFound(format!("LoginRadius connection {id}")))
+    }
+}
+
+#[async_trait]
+impl Provider for LoginRadiusProvider {
+    fn kind(&self) -> ProviderKind {
+        KIND
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            kinds: vec![
+                KindCapabilities {
+                    kind: ResourceKind::EnterpriseConnection,
+                    create: true,
+                    delete: true,
+                    fields: &["name", "domains", "active", "idpType", "saml"],
+                },
+                KindCapabilities {
+                    kind: ResourceKind::OrgRoleMapping,
+                    // GroupRoles live inside a connection: it is adopted, and "delete" clears them.
+                    create: false,
+                    delete: true,
+                    fields: &["mappings"],
+                },
+            ],
+        }
+    }
+
+    fn desired_fields(&self, desired: &Desired) -> Result<Fields, ProviderError> {
+        match desired {
+            Desired::Connection(c) => mapping::connection_fields(c, self.client.org_id()),
+            Desired::RoleMapping(m) => mapping::role_mapping_fields(m),
+            Desired::Profile(_) => Err(unsupported(KIND, "ConnectionProfile")),
+        }
+    }
+
+    fn write_only_paths(&self, _desired: &Desired) -> Vec<String> {
+        // LoginRadius echoes everything it holds (the IdP certificate included).
+        vec![]
+    }
+
+    async fn verify_credentials(&self) -> Result<(), ProviderError> {
+        self.client.list(1, 1).await.map(|_| ())
+    }
+
+    async fn observe(&self, kind: ResourceKind, id: &str) -> Result<Option<Remote>, ProviderError> {
+        match self.client.get(id).await? {
+            Some(c) => Self::remote(kind, &c).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn find_by_name(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<Option<Remote>, ProviderError> {
+        match kind {
+            // A role mapping is known by its connection's id.
+            ResourceKind::OrgRoleMapping => self.observe(kind, name).await,
+            ResourceKind::EnterpriseConnection => {
+                let mut cursor = None;
+                loop {
+                    let page = self.list(kind, cursor).await?;
+                    if let Some(r) = page.items.into_iter().find(|r| r.name == name) {
+                        return Ok(Some(r));
+                    }
+                    match page.next {
+                        Some(next) => cursor = Some(next),
+                        None => return Ok(None),
+                    }
+                }
+            }
+            ResourceKind::ConnectionProfile => Err(unsupported(KIND, "ConnectionProfile")),
+        }
+    }
+
+    async fn list(
+        &self,
+        kind: ResourceKind,
+        cursor: Option<String>,
+    ) -> Result<Page, ProviderError> {
+        let index = match cursor {
+            None => 1,
+            Some(c) => c
+                .parse::<u32>()
+                .ok()
+                .filter(|i| *i >= 1)
+                .ok_or_else(|| ProviderError::invalid(format!("bad list cursor {c:?}")))?,
+        };
+        let page = self.client.list(index, self.page_size).await?;
+        let seen = u64::from(index - 1) * u64::from(self.page_size) + page.data.len() as u64;
+        let next = (!page.data.is_empty() && seen < page.count).then(|| (index + 1).to_string());
+        let items = page
+            .data
+            .iter()
+            .map(|c| Self::remote(kind, c))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn create(&self, desired: &Desired) -> Result<Remote, ProviderError> {
+        match desired {
+            Desired::Connection(c) => {
+                mapping::check_connection(c, self.client.org_id())?;
+                let created = self.client.create(&mapping::new_connection(c)).await?;
+                Ok(mapping::connection_remote(&created))
+            }
+            Desired::RoleMapping(_) => Err(unsupported(
+                KIND,
+                "creating an OrgRoleMapping (its GroupRoles live in an existing connection)",
+            )),
+            Desired::Profile(_) => Err(unsupported(KIND, "ConnectionProfile")),
+        }
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        desired: &Desired,
+        _observed: &Remote,
+        _diff: &Diff,
+    ) -> Result<Remote, ProviderError> {
+        // PUT replaces the whole object: start from the latest copy, not from `observed`, so that
+        // a change made meanwhile to the fields the other kind owns is not undone.
+        match desired {
+            Desired::Connection(c) => {
+                mapping::check_connection(c, self.client.org_id())?;
+                let mut conn = self.latest(id).await?;
+                mapping::overlay_connection(&mut conn, c);
+                let put = self.client.put(id, &conn).await?;
+                Ok(mapping::connection_remote(&put))
+            }
+            Desired::RoleMapping(m) => {
+                mapping::check_role_mapping(m)?;
+                let mut conn = self.latest(id).await?;
+                mapping::overlay_role_mapping(&mut conn, m);
+                let put = self.client.put(id, &conn).await?;
+                Ok(mapping::role_mapping_remote(&put))
+            }
+            Desired::Profile(_) => Err(unsupported(KIND, "ConnectionProfile")),
+        }
+    }
+
+    async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ProviderError> {
+        match kind {
+            ResourceKind::EnterpriseConnection => self.client.delete(id).await,
+            ResourceKind::OrgRoleMapping => {
+                // Clears GroupRoles; the connection itself stays.
+                let Some(mut conn) = self.client.get(id).await? else {
+                    return Ok(());
+                };
+                if conn.group_roles.is_empty() {
+                    return Ok(());
+                }
+                conn.group_roles.clear();
+                match self.client.put(id, &conn).await {
+                    Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            ResourceKind::ConnectionProfile => Err(unsupported(KIND, "ConnectionProfile")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::desired::SecretValue;
+    use crate::emulator::{Faults, loginradius::LoginRadiusEmulator, serve};
+    use crate::provider::http::RetryPolicy;
+    use std::time::Duration;
+
+    const KEY: &str = "lr-key-0f9e8d7c";
+    const SECRET: &str = "lr-secret-1a2b3c4d";
+
+    fn provider(url: String, key: &str, secret: &str) -> LoginRadiusProvider {
+        let settings = ClientSettings {
+            retry: RetryPolicy {
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+                max_attempts: 2,
+                max_rate_limit_wait: Duration::from_secs(5),
+            },
+            ..ClientSettings::new(url)
+        };
+        LoginRadiusProvider::new(
+            settings,
+            "org_unit".into(),
+            Credentials {
+                api_key: SecretValue::new(key),
+                api_secret: SecretValue::new(secret),
+            },
+        )
+        .unwrap()
+    }
+
+    fn no_secret(text: &str) {
+        assert!(
+            !text.contains(KEY) && !text.contains(SECRET),
+            "secret leaked: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_secret_in_debug_or_errors() {
+        let emu = LoginRadiusEmulator::new(KEY, SECRET, "org_unit");
+        let running = serve(emu.router(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let good = provider(running.url(), KEY, SECRET);
+        no_secret(&format!("{good:?}"));
+
+        // Wrong secret, wrong key.
+        for p in [
+            provider(running.url(), KEY, "wrong-secret"),
+            provider(running.url(), "wrong-key", SECRET),
+        ] {
+            let e = p.verify_credentials().await.unwrap_err();
+            assert!(matches!(e, ProviderError::Unauthenticated(_)), "{e:?}");
+            no_secret(&format!("{e} {e:?} {p:?}"));
+        }
+
+        // Injected 5xx.
+        emu.core().set_faults(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
+        let e = good
+            .observe(ResourceKind::EnterpriseConnection, "conn_x")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Unavailable(_)), "{e:?}");
+        no_secret(&format!("{e} {e:?}"));
+        emu.core().set_faults(Faults::default());
+
+        // Transport error (nothing listens): reqwest would print the URL with the query.
+        drop(running);
+        let e = good.verify_credentials().await.unwrap_err();
+        no_secret(&format!("{e} {e:?}"));
+    }
+
+    async fn started() -> (
+        LoginRadiusEmulator,
+        crate::emulator::Running,
+        LoginRadiusProvider,
+    ) {
+        let emu = LoginRadiusEmulator::new(KEY, SECRET, "org_unit");
+        let running = serve(emu.router(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let p = provider(running.url(), KEY, SECRET);
+        (emu, running, p)
+    }
+
+    fn sample(name: &str, domain: &str) -> crate::core::desired::ConnectionDesired {
+        use crate::core::desired::Protocol;
+        use crate::crd::SamlSettings;
+        crate::core::desired::ConnectionDesired {
+            name: name.into(),
+            domains: Some(vec![domain.into()]),
+            active: Some(true),
+            protocol: Protocol::Saml,
+            idp_type: "saml_custom".into(),
+            saml: Some(SamlSettings {
+                idp_entity_id: Some("https://idp.example.com".into()),
+                idp_metadata_url: Some("https://idp.example.com/metadata.xml".into()),
+                allow_idp_initiated: Some(true),
+                ..Default::default()
+            }),
+            oidc: None,
+            sync_user_attributes: None,
+            organization_id: None,
+        }
+    }
+
+    fn roles(target: &str, group: &str, role: &str) -> Desired {
+        use crate::crd::{GroupMapping, RoleAssignment};
+        Desired::RoleMapping(crate::core::desired::RoleMappingDesired {
+            target: target.into(),
+            default_role: None,
+            enforce_group_sync: None,
+            mappings: vec![GroupMapping {
+                external_group: group.into(),
+                external_group_id: None,
+                roles: vec![RoleAssignment {
+                    role: role.into(),
+                    project_id: None,
+                }],
+            }],
+            atlas: None,
+        })
+    }
+
+    async fn update(
+        p: &LoginRadiusProvider,
+        id: &str,
+        d: &Desired,
+    ) -> Result<Remote, ProviderError> {
+        let kind = d.kind();
+        let observed = p.observe(kind, id).await?.unwrap();
+        let diff = crate::core::diff::diff(&p.desired_fields(d)?, &observed.fields);
+        p.update(id, d, &observed, &diff).await
+    }
+
+    #[tokio::test]
+    async fn domain_errors_name_spec_domains() {
+        let (emu, _running, p) = started().await;
+        emu.set_org_domains(Some(vec!["corp.example".into(), "new.corp.example".into()]));
+        emu.set_unverified_domains(vec!["new.corp.example".into()]);
+        for (domain, code) in [("other.example", "8150"), ("new.corp.example", "8177")] {
+            let d = Desired::Connection(sample("c", domain));
+            match p.create(&d).await {
+                Err(ProviderError::Invalid { message, field }) => {
+                    assert_eq!(field.as_deref(), Some("spec.domains"));
+                    assert!(message.contains(code), "{message}");
+                }
+                other => panic!("{domain}: {other:?}"),
+            }
+        }
+        let created = p
+            .create(&Desired::Connection(sample("c", "CORP.example")))
+            .await
+            .unwrap();
+        assert!(created.id.starts_with("conn_"));
+        assert_eq!(
+            created.fields["domains"],
+            serde_json::json!(["corp.example"])
+        );
+        assert!(
+            created
+                .outputs
+                .acs_url
+                .as_deref()
+                .unwrap()
+                .contains(".hub.loginradius.com/saml/sp/acs/")
+        );
+    }
+
+    #[tokio::test]
+    async fn renaming_onto_an_existing_name_is_a_conflict() {
+        let (_emu, _running, p) = started().await;
+        p.create(&Desired::Connection(sample("a", "a.example")))
+            .await
+            .unwrap();
+        let b = p
+            .create(&Desired::Connection(sample("b", "b.example")))
+            .await
+            .unwrap();
+        let e = update(&p, &b.id, &Desired::Connection(sample("a", "b.example")))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Conflict(_)), "{e:?}");
+        // Renaming to its own name is fine.
+        update(&p, &b.id, &Desired::Connection(sample("b", "b.example")))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_two_kinds_never_erase_each_other() {
+        let (emu, _running, p) = started().await;
+        let c = p
+            .create(&Desired::Connection(sample("both", "both.example")))
+            .await
+            .unwrap();
+        let sp_before = c.outputs.clone();
+
+        update(&p, &c.id, &roles(&c.id, "Admins", "role_admin"))
+            .await
+            .unwrap();
+        let after_roles = emu.get_connection(&c.id).unwrap();
+        assert_eq!(
+            after_roles.idp_entity_id.as_deref(),
+            Some("https://idp.example.com")
+        );
+        assert_eq!(after_roles.is_idp_initiated, Some(true));
+        assert_eq!(after_roles.group_roles.len(), 1);
+        let group_role_id = after_roles.group_roles[0].id.clone();
+        assert!(group_role_id.starts_with("group_role_"));
+
+        let mut changed = sample("both-renamed", "both.example");
+        changed.saml.as_mut().unwrap().idp_entity_id = Some("https://idp2.example.com".into());
+        let r = update(&p, &c.id, &Desired::Connection(changed))
+            .await
+            .unwrap();
+        assert_eq!(r.outputs, sp_before, "server-generated SP values changed");
+        let after_conn = emu.get_connection(&c.id).unwrap();
+        assert_eq!(after_conn.group_roles, after_roles.group_roles);
+        assert_eq!(after_conn.name, "both-renamed");
+
+        // Deleting the role mapping clears GroupRoles only, twice.
+        p.delete(ResourceKind::OrgRoleMapping, &c.id).await.unwrap();
+        p.delete(ResourceKind::OrgRoleMapping, &c.id).await.unwrap();
+        let cleared = emu.get_connection(&c.id).unwrap();
+        assert!(cleared.group_roles.is_empty());
+        assert_eq!(
+            cleared.idp_entity_id.as_deref(),
+            Some("https://idp2.example.com")
+        );
+    }
+
+    #[tokio::test]
+    async fn lists_page_and_find_by_name_walks_pages() {
+        let (emu, _running, p) = started().await;
+        let p = p.with_page_size(2);
+        for n in 0..5 {
+            p.create(&Desired::Connection(sample(&format!("c{n}"), "x.example")))
+                .await
+                .unwrap();
+        }
+        let mut cursor = None;
+        let mut names = vec![];
+        loop {
+            let page = p
+                .list(ResourceKind::EnterpriseConnection, cursor)
+                .await
+                .unwrap();
+            names.extend(page.items.into_iter().map(|r| r.name));
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(names, ["c0", "c1", "c2", "c3", "c4"]);
+        let found = p
+            .find_by_name(ResourceKind::EnterpriseConnection, "c4")
+            .await
+            .unwrap();
+        assert_eq!(found.unwrap().name, "c4");
+        assert!(
+            p.find_by_name(ResourceKind::EnterpriseConnection, "zz")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(emu.count_connections(), 5);
+    }
+
+    #[tokio::test]
+    async fn deleting_twice_is_fine_and_creating_a_role_mapping_is_refused() {
+        let (_emu, _running, p) = started().await;
+        let c = p
+            .create(&Desired::Connection(sample("d", "d.example")))
+            .await
+            .unwrap();
+        p.delete(ResourceKind::EnterpriseConnection, &c.id)
+            .await
+            .unwrap();
+        p.delete(ResourceKind::EnterpriseConnection, &c.id)
+            .await
+            .unwrap();
+        assert!(
+            p.observe(ResourceKind::EnterpriseConnection, &c.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            p.create(&roles(&c.id, "g", "r")).await,
+            Err(ProviderError::Unsupported { .. })
+        ));
+    }
+}

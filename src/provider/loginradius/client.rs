@@ -1,0 +1,327 @@
+//! HTTP calls to LoginRadius' organization-connection API and the mapping of its errors.
+//!
+//! The tenant key and secret travel as the `apikey` / `apisecret` query parameters (seed 002), so
+//! URLs are never logged or put in errors here; [`HttpClient`] strips them from transport errors.
+
+use std::fmt;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+
+use super::api::{Connection, ConnectionList, ErrorBody, codes};
+use crate::core::desired::SecretValue;
+use crate::provider::ProviderError;
+use crate::provider::http::{HttpClient, Idempotency, Response};
+
+/// Tenant credentials.
+#[derive(Clone)]
+pub struct Credentials {
+    pub api_key: SecretValue,
+    pub api_secret: SecretValue,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials { api_key: <redacted>, api_secret: <redacted> }")
+    }
+}
+
+/// Calls of one organization.
+#[derive(Clone)]
+pub struct Client {
+    http: HttpClient,
+    org_id: String,
+    credentials: Credentials,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("org_id", &self.org_id)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Percent-encodes one path segment (ids come from user input).
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Client {
+    pub fn new(http: HttpClient, org_id: String, credentials: Credentials) -> Self {
+        Self {
+            http,
+            org_id,
+            credentials,
+        }
+    }
+
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    fn path(&self, conn_id: Option<&str>) -> String {
+        let base = format!(
+            "/v2/manage/organizations/{}/connections",
+            segment(&self.org_id)
+        );
+        match conn_id {
+            Some(id) => format!("{base}/{}", segment(id)),
+            None => base,
+        }
+    }
+
+    /// Sends one call with the credentials in the query, as the seed shows.
+    async fn call<B: Serialize + Sync>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: String,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<Response, ProviderError> {
+        let url = self.http.url(&path);
+        let idempotency = if method == Method::POST {
+            Idempotency::NonIdempotent
+        } else {
+            Idempotency::Idempotent
+        };
+        let creds = &self.credentials;
+        self.http
+            .send(
+                operation,
+                idempotency,
+                |c| {
+                    let mut req = c
+                        .request(method.clone(), &url)
+                        .query(&[
+                            ("apikey", creds.api_key.expose()),
+                            ("apisecret", creds.api_secret.expose()),
+                        ])
+                        .query(query)
+                        .header(reqwest::header::ACCEPT, "application/json");
+                    if let Some(b) = body {
+                        req = req.json(b);
+                    }
+                    req
+                },
+                |resp| classify(resp, creds),
+            )
+            .await
+    }
+
+    /// One page of connections (`pageindex` is 1-based).
+    pub async fn list(
+        &self,
+        page_index: u32,
+        page_size: u32,
+    ) -> Result<ConnectionList, ProviderError> {
+        let query = [
+            ("pageindex", page_index.to_string()),
+            ("pagesize", page_size.to_string()),
+        ];
+        self.call::<()>("list", Method::GET, self.path(None), &query, None)
+            .await?
+            .json()
+    }
+
+    /// One connection; `None` when LoginRadius says the id is unknown.
+    pub async fn get(&self, id: &str) -> Result<Option<Connection>, ProviderError> {
+        match self
+            .call::<()>("get", Method::GET, self.path(Some(id)), &[], None)
+            .await
+        {
+            Ok(resp) => resp.json().map(Some),
+            Err(ProviderError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create(&self, body: &Connection) -> Result<Connection, ProviderError> {
+        self.call("create", Method::POST, self.path(None), &[], Some(body))
+            .await?
+            .json()
+    }
+
+    /// Replaces the connection with `body` (the caller has overlaid its fields on the latest copy).
+    pub async fn put(&self, id: &str, body: &Connection) -> Result<Connection, ProviderError> {
+        self.call("update", Method::PUT, self.path(Some(id)), &[], Some(body))
+            .await?
+            .json()
+    }
+
+    /// Deletes a connection; an unknown id counts as deleted.
+    pub async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        match self
+            .call::<()>("delete", Method::DELETE, self.path(Some(id)), &[], None)
+            .await
+        {
+            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Removes the credential values from text that came from the provider (defence in depth:
+/// LoginRadius does not echo them, but an error must never carry them).
+fn scrub(text: &str, creds: &Credentials) -> String {
+    let mut out = text.to_string();
+    for secret in [creds.api_key.expose(), creds.api_secret.expose()] {
+        if !secret.is_empty() {
+            out = out.replace(secret, "<redacted>");
+        }
+    }
+    out
+}
+
+/// Maps a non-2xx answer to [`ProviderError`]: LoginRadius' `ErrorCode` first (the HTTP status of
+/// its 81xx codes is not documented), then the status.
+pub fn classify(resp: &Response, creds: &Credentials) -> ProviderError {
+    let status = resp.status;
+    let body: Option<ErrorBody> = serde_json::from_slice(&resp.body).ok();
+    let message = match &body {
+        Some(b) if !b.message.is_empty() || !b.description.is_empty() => {
+            let text = match (b.message.is_empty(), b.description.is_empty()) {
+                (false, false) => format!("{}: {}", b.message, b.description),
+                (false, true) => b.message.clone(),
+                _ => b.description.clone(),
+            };
+            format!(
+                "{} (LoginRadius ErrorCode {}, HTTP {})",
+                text,
+                b.error_code,
+                status.as_u16()
+            )
+        }
+        _ => format!("HTTP {} from LoginRadius", status.as_u16()),
+    };
+    let message = scrub(&message, creds);
+    match body.map(|b| b.error_code) {
+        Some(codes::INVALID_CONNECTION_ID) => return ProviderError::NotFound(message),
+        Some(codes::DUPLICATE_NAME) => return ProviderError::Conflict(message),
+        Some(codes::DOMAIN_NOT_IN_ORG | codes::DOMAIN_NOT_VERIFIED) => {
+            return ProviderError::Invalid {
+                message,
+                field: Some("spec.domains".into()),
+            };
+        }
+        Some(codes::API_KEY_INVALID | codes::API_SECRET_INVALID) => {
+            return ProviderError::Unauthenticated(message);
+        }
+        Some(codes::UNAUTHORIZED) => return ProviderError::PermissionDenied(message),
+        // A wrong organization id is a configuration error, not a missing connection.
+        Some(codes::ORG_NOT_FOUND) => return ProviderError::invalid(message),
+        _ => {}
+    }
+    match status {
+        StatusCode::UNAUTHORIZED => ProviderError::Unauthenticated(message),
+        StatusCode::FORBIDDEN => ProviderError::PermissionDenied(message),
+        StatusCode::NOT_FOUND => ProviderError::NotFound(message),
+        StatusCode::CONFLICT => ProviderError::Conflict(message),
+        s if s.is_server_error() => ProviderError::Unavailable(message),
+        _ => ProviderError::invalid(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use reqwest::header::HeaderMap;
+
+    fn resp(status: u16, body: &str) -> Response {
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    fn creds() -> Credentials {
+        Credentials {
+            api_key: SecretValue::new("k-123"),
+            api_secret: SecretValue::new("s-456"),
+        }
+    }
+
+    #[test]
+    fn error_codes_win_over_status() {
+        let e = classify(
+            &resp(
+                400,
+                r#"{"Description":"This Connection ID is invalid, please use valid Connection ID.","ErrorCode":8151,"Message":"Connection ID is invalid"}"#,
+            ),
+            &creds(),
+        );
+        assert!(matches!(e, ProviderError::NotFound(_)), "{e:?}");
+        let e = classify(
+            &resp(
+                400,
+                r#"{"Description":"Connection exists with the same name. Use a different Connection name.","ErrorCode":8148,"Message":"Connection exists with the same name"}"#,
+            ),
+            &creds(),
+        );
+        assert!(matches!(e, ProviderError::Conflict(_)), "{e:?}");
+        let e = classify(
+            &resp(
+                400,
+                r#"{"Description":"Organization domain is not verified, Please verify the domain.","ErrorCode":8177,"Message":"Organization domain is not verified"}"#,
+            ),
+            &creds(),
+        );
+        match e {
+            ProviderError::Invalid { message, field } => {
+                assert_eq!(field.as_deref(), Some("spec.domains"));
+                assert!(message.contains("Organization domain is not verified: Organization domain is not verified, Please verify"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_map_when_the_body_is_not_loginradius() {
+        assert!(matches!(
+            classify(&resp(401, ""), &creds()),
+            ProviderError::Unauthenticated(_)
+        ));
+        assert!(matches!(
+            classify(&resp(403, "x"), &creds()),
+            ProviderError::PermissionDenied(_)
+        ));
+        assert!(matches!(
+            classify(&resp(502, "<html>"), &creds()),
+            ProviderError::Unavailable(_)
+        ));
+        assert!(matches!(
+            classify(&resp(422, "{}"), &creds()),
+            ProviderError::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn echoed_credentials_are_scrubbed() {
+        let e = classify(
+            &resp(
+                403,
+                r#"{"Description":"key k-123 secret s-456","ErrorCode":901,"Message":"API key is invalid"}"#,
+            ),
+            &creds(),
+        );
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("k-123") && !text.contains("s-456"), "{text}");
+        assert!(matches!(e, ProviderError::Unauthenticated(_)));
+    }
+
+    #[test]
+    fn ids_are_path_encoded() {
+        assert_eq!(segment("conn_a/../b c"), "conn_a%2F..%2Fb%20c");
+    }
+}
