@@ -5,4 +5,6 @@
 //! `cargo test --test e2e` starts its own control plane on first use.
 
 mod crds;
+mod operator;
+mod qovery;
 mod support;
