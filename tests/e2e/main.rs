@@ -5,6 +5,7 @@
 //! `cargo test --test e2e` starts its own control plane on first use.
 
 mod crds;
+mod loginradius;
 mod operator;
 mod qovery;
 mod support;

@@ -39,10 +39,19 @@ impl Operator {
         config.identity = Some(format!("e2e-{ns}"));
         let metrics = Arc::new(Metrics::default());
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(controller::run(client.clone(), config, metrics.clone(), async {
-            let _ = rx.await;
-        }));
-        Self { metrics, stop: Some(tx), task }
+        let task = tokio::spawn(controller::run(
+            client.clone(),
+            config,
+            metrics.clone(),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            metrics,
+            stop: Some(tx),
+            task,
+        }
     }
 
     /// Status updates written so far.
@@ -71,7 +80,9 @@ impl Drop for Operator {
 }
 
 pub async fn serve(router: axum::Router) -> Running {
-    emulator::serve(router, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    emulator::serve(router, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 pub async fn apply(client: &Client, ns: &str, manifest: Value) {
@@ -80,20 +91,42 @@ pub async fn apply(client: &Client, ns: &str, manifest: Value) {
         "version": manifest["apiVersion"].as_str().unwrap().split('/').nth(1).unwrap_or("v1"),
         "kind": manifest["kind"],
     }))
-    .unwrap_or_else(|_| kube::core::GroupVersionKind::gvk("", "v1", manifest["kind"].as_str().unwrap()));
-    let gvk = if manifest["apiVersion"] == "v1" { kube::core::GroupVersionKind::gvk("", "v1", manifest["kind"].as_str().unwrap()) } else { gvk };
+    .unwrap_or_else(|_| {
+        kube::core::GroupVersionKind::gvk("", "v1", manifest["kind"].as_str().unwrap())
+    });
+    let gvk = if manifest["apiVersion"] == "v1" {
+        kube::core::GroupVersionKind::gvk("", "v1", manifest["kind"].as_str().unwrap())
+    } else {
+        gvk
+    };
     let ar = kube::core::ApiResource::from_gvk(&gvk);
     let api: Api<kube::core::DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
     let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
-    api.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&manifest)).await.unwrap();
+    api.patch(
+        &name,
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(&manifest),
+    )
+    .await
+    .unwrap();
 }
 
 pub async fn secret(client: &Client, ns: &str, name: &str, data: &[(&str, &str)]) {
-    let data: serde_json::Map<String, Value> = data.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     apply(client, ns, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data})).await;
 }
 
-pub async fn provider_config(client: &Client, ns: &str, name: &str, block: Value, secret: &str, endpoint: &str) {
+pub async fn provider_config(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    block: Value,
+    secret: &str,
+    endpoint: &str,
+) {
     let mut spec = json!({"credentialsSecretRef": {"name": secret}, "endpoint": endpoint});
     let (k, v) = block.as_object().unwrap().iter().next().unwrap();
     spec[k] = v.clone();
@@ -101,9 +134,18 @@ pub async fn provider_config(client: &Client, ns: &str, name: &str, block: Value
 }
 
 /// Waits until `pred` holds for the named object, failing with its last state after the timeout.
-pub async fn wait_for<K>(client: &Client, ns: &str, name: &str, what: &str, pred: impl Fn(&K) -> bool) -> K
+pub async fn wait_for<K>(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&K) -> bool,
+) -> K
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let deadline = tokio::time::Instant::now() + TIMEOUT;
@@ -123,31 +165,46 @@ where
 
 pub async fn wait_gone<K>(client: &Client, ns: &str, name: &str)
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while api.get_opt(name).await.unwrap().is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "{name} was not deleted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} was not deleted"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 pub fn condition(status: Option<&ManagedStatus>, type_: &str) -> Option<(String, String, String)> {
-    status?.conditions.iter().find(|c| c.type_ == type_).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    status?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 pub fn ready<K: HasManagedStatus>(o: &K) -> bool {
     let s = o.managed_status();
-    condition(s, "Ready").is_some_and(|c| c.0 == "True") && s.and_then(|s| s.observed_generation) == o.meta().generation
+    condition(s, "Ready").is_some_and(|c| c.0 == "True")
+        && s.and_then(|s| s.observed_generation) == o.meta().generation
 }
 
 pub fn reason<K: HasManagedStatus>(o: &K) -> String {
-    condition(o.managed_status(), "Ready").map(|c| c.1).unwrap_or_default()
+    condition(o.managed_status(), "Ready")
+        .map(|c| c.1)
+        .unwrap_or_default()
 }
 
 pub fn message<K: HasManagedStatus>(o: &K) -> String {
-    condition(o.managed_status(), "Ready").map(|c| c.2).unwrap_or_default()
+    condition(o.managed_status(), "Ready")
+        .map(|c| c.2)
+        .unwrap_or_default()
 }
 
 pub trait HasManagedStatus: Resource {
@@ -170,14 +227,25 @@ impl HasManagedStatus for OrgRoleMapping {
 }
 
 pub fn pc_ready(pc: &ProviderConfig) -> Option<(String, String)> {
-    pc.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready").map(|c| (c.status.clone(), c.reason.clone()))
+    pc.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.status.clone(), c.reason.clone()))
 }
 
 /// Event reasons recorded for an object.
 pub async fn event_reasons(client: &Client, ns: &str, name: &str) -> Vec<String> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
-    api.list(&lp).await.unwrap().items.into_iter().filter_map(|e| e.reason).collect()
+    api.list(&lp)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect()
 }
 
 pub async fn wait_event(client: &Client, ns: &str, name: &str, reason: &str) {
@@ -187,30 +255,54 @@ pub async fn wait_event(client: &Client, ns: &str, name: &str, reason: &str) {
         if reasons.iter().any(|r| r == reason) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no {reason} event for {name}; saw {reasons:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {reason} event for {name}; saw {reasons:?}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
 pub async fn patch_spec<K>(client: &Client, ns: &str, name: &str, spec: Value)
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&json!({ "spec": spec }))).await.unwrap();
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "spec": spec })),
+    )
+    .await
+    .unwrap();
 }
 
 pub async fn annotate<K>(client: &Client, ns: &str, name: &str, key: &str, value: Option<&str>)
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"annotations": {key: value}}}))).await.unwrap();
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"annotations": {key: value}}})),
+    )
+    .await
+    .unwrap();
 }
 
 pub async fn delete<K>(client: &Client, ns: &str, name: &str)
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await.unwrap();
@@ -228,6 +320,9 @@ pub async fn assert_quiet(op: &Operator, writes: impl Fn() -> u64, periods: u32)
     let (w0, s0) = (writes(), op.status_writes());
     tokio::time::sleep(RESYNC * periods + Duration::from_millis(500)).await;
     assert_eq!(writes(), w0, "provider writes during a quiet period");
-    assert_eq!(op.status_writes(), s0, "status writes during a quiet period");
+    assert_eq!(
+        op.status_writes(),
+        s0,
+        "status writes during a quiet period"
+    );
 }
-
