@@ -339,7 +339,8 @@ async fn token(State(data): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             );
         }
     }
-    let iat = now_secs() as u64;
+    let now = now_secs();
+    let iat = now as u64;
     let lifetime = d.token_lifetime;
     let scope = d.scopes.join(" ");
     let jwt = mint_jwt(
@@ -354,7 +355,7 @@ async fn token(State(data): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     d.tokens.insert(
         jwt.clone(),
         Token {
-            expires_at: iat as f64 + lifetime as f64,
+            expires_at: now + lifetime as f64,
             scopes,
         },
     );
@@ -368,43 +369,77 @@ async fn token(State(data): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     .into_response()
 }
 
-/// Checks the bearer token and its scope, as the Management API does on every call.
-fn authorize(d: &Data, headers: &HeaderMap, scope: &str) -> Result<(), Response> {
-    let unauthorized = |m: &str| {
-        let mut r = error(StatusCode::UNAUTHORIZED, m, None);
-        if let Ok(body) = serde_json::to_vec(
-            &json!({"statusCode": 401, "error": "Unauthorized", "message": m, "attributes": {"error": m}}),
-        ) {
-            *r.body_mut() = axum::body::Body::from(body);
+/// A refusal with Auth0's error body, built lazily (a Response is too big to pass around in Results).
+struct Reject {
+    status: StatusCode,
+    message: String,
+    code: Option<&'static str>,
+}
+
+impl Reject {
+    fn unauthorized(message: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+            code: None,
         }
-        r
-    };
+    }
+
+    fn bad_body(message: String) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message,
+            code: Some("invalid_body"),
+        }
+    }
+}
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::UNAUTHORIZED {
+            // Auth0 repeats the reason under `attributes` on token failures.
+            let body = json!({
+                "statusCode": 401,
+                "error": "Unauthorized",
+                "message": self.message,
+                "attributes": {"error": self.message},
+            });
+            return (self.status, axum::Json(body)).into_response();
+        }
+        error(self.status, &self.message, self.code)
+    }
+}
+
+/// Checks the bearer token and its scope, as the Management API does on every call.
+fn authorize(d: &Data, headers: &HeaderMap, scope: &str) -> Result<(), Reject> {
     let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Err(unauthorized("Missing authentication"));
+        return Err(Reject::unauthorized("Missing authentication"));
     };
     let Some(jwt) = auth
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("bearer "))
     else {
-        return Err(unauthorized("Bad HTTP authentication header format"));
+        return Err(Reject::unauthorized(
+            "Bad HTTP authentication header format",
+        ));
     };
     let Some(t) = d.tokens.get(jwt.trim()) else {
-        return Err(unauthorized("Invalid token"));
+        return Err(Reject::unauthorized("Invalid token"));
     };
     if now_secs() >= t.expires_at {
-        return Err(unauthorized(
+        return Err(Reject::unauthorized(
             "Expired token received for JSON Web Token validation",
         ));
     }
     if !t.scopes.iter().any(|s| s == scope) {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            &format!("Insufficient scope, expected any of: {scope}"),
-            Some("insufficient_scope"),
-        ));
+        return Err(Reject {
+            status: StatusCode::FORBIDDEN,
+            message: format!("Insufficient scope, expected any of: {scope}"),
+            code: Some("insufficient_scope"),
+        });
     }
     Ok(())
 }
@@ -429,7 +464,7 @@ fn conflict(name: &str) -> Response {
 async fn list(State(data): State<Shared>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let d = lock(&data);
     if let Err(r) = authorize(&d, &headers, "read:connection_profiles") {
-        return r;
+        return r.into_response();
     }
     let params: HashMap<String, String> =
         url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
@@ -492,30 +527,32 @@ async fn list(State(data): State<Shared>, headers: HeaderMap, RawQuery(q): RawQu
     .into_response()
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|_| bad_body("Invalid request payload JSON format".into()))
+fn parse_body(body: &Bytes) -> Result<Value, Reject> {
+    serde_json::from_slice(body)
+        .map_err(|_| Reject::bad_body("Invalid request payload JSON format".into()))
 }
 
-fn into_profile(v: Value) -> Result<ConnectionProfile, Response> {
-    serde_json::from_value(v).map_err(|e| bad_body(format!("Payload validation error: '{e}'.")))
+fn into_profile(v: Value) -> Result<ConnectionProfile, Reject> {
+    serde_json::from_value(v)
+        .map_err(|e| Reject::bad_body(format!("Payload validation error: '{e}'.")))
 }
 
 /// `POST /api/v2/connection-profiles`
 async fn create(State(data): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let mut d = lock(&data);
     if let Err(r) = authorize(&d, &headers, "create:connection_profiles") {
-        return r;
+        return r.into_response();
     }
     let value = match parse_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if let Err(m) = validate(&value, true) {
         return bad_body(m);
     }
     let mut profile = match into_profile(value) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if d.name_taken(&profile.name, None) {
         return conflict(&profile.name);
@@ -529,7 +566,7 @@ async fn create(State(data): State<Shared>, headers: HeaderMap, body: Bytes) -> 
 async fn read(State(data): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let d = lock(&data);
     if let Err(r) = authorize(&d, &headers, "read:connection_profiles") {
-        return r;
+        return r.into_response();
     }
     match d.find(&id).and_then(|k| d.profiles.get(&k)) {
         Some(p) => axum::Json(p).into_response(),
@@ -546,11 +583,11 @@ async fn update(
 ) -> Response {
     let mut d = lock(&data);
     if let Err(r) = authorize(&d, &headers, "update:connection_profiles") {
-        return r;
+        return r.into_response();
     }
     let value = match parse_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if let Err(m) = validate(&value, false) {
         return bad_body(m);
@@ -572,7 +609,7 @@ async fn update(
     }
     let profile = match into_profile(merged) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if d.name_taken(&profile.name, Some(key)) {
         return conflict(&profile.name);
@@ -590,7 +627,7 @@ async fn remove(
 ) -> Response {
     let mut d = lock(&data);
     if let Err(r) = authorize(&d, &headers, "delete:connection_profiles") {
-        return r;
+        return r.into_response();
     }
     if let Some(k) = d.find(&id) {
         d.profiles.remove(&k);

@@ -99,7 +99,10 @@ impl Client {
 
     /// A valid management token: the cached one, or a new one from `/oauth/token`. The lock is held
     /// during the fetch so that concurrent callers wait for one grant instead of each asking.
-    async fn token(&self, stale: Option<&SecretValue>) -> Result<SecretValue, ProviderError> {
+    pub(crate) async fn token(
+        &self,
+        stale: Option<&SecretValue>,
+    ) -> Result<SecretValue, ProviderError> {
         let mut cached = self.token.lock().await;
         if let Some(t) = cached.as_ref() {
             let is_stale = stale.is_some_and(|s| s == &t.value);
