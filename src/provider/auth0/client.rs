@@ -128,7 +128,8 @@ impl Client {
             )
             .await?;
         let body: TokenResponse = resp.json()?;
-        let lifetime = Duration::from_secs(body.expires_in.unwrap_or(86_400));
+        // Capped so that a wild `expires_in` cannot overflow the clock arithmetic.
+        let lifetime = Duration::from_secs(body.expires_in.unwrap_or(86_400).min(30 * 86_400));
         let value = SecretValue::new(body.access_token);
         *cached = Some(CachedToken {
             value: value.clone(),
