@@ -19,3 +19,8 @@ async fn qovery() {
 async fn loginradius() {
     check(ssoperator::provider::loginradius::testkit::start().await).await;
 }
+
+#[tokio::test]
+async fn auth0() {
+    check(ssoperator::provider::auth0::testkit::start().await).await;
+}
