@@ -129,13 +129,16 @@ pub fn api_error(status: StatusCode, code: &str, detail: &str, parameters: Vec<V
         .into_response()
 }
 
-fn invalid_attribute(attribute: &str, detail: &str) -> Response {
-    api_error(
+/// An error answer on its way out (boxed: a `Response` is large).
+type Rejection = Box<Response>;
+
+fn invalid_attribute(attribute: &str, detail: &str) -> Rejection {
+    Box::new(api_error(
         StatusCode::BAD_REQUEST,
         "INVALID_ATTRIBUTE",
         detail,
         vec![json!(attribute)],
-    )
+    ))
 }
 
 /// Atlas' error format for the shared middleware.
@@ -272,7 +275,7 @@ fn md5_hex(s: &str) -> String {
 }
 
 /// A `401` with a fresh Digest challenge.
-fn challenge(s: &mut Inner, stale: bool) -> Response {
+fn challenge(s: &mut Inner, stale: bool) -> Rejection {
     if s.nonces.len() >= MAX_NONCES {
         s.nonces.clear();
     }
@@ -290,7 +293,7 @@ fn challenge(s: &mut Inner, stale: bool) -> Response {
     if let Ok(v) = HeaderValue::from_str(&value) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    resp
+    Box::new(resp)
 }
 
 /// Checks the Digest answer against the accepted key and an issued, unreplayed nonce.
@@ -299,7 +302,7 @@ fn authenticate(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<(), Response> {
+) -> Result<(), Rejection> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -345,7 +348,7 @@ fn authenticate(
 
 /// The v2 paths need `Accept: application/vnd.atlas.YYYY-MM-DD+json` with a date on or after
 /// the first version; returns the content type to answer with.
-fn negotiate(uri: &Uri, headers: &HeaderMap) -> Result<&'static str, Response> {
+fn negotiate(uri: &Uri, headers: &HeaderMap) -> Result<&'static str, Rejection> {
     if !uri.path().starts_with("/api/atlas/v2/") {
         return Ok("application/json");
     }
@@ -365,12 +368,12 @@ fn negotiate(uri: &Uri, headers: &HeaderMap) -> Result<&'static str, Response> {
         Some(d) if is_date(&d) && d.as_str() >= VERSION => {
             Ok("application/vnd.atlas.2023-01-01+json")
         }
-        _ => Err(api_error(
+        _ => Err(Box::new(api_error(
             StatusCode::NOT_ACCEPTABLE,
             "INVALID_VERSION_DATE",
             "Send Accept: application/vnd.atlas.YYYY-MM-DD+json with a resource version on or after 2023-01-01.",
             vec![json!("Accept")],
-        )),
+        ))),
     }
 }
 
@@ -405,16 +408,16 @@ fn admit(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<&'static str, Response> {
+) -> Result<&'static str, Rejection> {
     authenticate(s, method, uri, headers)?;
     let content_type = negotiate(uri, headers)?;
     if fed != s.federation_settings_id {
-        return Err(api_error(
+        return Err(Box::new(api_error(
             StatusCode::NOT_FOUND,
             "RESOURCE_NOT_FOUND",
             &format!("No federation settings with ID {fed} exist."),
             vec![json!(fed)],
-        ));
+        )));
     }
     Ok(content_type)
 }
@@ -433,7 +436,7 @@ fn page_param(
     name: &str,
     default: u64,
     max: u64,
-) -> Result<u64, Response> {
+) -> Result<u64, Rejection> {
     match q.get(name) {
         None => Ok(default),
         Some(v) => v
@@ -460,15 +463,15 @@ async fn list_configs(
     let mut s = lock(&state);
     let content_type = match admit(&mut s, &fed, &method, &uri, &headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let items_per_page = match page_param(&q, "itemsPerPage", 100, 500) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let page_num = match page_param(&q, "pageNum", 1, u64::from(u32::MAX)) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let total = s.orgs.len() as u64;
     let skip = (page_num - 1).saturating_mul(items_per_page);
@@ -511,7 +514,7 @@ async fn get_config(
     let mut s = lock(&state);
     let content_type = match admit(&mut s, &fed, &method, &uri, &headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match s.orgs.get(&org) {
         Some(cfg) => ok_json(content_type, cfg),
@@ -530,7 +533,7 @@ async fn patch_config(
     let mut s = lock(&state);
     let content_type = match admit(&mut s, &fed, &method, &uri, &headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(current) = s.orgs.get(&org).cloned() else {
         return not_found(&org);
@@ -563,7 +566,7 @@ async fn patch_config(
             s.orgs.insert(org, cfg.clone());
             ok_json(content_type, &cfg)
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -573,7 +576,7 @@ fn is_hex24(s: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-fn unique(list: &[String], attribute: &str) -> Result<(), Response> {
+fn unique(list: &[String], attribute: &str) -> Result<(), Rejection> {
     let mut seen = HashSet::new();
     for item in list {
         if item.trim().is_empty() || !seen.insert(item) {
@@ -590,7 +593,7 @@ fn unique(list: &[String], attribute: &str) -> Result<(), Response> {
 
 /// The new config a PATCH makes: a full replace, absent fields reset to their defaults
 /// (`domainRestrictionEnabled` false, lists empty, `identityProviderId` disconnected).
-fn replace(current: &OrgConfig, body: PatchBody) -> Result<OrgConfig, Response> {
+fn replace(current: &OrgConfig, body: PatchBody) -> Result<OrgConfig, Rejection> {
     let org = current.org_id.as_str();
     if let Some(id) = &body.org_id
         && id != org

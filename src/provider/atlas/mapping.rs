@@ -13,6 +13,9 @@ use crate::core::normalize;
 use crate::crd::GroupMapping;
 use crate::provider::{ProviderError, ProviderKind, unsupported};
 
+/// One group with its roles as `(project id, role)`.
+type Group = (String, Vec<(Option<String>, String)>);
+
 pub const MAPPINGS: &str = "mappings";
 pub const DOMAIN_ALLOW_LIST: &str = "atlas.domainAllowList";
 pub const DOMAIN_RESTRICTION_ENABLED: &str = "atlas.domainRestrictionEnabled";
@@ -45,7 +48,7 @@ pub fn check_supported(desired: &RoleMappingDesired) -> Result<(), ProviderError
 pub fn desired_fields(desired: &RoleMappingDesired) -> Result<Fields, ProviderError> {
     check_supported(desired)?;
     let mut fields = Fields::new();
-    let groups: Vec<(String, Vec<(Option<String>, String)>)> = desired
+    let groups: Vec<Group> = desired
         .mappings
         .iter()
         .map(|m| {
@@ -113,7 +116,7 @@ pub fn observed_fields(cfg: &ConnectedOrgConfig) -> Fields {
 }
 
 /// `[{externalGroup, roles: [{role, projectId?}]}]`, groups sorted by name, roles sorted and de-duplicated.
-fn mappings_value(groups: Vec<(String, Vec<(Option<String>, String)>)>) -> Value {
+fn mappings_value(groups: Vec<Group>) -> Value {
     let mut groups = groups;
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     let items: Vec<Value> = groups
