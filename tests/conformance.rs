@@ -24,3 +24,8 @@ async fn loginradius() {
 async fn auth0() {
     check(ssoperator::provider::auth0::testkit::start().await).await;
 }
+
+#[tokio::test]
+async fn atlas() {
+    check(ssoperator::provider::atlas::testkit::start().await).await;
+}
