@@ -14,7 +14,7 @@ use crate::{
     crd::{ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind, ProviderConfigRef, RateLimit},
     core::desired::SecretValue,
     provider::{
-        CallObserver, DynProvider, ProviderKind, auth0,
+        CallObserver, DynProvider, ProviderKind, atlas, auth0,
         http::{AccountLimiter, ClientSettings, account_limiter},
         loginradius, qovery,
     },
@@ -147,7 +147,16 @@ impl Registry {
                 let creds = loginradius::Credentials { api_key: key("apiKey")?, api_secret: key("apiSecret")? };
                 Arc::new(loginradius::LoginRadiusProvider::new(settings, org, creds)?)
             }
-            _ => return Err(Error::refused("Unsupported", "provider not built in yet")),
+            ProviderKind::Clerk => return Err(Error::refused("Unsupported", "provider not built in yet")),
+            ProviderKind::Atlas => {
+                let fed = account.atlas.as_ref().map(|a| a.federation_settings_id.clone()).unwrap_or_default();
+                settings.base_url = base(atlas::DEFAULT_BASE_URL);
+                let creds = atlas::Credentials {
+                    public_key: key("publicKey")?.expose().to_string(),
+                    private_key: key("privateKey")?,
+                };
+                Arc::new(atlas::AtlasProvider::new(settings, fed, creds)?)
+            }
         };
         lock(&self.clients)
             .insert(config_name.to_string(), Cached { fingerprint, provider: provider.clone(), kind });
