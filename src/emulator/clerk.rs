@@ -134,6 +134,8 @@ struct Ctx {
     state: Arc<Mutex<State_>>,
     secret_key: Arc<str>,
     host: Arc<str>,
+    /// The last `Clerk-API-Version` header received (for tests of the client).
+    api_version: Arc<Mutex<Option<String>>>,
 }
 
 fn lock(m: &Mutex<State_>) -> MutexGuard<'_, State_> {
@@ -192,7 +194,22 @@ fn error(
     (status, Json(body)).into_response()
 }
 
-fn unprocessable(code: &str, message: &str, long: &str, param: &str) -> Response {
+/// An error answer, boxed so that `Result`s carrying it stay small.
+pub struct ApiError(Box<Response>);
+
+impl From<Response> for ApiError {
+    fn from(r: Response) -> Self {
+        Self(Box::new(r))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+fn unprocessable(code: &str, message: &str, long: &str, param: &str) -> ApiError {
     error(
         StatusCode::UNPROCESSABLE_ENTITY,
         code,
@@ -200,9 +217,10 @@ fn unprocessable(code: &str, message: &str, long: &str, param: &str) -> Response
         long,
         Some(param),
     )
+    .into()
 }
 
-fn missing(param: &str) -> Response {
+fn missing(param: &str) -> ApiError {
     unprocessable(
         "form_param_missing",
         "missing data",
@@ -211,7 +229,7 @@ fn missing(param: &str) -> Response {
     )
 }
 
-fn format_invalid(param: &str, why: &str) -> Response {
+fn format_invalid(param: &str, why: &str) -> ApiError {
     unprocessable(
         "form_param_format_invalid",
         "is invalid",
@@ -220,7 +238,7 @@ fn format_invalid(param: &str, why: &str) -> Response {
     )
 }
 
-fn value_invalid(param: &str, why: &str) -> Response {
+fn value_invalid(param: &str, why: &str) -> ApiError {
     unprocessable(
         "form_param_value_invalid",
         "is invalid",
@@ -229,7 +247,7 @@ fn value_invalid(param: &str, why: &str) -> Response {
     )
 }
 
-fn not_found() -> Response {
+fn not_found() -> ApiError {
     error(
         StatusCode::NOT_FOUND,
         "resource_not_found",
@@ -237,9 +255,10 @@ fn not_found() -> Response {
         "The requested resource was not found.",
         None,
     )
+    .into()
 }
 
-fn exists(param: &str, long: &str) -> Response {
+fn exists(param: &str, long: &str) -> ApiError {
     error(
         StatusCode::CONFLICT,
         "form_identifier_exists",
@@ -247,6 +266,7 @@ fn exists(param: &str, long: &str) -> Response {
         long,
         Some(param),
     )
+    .into()
 }
 
 fn now_ms() -> i64 {
@@ -275,6 +295,7 @@ impl ClerkEmulator {
                 state: Arc::default(),
                 secret_key: secret_key.into(),
                 host: format!("clerk.{instance}.example").into(),
+                api_version: Arc::default(),
             },
         }
     }
@@ -290,7 +311,7 @@ impl ClerkEmulator {
                 "/v1/enterprise_connections/{enterprise_connection_id}",
                 get(get_one).patch(update).delete(remove),
             )
-            .fallback(|| async { not_found() })
+            .fallback(|| async { not_found().into_response() })
             .layer(axum::middleware::from_fn_with_state(
                 self.ctx.clone(),
                 authenticate,
@@ -375,6 +396,15 @@ impl ClerkEmulator {
             .map(|s| s.write_only.clone())
     }
 
+    /// The `Clerk-API-Version` header of the last authenticated request.
+    pub fn last_api_version(&self) -> Option<String> {
+        self.ctx
+            .api_version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn count_connections(&self) -> usize {
         lock(&self.ctx.state).items.len()
     }
@@ -404,16 +434,22 @@ async fn authenticate(State(ctx): State<Ctx>, req: Request, next: Next) -> Respo
             None,
         );
     }
+    let version = req
+        .headers()
+        .get("clerk-api-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    *ctx.api_version.lock().unwrap_or_else(|e| e.into_inner()) = version;
     next.run(req).await
 }
 
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, ApiError>;
 
-fn describe(r: Response) -> String {
-    format!("rejected with HTTP {}", r.status().as_u16())
+fn describe(r: ApiError) -> String {
+    format!("rejected with HTTP {}", r.0.status().as_u16())
 }
 
-fn parse_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
+fn parse_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(error(
@@ -422,12 +458,13 @@ fn parse_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
             "Request body invalid",
             "The request body is not a valid JSON object.",
             None,
-        )),
+        )
+        .into()),
     }
 }
 
 /// additionalProperties false: the first unknown key is refused by name.
-fn check_keys(m: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), Response> {
+fn check_keys(m: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
         None => Ok(()),
         Some(k) => {
@@ -442,7 +479,7 @@ fn check_keys(m: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<
     }
 }
 
-fn opt_string(m: &Map<String, Value>, key: &str, prefix: &str) -> Result<Option<String>, Response> {
+fn opt_string(m: &Map<String, Value>, key: &str, prefix: &str) -> Result<Option<String>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -453,7 +490,7 @@ fn opt_string(m: &Map<String, Value>, key: &str, prefix: &str) -> Result<Option<
     }
 }
 
-fn opt_bool(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, Response> {
+fn opt_bool(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -475,7 +512,7 @@ fn is_fqdn(d: &str) -> bool {
 }
 
 /// `domains`: `None` when absent, null or `[]`; otherwise lower-cased, de-duplicated FQDNs.
-fn domains_param(m: &Map<String, Value>) -> Result<Option<Vec<String>>, Response> {
+fn domains_param(m: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
     let items = match m.get("domains") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Array(a)) => a,
@@ -495,7 +532,7 @@ fn domains_param(m: &Map<String, Value>) -> Result<Option<Vec<String>>, Response
     Ok((!out.is_empty()).then_some(out))
 }
 
-fn check_url(v: &Option<String>, param: &str) -> Result<(), Response> {
+fn check_url(v: &Option<String>, param: &str) -> Result<(), ApiError> {
     match v {
         Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
             Err(format_invalid(param, "must be an absolute http(s) URL"))
@@ -517,7 +554,7 @@ fn looks_like_certificate(c: &str) -> bool {
 }
 
 /// Parses and validates a `saml` object; returns the input and its `login_hint`.
-fn saml_param(v: &Value) -> Result<(SamlInput, Option<Value>), Response> {
+fn saml_param(v: &Value) -> Result<(SamlInput, Option<Value>), ApiError> {
     let Value::Object(m) = v else {
         return Err(format_invalid("saml", "must be an object"));
     };
@@ -550,7 +587,7 @@ fn saml_param(v: &Value) -> Result<(SamlInput, Option<Value>), Response> {
     Ok((input, login_hint))
 }
 
-fn oidc_param(v: &Value) -> Result<OidcInput, Response> {
+fn oidc_param(v: &Value) -> Result<OidcInput, ApiError> {
     let Value::Object(m) = v else {
         return Err(format_invalid("oidc", "must be an object"));
     };
@@ -653,7 +690,7 @@ fn apply_oidc(conn: &mut EnterpriseConnection, wo: &mut WriteOnly, input: OidcIn
 }
 
 /// An active connection needs a complete IdP configuration.
-fn check_activatable(conn: &EnterpriseConnection, wo: &WriteOnly) -> Result<(), Response> {
+fn check_activatable(conn: &EnterpriseConnection, wo: &WriteOnly) -> Result<(), ApiError> {
     if !conn.active {
         return Ok(());
     }
@@ -687,7 +724,7 @@ fn build_connection(
     ctx: &Ctx,
     id: String,
     body: &Value,
-) -> Result<(EnterpriseConnection, WriteOnly), Response> {
+) -> Result<(EnterpriseConnection, WriteOnly), ApiError> {
     let Value::Object(m) = body else {
         return Err(format_invalid("body", "must be an object"));
     };
@@ -782,7 +819,7 @@ fn build_connection(
 }
 
 /// Clerk refuses a second connection with the same name or an overlapping domain.
-fn check_unique(st: &State_, conn: &EnterpriseConnection) -> Result<(), Response> {
+fn check_unique(st: &State_, conn: &EnterpriseConnection) -> Result<(), ApiError> {
     for other in st.items.values().filter(|s| s.conn.id != conn.id) {
         if other
             .conn
@@ -835,7 +872,7 @@ fn query_number(
     default: usize,
     min: usize,
     max: usize,
-) -> Result<usize, Response> {
+) -> Result<usize, ApiError> {
     match q.get(key) {
         None => Ok(default),
         Some(v) => v

@@ -69,7 +69,12 @@ pub fn desired_fields(c: &ConnectionDesired) -> Result<Fields, ProviderError> {
     check(c)?;
     let mut f = Fields::new();
     f.insert("name".into(), json!(c.name.trim()));
-    f.insert("idpType".into(), json!(c.idp_type));
+    // ConnectionDesired cannot say whether idpType was written or defaulted after the protocol;
+    // a defaulted one must not flag an adopted saml_okta (say) connection as drifted, so only
+    // a non-default type is compared.
+    if !is_protocol_default(c) {
+        f.insert("idpType".into(), json!(c.idp_type));
+    }
     if let Some(d) = &c.domains {
         f.insert("domains".into(), json!(normalize::domains(d)));
     }
@@ -96,6 +101,14 @@ pub fn desired_fields(c: &ConnectionDesired) -> Result<Fields, ProviderError> {
         }
     }
     Ok(f)
+}
+
+/// Whether the IdP type is the one the protocol block implies when the spec leaves it out.
+fn is_protocol_default(c: &ConnectionDesired) -> bool {
+    matches!(
+        (c.protocol, c.idp_type.as_str()),
+        (Protocol::Saml, "saml_custom") | (Protocol::Oidc, "oidc_custom")
+    )
 }
 
 fn saml_fields(f: &mut Fields, s: &SamlSettings) {
@@ -279,10 +292,10 @@ pub fn update_body(
         body.insert("name".into(), json!(c.name.trim()));
     }
     // `domains: []` would mean "no change" to Clerk, so only a non-empty list is ever sent.
-    if has("domains") {
-        if let Some(d) = c.domains.as_ref().filter(|d| !d.is_empty()) {
-            body.insert("domains".into(), json!(normalize::domains(d)));
-        }
+    if has("domains")
+        && let Some(d) = c.domains.as_ref().filter(|d| !d.is_empty())
+    {
+        body.insert("domains".into(), json!(normalize::domains(d)));
     }
     if has("active") {
         put(&mut body, "active", c.active.map(Value::Bool));
@@ -643,6 +656,17 @@ mod tests {
         d.push("oidc.clientSecret");
         let b = Value::Object(update_body(&oidc(), &d).unwrap());
         assert_eq!(b, json!({"oidc": {"client_secret": "s3cr3t-value"}}));
+    }
+
+    #[test]
+    fn only_a_non_default_idp_type_is_compared() {
+        assert!(!desired_fields(&saml()).unwrap().contains_key("idpType"));
+        let mut c = saml();
+        c.idp_type = "saml_okta".into();
+        let want = desired_fields(&c).unwrap();
+        assert_eq!(want["idpType"], "saml_okta");
+        let d = crate::core::diff::diff(&want, &observed_fields(&wire_for(&saml())));
+        assert_eq!(d.paths, vec!["idpType"]);
     }
 
     #[test]

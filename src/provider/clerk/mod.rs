@@ -9,6 +9,9 @@ pub mod client;
 pub mod mapping;
 pub mod testkit;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 
 use async_trait::async_trait;

@@ -184,7 +184,7 @@ impl Target for ClerkTarget {
         let Desired::Connection(c) = desired else {
             panic!("Clerk only holds EnterpriseConnections");
         };
-        let body = match mapping::create_body(c).map(|b| serde_json::to_value(b)) {
+        let body = match mapping::create_body(c).map(serde_json::to_value) {
             Ok(Ok(b)) => b,
             other => panic!("cannot map the seed: {other:?}"),
         };
