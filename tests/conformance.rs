@@ -29,3 +29,8 @@ async fn auth0() {
 async fn atlas() {
     check(ssoperator::provider::atlas::testkit::start().await).await;
 }
+
+#[tokio::test]
+async fn clerk() {
+    check(ssoperator::provider::clerk::testkit::start().await).await;
+}
