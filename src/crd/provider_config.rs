@@ -138,11 +138,12 @@ pub struct AtlasAccount {
 #[serde(rename_all = "camelCase")]
 pub struct RateLimit {
     /// Sustained requests per second.
-    #[schemars(range(min = 1, max = 1000))]
+    // Kubernetes knows no "uint32" format and warns about it at every CRD apply.
+    #[schemars(range(min = 1, max = 1000), extend("format" = "int32"))]
     pub requests_per_second: u32,
     /// Largest burst of requests sent at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = 1000), extend("format" = "int32"))]
     pub burst: Option<u32>,
 }
 

@@ -886,3 +886,31 @@ async fn kubectl_explain_shows_the_field_descriptions() {
         );
     }
 }
+
+#[tokio::test]
+async fn kubectl_applies_the_crd_files_without_warnings() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let kubectl = support::kubectl();
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let out = tokio::process::Command::new(&kubectl)
+        .args([
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+        ])
+        .args(["--field-manager", FIELD_MANAGER, "-f"])
+        .arg(&crds)
+        .env("KUBECONFIG", support::kubeconfig_path())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("run {}: {e}", kubectl.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kubectl apply failed: {stderr}");
+    // The API server warns about schema problems (such as unknown formats) at every apply.
+    assert!(
+        !stderr.contains("Warning"),
+        "applying crds/ gave warnings:\n{stderr}"
+    );
+}

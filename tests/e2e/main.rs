@@ -4,6 +4,9 @@
 //! `scripts/test.sh` runs them under `scripts/with-k8s.sh` (which sets `E2E_KUBECONFIG`); a plain
 //! `cargo test --test e2e` starts its own control plane on first use.
 
+// Test code: a panic with a message is how a test (or a fixture it needs) fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod crds;
 mod loginradius;
 mod operator;
