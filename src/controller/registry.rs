@@ -14,7 +14,7 @@ use crate::{
     crd::{ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind, ProviderConfigRef, RateLimit},
     core::desired::SecretValue,
     provider::{
-        CallObserver, DynProvider, ProviderKind, atlas, auth0,
+        CallObserver, DynProvider, ProviderKind, atlas, auth0, clerk,
         http::{AccountLimiter, ClientSettings, account_limiter},
         loginradius, qovery,
     },
@@ -147,7 +147,12 @@ impl Registry {
                 let creds = loginradius::Credentials { api_key: key("apiKey")?, api_secret: key("apiSecret")? };
                 Arc::new(loginradius::LoginRadiusProvider::new(settings, org, creds)?)
             }
-            ProviderKind::Clerk => return Err(Error::refused("Unsupported", "provider not built in yet")),
+            ProviderKind::Clerk => {
+                let version = account.clerk.as_ref().and_then(|a| a.api_version.clone());
+                settings.base_url = base(clerk::DEFAULT_BASE_URL);
+                let creds = clerk::Credentials { secret_key: key("secretKey")? };
+                Arc::new(clerk::ClerkProvider::new(settings, version, creds)?)
+            }
             ProviderKind::Atlas => {
                 let fed = account.atlas.as_ref().map(|a| a.federation_settings_id.clone()).unwrap_or_default();
                 settings.base_url = base(atlas::DEFAULT_BASE_URL);
