@@ -11,8 +11,11 @@ use kube::{Api, Client, ResourceExt};
 
 use super::error::Error;
 use crate::{
-    crd::{ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind, ProviderConfigRef, RateLimit},
     core::desired::SecretValue,
+    crd::{
+        ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind,
+        ProviderConfigRef, RateLimit,
+    },
     provider::{
         CallObserver, DynProvider, ProviderKind, atlas, auth0, clerk,
         http::{AccountLimiter, ClientSettings, account_limiter},
@@ -84,16 +87,27 @@ impl Registry {
                     )
                 })?;
                 let name = format!("ProviderConfig {namespace}/{}", r.name);
-                self.account(&name, &pc.spec.account, namespace, pc.resource_version()).await
+                self.account(&name, &pc.spec.account, namespace, pc.resource_version())
+                    .await
             }
             ProviderConfigKind::ClusterProviderConfig => {
                 let api: Api<ClusterProviderConfig> = Api::all(self.client.clone());
                 let pc = api.get_opt(&r.name).await?.ok_or_else(|| {
-                    Error::dependency("ProviderConfigNotFound", format!("ClusterProviderConfig {} not found", r.name))
+                    Error::dependency(
+                        "ProviderConfigNotFound",
+                        format!("ClusterProviderConfig {} not found", r.name),
+                    )
                 })?;
-                let ns = pc.spec.account.credentials_secret_ref.namespace.clone().unwrap_or_default();
+                let ns = pc
+                    .spec
+                    .account
+                    .credentials_secret_ref
+                    .namespace
+                    .clone()
+                    .unwrap_or_default();
                 let name = format!("ClusterProviderConfig {}", r.name);
-                self.account(&name, &pc.spec.account, &ns, pc.resource_version()).await
+                self.account(&name, &pc.spec.account, &ns, pc.resource_version())
+                    .await
             }
         }
     }
@@ -106,34 +120,66 @@ impl Registry {
         secret_namespace: &str,
         config_version: Option<String>,
     ) -> Result<Account, Error> {
-        let kind = provider_kind(account)
-            .ok_or_else(|| Error::refused("InvalidProviderConfig", format!("{config_name} sets no provider block")))?;
+        let kind = provider_kind(account).ok_or_else(|| {
+            Error::refused(
+                "InvalidProviderConfig",
+                format!("{config_name} sets no provider block"),
+            )
+        })?;
         let secret_name = &account.credentials_secret_ref.name;
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), secret_namespace);
         let secret = secrets.get_opt(secret_name).await?.ok_or_else(|| {
             Error::dependency(
                 "SecretNotFound",
-                format!("credentials Secret {secret_namespace}/{secret_name} of {config_name} not found"),
+                format!(
+                    "credentials Secret {secret_namespace}/{secret_name} of {config_name} not found"
+                ),
             )
         })?;
         let fingerprint = format!("{:?}/{:?}", config_version, secret.resource_version());
-        if let Some(c) = lock(&self.clients).get(config_name).filter(|c| c.fingerprint == fingerprint) {
-            return Ok(Account { kind: c.kind, provider: c.provider.clone(), config_name: config_name.to_string() });
+        if let Some(c) = lock(&self.clients)
+            .get(config_name)
+            .filter(|c| c.fingerprint == fingerprint)
+        {
+            return Ok(Account {
+                kind: c.kind,
+                provider: c.provider.clone(),
+                config_name: config_name.to_string(),
+            });
         }
         let data = secret.data.unwrap_or_default();
         let key = |k: &str| secret_key(&data, k, secret_namespace, secret_name);
         let mut settings = ClientSettings::new(String::new());
         settings.observer = self.observer.clone();
         settings.limiter = Some(self.limiter(config_name, account.rate_limit.as_ref()));
-        let base = |default: &str| account.endpoint.clone().unwrap_or_else(|| default.to_string());
+        let base = |default: &str| {
+            account
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| default.to_string())
+        };
         let provider: DynProvider = match kind {
             ProviderKind::Qovery => {
-                let a = account.qovery.as_ref().map(|a| a.organization_id.clone()).unwrap_or_default();
+                let a = account
+                    .qovery
+                    .as_ref()
+                    .map(|a| a.organization_id.clone())
+                    .unwrap_or_default();
                 settings.base_url = base(qovery::DEFAULT_BASE_URL);
-                Arc::new(qovery::QoveryProvider::new(settings, a, qovery::Credentials { token: key("token")? })?)
+                Arc::new(qovery::QoveryProvider::new(
+                    settings,
+                    a,
+                    qovery::Credentials {
+                        token: key("token")?,
+                    },
+                )?)
             }
             ProviderKind::Auth0 => {
-                let domain = account.auth0.as_ref().map(|a| a.domain.clone()).unwrap_or_default();
+                let domain = account
+                    .auth0
+                    .as_ref()
+                    .map(|a| a.domain.clone())
+                    .unwrap_or_default();
                 settings.base_url = base(&format!("https://{domain}"));
                 let creds = auth0::Credentials {
                     client_id: key("clientId")?.expose().to_string(),
@@ -142,19 +188,32 @@ impl Registry {
                 Arc::new(auth0::Auth0Provider::new(settings, domain, creds)?)
             }
             ProviderKind::LoginRadius => {
-                let org = account.loginradius.as_ref().map(|a| a.organization_id.clone()).unwrap_or_default();
+                let org = account
+                    .loginradius
+                    .as_ref()
+                    .map(|a| a.organization_id.clone())
+                    .unwrap_or_default();
                 settings.base_url = base(loginradius::DEFAULT_BASE_URL);
-                let creds = loginradius::Credentials { api_key: key("apiKey")?, api_secret: key("apiSecret")? };
+                let creds = loginradius::Credentials {
+                    api_key: key("apiKey")?,
+                    api_secret: key("apiSecret")?,
+                };
                 Arc::new(loginradius::LoginRadiusProvider::new(settings, org, creds)?)
             }
             ProviderKind::Clerk => {
                 let version = account.clerk.as_ref().and_then(|a| a.api_version.clone());
                 settings.base_url = base(clerk::DEFAULT_BASE_URL);
-                let creds = clerk::Credentials { secret_key: key("secretKey")? };
+                let creds = clerk::Credentials {
+                    secret_key: key("secretKey")?,
+                };
                 Arc::new(clerk::ClerkProvider::new(settings, version, creds)?)
             }
             ProviderKind::Atlas => {
-                let fed = account.atlas.as_ref().map(|a| a.federation_settings_id.clone()).unwrap_or_default();
+                let fed = account
+                    .atlas
+                    .as_ref()
+                    .map(|a| a.federation_settings_id.clone())
+                    .unwrap_or_default();
                 settings.base_url = base(atlas::DEFAULT_BASE_URL);
                 let creds = atlas::Credentials {
                     public_key: key("publicKey")?.expose().to_string(),
@@ -163,9 +222,19 @@ impl Registry {
                 Arc::new(atlas::AtlasProvider::new(settings, fed, creds)?)
             }
         };
-        lock(&self.clients)
-            .insert(config_name.to_string(), Cached { fingerprint, provider: provider.clone(), kind });
-        Ok(Account { kind, provider, config_name: config_name.to_string() })
+        lock(&self.clients).insert(
+            config_name.to_string(),
+            Cached {
+                fingerprint,
+                provider: provider.clone(),
+                kind,
+            },
+        );
+        Ok(Account {
+            kind,
+            provider,
+            config_name: config_name.to_string(),
+        })
     }
 
     /// One token bucket per account, kept across client rebuilds while the rate limit is unchanged.
@@ -177,7 +246,10 @@ impl Registry {
             return l.clone();
         }
         let (per_second, burst) = match rate {
-            Some(r) => (r.requests_per_second, r.burst.unwrap_or(r.requests_per_second)),
+            Some(r) => (
+                r.requests_per_second,
+                r.burst.unwrap_or(r.requests_per_second),
+            ),
             None => (self.default_rate, self.default_rate.saturating_mul(2)),
         };
         let l = account_limiter(per_second, burst);
@@ -198,9 +270,18 @@ pub fn secret_key(
     name: &str,
 ) -> Result<SecretValue, Error> {
     let v = data.get(key).ok_or_else(|| {
-        Error::dependency("SecretKeyNotFound", format!("Secret {namespace}/{name} has no key {key:?}"))
+        Error::dependency(
+            "SecretKeyNotFound",
+            format!("Secret {namespace}/{name} has no key {key:?}"),
+        )
     })?;
-    let s = String::from_utf8(v.0.clone())
-        .map_err(|_| Error::refused("InvalidSecret", format!("key {key:?} of Secret {namespace}/{name} is not UTF-8")))?;
-    Ok(SecretValue::new(s.trim_end_matches(['\n', '\r']).to_string()))
+    let s = String::from_utf8(v.0.clone()).map_err(|_| {
+        Error::refused(
+            "InvalidSecret",
+            format!("key {key:?} of Secret {namespace}/{name} is not UTF-8"),
+        )
+    })?;
+    Ok(SecretValue::new(
+        s.trim_end_matches(['\n', '\r']).to_string(),
+    ))
 }

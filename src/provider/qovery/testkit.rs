@@ -183,7 +183,7 @@ mod tests {
     use super::*;
     use crate::core::diff::diff;
     use crate::emulator::Faults;
-    use crate::provider::{ProviderError, conformance};
+    use crate::provider::ProviderError;
 
     #[tokio::test]
     async fn connection_outputs_and_adoption_by_name() {
