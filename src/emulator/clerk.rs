@@ -124,21 +124,21 @@ struct Stored {
 }
 
 #[derive(Default)]
-struct State_ {
+struct Store {
     items: BTreeMap<String, Stored>,
     seq: u64,
 }
 
 #[derive(Clone)]
 struct Ctx {
-    state: Arc<Mutex<State_>>,
+    state: Arc<Mutex<Store>>,
     secret_key: Arc<str>,
     host: Arc<str>,
     /// The last `Clerk-API-Version` header received (for tests of the client).
     api_version: Arc<Mutex<Option<String>>>,
 }
 
-fn lock(m: &Mutex<State_>) -> MutexGuard<'_, State_> {
+fn lock(m: &Mutex<Store>) -> MutexGuard<'_, Store> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -819,7 +819,7 @@ fn build_connection(
 }
 
 /// Clerk refuses a second connection with the same name or an overlapping domain.
-fn check_unique(st: &State_, conn: &EnterpriseConnection) -> Result<(), ApiError> {
+fn check_unique(st: &Store, conn: &EnterpriseConnection) -> Result<(), ApiError> {
     for other in st.items.values().filter(|s| s.conn.id != conn.id) {
         if other
             .conn
