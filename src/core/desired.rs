@@ -81,22 +81,41 @@ impl Desired {
         }
     }
 
-    /// SHA-256 over the write-only values (they cannot be read back, so status keeps this hash).
+    /// SHA-256 over the values some providers never echo (OIDC client secret, SAML certificate,
+    /// inline metadata, attribute mapping): status keeps this hash to tell when to send them again.
     pub fn write_only_hash(&self) -> Option<String> {
-        match self {
-            Self::Connection(c) => {
-                c.oidc
-                    .as_ref()
-                    .and_then(|o| o.client_secret.as_ref())
-                    .map(|s| {
-                        let mut h = Sha256::new();
-                        h.update(b"oidc.clientSecret\0");
-                        h.update(s.expose().as_bytes());
-                        hex::encode(h.finalize())
-                    })
-            }
-            _ => None,
+        let Self::Connection(c) = self else {
+            return None;
+        };
+        let mut parts: Vec<(&str, String)> = vec![];
+        if let Some(s) = c.oidc.as_ref().and_then(|o| o.client_secret.as_ref()) {
+            parts.push(("oidc.clientSecret", s.expose().to_string()));
         }
+        if let Some(saml) = &c.saml {
+            if let Some(cert) = &saml.idp_certificate {
+                parts.push(("saml.idpCertificate", super::normalize::pem(cert)));
+            }
+            if let Some(m) = &saml.idp_metadata {
+                parts.push(("saml.idpMetadata", m.clone()));
+            }
+            if let Some(m) = &saml.attribute_mapping {
+                parts.push((
+                    "saml.attributeMapping",
+                    serde_json::to_string(m).unwrap_or_default(),
+                ));
+            }
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let mut h = Sha256::new();
+        for (path, value) in parts {
+            h.update(path.as_bytes());
+            h.update(b"\0");
+            h.update(value.as_bytes());
+            h.update(b"\0");
+        }
+        Some(hex::encode(h.finalize()))
     }
 }
 
