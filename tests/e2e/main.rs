@@ -11,4 +11,5 @@ mod crds;
 mod loginradius;
 mod operator;
 mod qovery;
+mod saas;
 mod support;
