@@ -65,5 +65,5 @@ go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3
 # The apiserver is renamed last: its presence with the right version marks a complete cache.
 mv "$OUT/kube-apiserver.tmp" "$OUT/kube-apiserver"
 "$OUT/kube-apiserver" --version >&2
-"$OUT/etcd" --version | head -1 >&2
+"$OUT/etcd" --version | sed -n 1p >&2  # not head: SIGPIPE fails the pipeline
 echo "$OUT"

@@ -53,7 +53,7 @@ install_tools() {
     }
   done
   echo "openssl: $(openssl version)"
-  echo "curl: $(curl --version | head -n 1)"
+  echo "curl: $(curl --version | sed -n 1p)"
   echo "python3: $(python3 --version 2>&1)"
   echo "cargo: $(cargo --version)"
 }
@@ -72,7 +72,7 @@ else
     export K8S_BIN
     echo "$K8S_BIN"
     "$K8S_BIN/kube-apiserver" --version
-    "$K8S_BIN/etcd" --version | head -n 1
+    "$K8S_BIN/etcd" --version | sed -n 1p
     record k8s-binaries ok "$start"
   else
     K8S_OK=0
