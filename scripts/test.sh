@@ -47,10 +47,10 @@ install_tools() {
   for comp in fmt clippy; do
     cargo "$comp" --version >/dev/null 2>&1 && continue
     echo "cargo $comp is missing; trying rustup component add" >&2
-    command -v rustup >/dev/null 2>&1 && rustup component add "${comp/fmt/rustfmt}" >&2 || {
+    if ! { command -v rustup >/dev/null 2>&1 && rustup component add "${comp/fmt/rustfmt}" >&2; }; then
       echo "error: cargo $comp is required (rustup component add ${comp/fmt/rustfmt})" >&2
       return 1
-    }
+    fi
   done
   echo "openssl: $(openssl version)"
   echo "curl: $(curl --version | sed -n 1p)"
