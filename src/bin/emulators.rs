@@ -6,7 +6,7 @@ use std::{net::IpAddr, path::PathBuf, sync::Arc};
 
 use axum::{Json, Router, routing::get};
 use clap::Parser;
-use ssoperator::emulator::demo::DemoEmulators;
+use ssoperator::emulator::demo::{DemoEmulators, examples_with_endpoints};
 
 #[derive(Parser)]
 #[command(about = "The five provider emulators, seeded to match examples/")]
@@ -20,6 +20,12 @@ struct Args {
     /// Also write `<PROVIDER>_URL=...` and `CONTROL_URL=...` lines to this file once listening.
     #[arg(long)]
     env_file: Option<PathBuf>,
+    /// With --manifest: the examples directory whose documents are written there.
+    #[arg(long, default_value = "examples")]
+    examples: PathBuf,
+    /// Write the examples to this file, each ProviderConfig's `spec.endpoint` set to its emulator.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -48,6 +54,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     lines.push(format!("CONTROL_URL={control_url}"));
     for line in &lines {
         println!("{line}");
+    }
+    if let Some(path) = &args.manifest {
+        let docs = examples_with_endpoints(&args.examples, emulators.endpoints())?;
+        let mut yaml = String::new();
+        for doc in &docs {
+            yaml.push_str("---\n");
+            yaml.push_str(&serde_yaml::to_string(doc)?);
+        }
+        std::fs::write(path, yaml)?;
     }
     if let Some(path) = &args.env_file {
         // Written whole and renamed, so that a reader never sees half a file.

@@ -30,7 +30,6 @@ pub async fn reconcile_namespaced(
         &name,
         &pc.spec.account,
         &ns,
-        pc.resource_version(),
         pc.meta().generation,
         pc.status.as_ref(),
     )
@@ -57,7 +56,6 @@ pub async fn reconcile_cluster(
         &name,
         &pc.spec.account,
         &ns,
-        pc.resource_version(),
         pc.meta().generation,
         pc.status.as_ref(),
     )
@@ -78,7 +76,6 @@ async fn verify(
     name: &str,
     account: &crate::crd::ProviderAccount,
     secret_ns: &str,
-    version: Option<String>,
     generation: Option<i64>,
     old: Option<&ProviderConfigStatus>,
 ) -> (ProviderConfigStatus, Action) {
@@ -88,7 +85,7 @@ async fn verify(
     let now = Time(jiff::Timestamp::now());
     let result = match ctx
         .registry
-        .account(name, account, secret_ns, version)
+        .account(name, account, secret_ns, generation)
         .await
     {
         Ok(a) => a.provider.verify_credentials().await.map_err(Error::from),

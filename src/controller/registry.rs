@@ -87,7 +87,7 @@ impl Registry {
                     )
                 })?;
                 let name = format!("ProviderConfig {namespace}/{}", r.name);
-                self.account(&name, &pc.spec.account, namespace, pc.resource_version())
+                self.account(&name, &pc.spec.account, namespace, pc.metadata.generation)
                     .await
             }
             ProviderConfigKind::ClusterProviderConfig => {
@@ -106,7 +106,7 @@ impl Registry {
                     .clone()
                     .unwrap_or_default();
                 let name = format!("ClusterProviderConfig {}", r.name);
-                self.account(&name, &pc.spec.account, &ns, pc.resource_version())
+                self.account(&name, &pc.spec.account, &ns, pc.metadata.generation)
                     .await
             }
         }
@@ -118,7 +118,7 @@ impl Registry {
         config_name: &str,
         account: &ProviderAccount,
         secret_namespace: &str,
-        config_version: Option<String>,
+        config_generation: Option<i64>,
     ) -> Result<Account, Error> {
         let kind = provider_kind(account).ok_or_else(|| {
             Error::refused(
@@ -136,7 +136,9 @@ impl Registry {
                 ),
             )
         })?;
-        let fingerprint = format!("{:?}/{:?}", config_version, secret.resource_version());
+        // The spec's generation, not its resourceVersion: our own status writes must not throw
+        // away the client (with its cached Auth0 token, which counts against a monthly quota).
+        let fingerprint = format!("{:?}/{:?}", config_generation, secret.resource_version());
         if let Some(c) = lock(&self.clients)
             .get(config_name)
             .filter(|c| c.fingerprint == fingerprint)

@@ -104,6 +104,11 @@ async fn every_example_reconciles_to_ready_against_the_demo_emulators() {
     // Nothing left to do: no provider write and no status write over three resyncs.
     assert_quiet(&op, || emulators.writes().values().sum(), 3).await;
 
+    // One Auth0 management token for the whole run: status writes on the ProviderConfig do not
+    // throw the cached client away (Auth0 bills machine-to-machine tokens per month).
+    let tokens = emulators.auth0.core().calls()["POST /oauth/token"];
+    assert_eq!(tokens, 1, "{:?}", emulators.auth0.core().calls());
+
     for name in names_of(&docs, "ClusterProviderConfig") {
         cpcs.delete(name, &DeleteParams::default()).await.unwrap();
     }
