@@ -1,0 +1,432 @@
+//! One lifecycle, run against each of the five providers (the issue's acceptance list):
+//! create or adopt → Ready with the remote matching the spec; a spec edit → exactly one provider
+//! write; a console edit → repaired within a resync, with a `DriftRepaired` Event; ObserveOnly
+//! and the paused annotation report drift without writing; bad credentials → the ProviderConfig
+//! and the resource are `Unauthenticated`, fixed credentials → Ready without a restart; delete
+//! under `Delete`; and, where the provider can create, adoption by `externalName` (nothing
+//! created) and delete under `Orphan` (the remote object stays).
+
+use std::time::Duration;
+
+use kube::{
+    Api, Client,
+    api::{DeleteParams, Patch, PatchParams},
+    core::{ApiResource, DynamicObject},
+};
+use serde_json::{Value, json};
+use ssoperator::{
+    crd::{
+        ConnectionProfile, EnterpriseConnection, OrgRoleMapping, PAUSED_ANNOTATION, ProviderConfig,
+    },
+    emulator::demo::{self, DemoEmulators},
+};
+
+use crate::operator::{
+    Operator, RESYNC, apply, pc_ready, provider_config, secret, setup, wait_event, wait_for,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What differs between providers; everything else is the shared lifecycle.
+struct Case {
+    provider: &'static str,
+    /// The ProviderConfig's provider block.
+    block: Value,
+    /// Keys of the credentials Secret, with their good values.
+    credentials: Vec<(&'static str, &'static str)>,
+    kind: &'static str,
+    /// Objects the resource needs first (e.g. the EnterpriseConnection an OrgRoleMapping refers to).
+    prelude: Vec<Value>,
+    /// The resource's spec, without providerConfigRef and deletionPolicy.
+    spec: Value,
+    /// The remote field the case follows (a JSON pointer), its value for `spec`, a JSON merge
+    /// patch of the spec, and the value the patch gives the field.
+    pointer: &'static str,
+    initial: Value,
+    edit: Value,
+    edited: Value,
+    /// The remote object by external id, as JSON.
+    remote: fn(&DemoEmulators, &str) -> Option<Value>,
+    /// A console edit of the field at `pointer` (to something other than `edited`).
+    console: fn(&DemoEmulators, &str),
+    /// Remote objects of this kind.
+    count: fn(&DemoEmulators) -> usize,
+    /// Whether the provider can create (and so delete) the object; otherwise the resource adopts
+    /// an existing one and `Delete` clears only its own fields.
+    creatable: bool,
+    /// After delete under `Delete`: true when the remote object (or the resource's part of it) is gone.
+    deleted: fn(&DemoEmulators, &str) -> bool,
+    /// Creatable providers: inserts an object as the console would, returning its id (for adoption).
+    seed: Option<fn(&DemoEmulators) -> String>,
+}
+
+fn json_of<T: serde::Serialize>(v: Option<T>) -> Option<Value> {
+    v.map(|v| serde_json::to_value(v).unwrap())
+}
+
+fn api_resource(kind: &str) -> ApiResource {
+    match kind {
+        "EnterpriseConnection" => ApiResource::erase::<EnterpriseConnection>(&()),
+        "ConnectionProfile" => ApiResource::erase::<ConnectionProfile>(&()),
+        "OrgRoleMapping" => ApiResource::erase::<OrgRoleMapping>(&()),
+        other => panic!("not a managed kind: {other}"),
+    }
+}
+
+fn api(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), ns, &api_resource(kind))
+}
+
+async fn get(client: &Client, ns: &str, kind: &str, name: &str) -> Option<Value> {
+    let o = api(client, ns, kind).get_opt(name).await.unwrap()?;
+    Some(serde_json::to_value(o).unwrap())
+}
+
+fn ready_condition(o: &Value) -> (String, String) {
+    let conds = o["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ready = conds.iter().find(|c| c["type"] == "Ready");
+    let field = |k: &str| {
+        ready
+            .and_then(|c| c[k].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    (field("status"), field("reason"))
+}
+
+/// Ready=True for the current generation.
+fn is_ready(o: &Value) -> bool {
+    ready_condition(o).0 == "True"
+        && o["status"]["observedGeneration"] == o["metadata"]["generation"]
+}
+
+/// Waits until `pred` holds for the resource, failing with its last state after the timeout.
+async fn wait_until(
+    client: &Client,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let got = get(client, ns, kind, name).await;
+        if let Some(o) = &got
+            && pred(o)
+        {
+            return o.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {kind} {name} to be {what}; last seen: {:#}",
+            got.map(|o| o["status"].clone()).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until `pred` holds for the remote object `id`.
+async fn wait_remote(
+    e: &DemoEmulators,
+    case: &Case,
+    id: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let remote = (case.remote)(e, id).unwrap_or_default();
+        if pred(remote.pointer(case.pointer).unwrap_or(&Value::Null)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: timed out waiting for the remote {id} to be {what}: {remote:#}",
+            case.provider
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn merge_patch(client: &Client, ns: &str, kind: &str, name: &str, patch: Value) {
+    api(client, ns, kind)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+fn manifest(case: &Case, name: &str, extra: Value) -> Value {
+    let mut spec = case.spec.clone();
+    spec["providerConfigRef"] = json!({"name": case.provider});
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": case.kind, "metadata": {"name": name}, "spec": spec})
+}
+
+async fn lifecycle(case: Case) {
+    let p = case.provider;
+    let (client, ns) = setup().await;
+    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
+    let writes = || e.writes()[p];
+    secret(&client, &ns, "creds", &case.credentials).await;
+    provider_config(
+        &client,
+        &ns,
+        p,
+        case.block.clone(),
+        "creds",
+        &e.endpoints()[p],
+    )
+    .await;
+    let op = Operator::start(&client, &ns);
+    for doc in &case.prelude {
+        apply(&client, &ns, doc.clone()).await;
+    }
+
+    // Create (or adopt) → Ready, the remote matching the spec.
+    let before = (case.count)(&e);
+    apply(
+        &client,
+        &ns,
+        manifest(&case, "r", json!({"deletionPolicy": "Delete"})),
+    )
+    .await;
+    let o = wait_until(&client, &ns, case.kind, "r", "Ready", is_ready).await;
+    let id = o["status"]["externalId"].as_str().unwrap().to_string();
+    let expected_count = before + usize::from(case.creatable);
+    assert_eq!(
+        (case.count)(&e),
+        expected_count,
+        "{p}: remote objects after create"
+    );
+    wait_remote(&e, &case, &id, "as the spec says", |v| *v == case.initial).await;
+
+    // A spec edit → exactly one provider write, and Ready for the new generation.
+    let w = writes();
+    merge_patch(&client, &ns, case.kind, "r", json!({"spec": case.edit})).await;
+    wait_until(&client, &ns, case.kind, "r", "Ready at generation 2", |o| {
+        is_ready(o) && o["metadata"]["generation"] == 2
+    })
+    .await;
+    wait_remote(&e, &case, &id, "edited", |v| *v == case.edited).await;
+    tokio::time::sleep(RESYNC * 2).await;
+    assert_eq!(
+        writes() - w,
+        1,
+        "{p}: provider writes for one spec edit: {:?}",
+        e.writes()
+    );
+
+    // A console edit → repaired within a resync, with an Event and the field in status.lastDrift.
+    (case.console)(&e, &id);
+    wait_event(&client, &ns, "r", "DriftRepaired").await;
+    wait_remote(&e, &case, &id, "repaired", |v| *v == case.edited).await;
+    let o = get(&client, &ns, case.kind, "r").await.unwrap();
+    assert!(
+        !o["status"]["lastDrift"]["fields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .is_empty(),
+        "{p}: lastDrift: {:#}",
+        o["status"]
+    );
+
+    // ObserveOnly: drift is reported, nothing is written; back to Manage repairs it.
+    merge_patch(
+        &client,
+        &ns,
+        case.kind,
+        "r",
+        json!({"spec": {"managementPolicy": "ObserveOnly"}}),
+    )
+    .await;
+    wait_until(&client, &ns, case.kind, "r", "observing", |o| {
+        o["status"]["observedGeneration"] == o["metadata"]["generation"]
+    })
+    .await;
+    let w = writes();
+    (case.console)(&e, &id);
+    wait_until(&client, &ns, case.kind, "r", "Drifted", |o| {
+        ready_condition(o).1 == "Drifted"
+    })
+    .await;
+    tokio::time::sleep(RESYNC * 2).await;
+    assert_eq!(writes(), w, "{p}: ObserveOnly wrote to the provider");
+    merge_patch(
+        &client,
+        &ns,
+        case.kind,
+        "r",
+        json!({"spec": {"managementPolicy": "Manage"}}),
+    )
+    .await;
+    wait_remote(&e, &case, &id, "repaired after ObserveOnly", |v| {
+        *v == case.edited
+    })
+    .await;
+    wait_until(&client, &ns, case.kind, "r", "Ready", is_ready).await;
+
+    // Paused: no write while the annotation is there; removing it repairs.
+    let w = writes();
+    merge_patch(
+        &client,
+        &ns,
+        case.kind,
+        "r",
+        json!({"metadata": {"annotations": {PAUSED_ANNOTATION: "true"}}}),
+    )
+    .await;
+    (case.console)(&e, &id);
+    wait_until(&client, &ns, case.kind, "r", "paused", |o| {
+        o["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["reason"] == "ReconcilePaused"))
+    })
+    .await;
+    tokio::time::sleep(RESYNC * 2).await;
+    assert_eq!(writes(), w, "{p}: a paused resource wrote to the provider");
+    merge_patch(
+        &client,
+        &ns,
+        case.kind,
+        "r",
+        json!({"metadata": {"annotations": {PAUSED_ANNOTATION: null}}}),
+    )
+    .await;
+    wait_remote(&e, &case, &id, "repaired after unpausing", |v| {
+        *v == case.edited
+    })
+    .await;
+    wait_until(&client, &ns, case.kind, "r", "Ready", is_ready).await;
+
+    // Bad credentials → Unauthenticated on the ProviderConfig and the resource; fixed → Ready.
+    // The last credential is the secret half: a wrong value of the right shape.
+    let mut bad: Vec<(&str, String)> = case
+        .credentials
+        .iter()
+        .map(|(k, v)| (*k, v.to_string()))
+        .collect();
+    if let Some(last) = bad.last_mut() {
+        last.1.push('x');
+    }
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    secret(&client, &ns, "creds", &bad).await;
+    wait_for::<ProviderConfig>(&client, &ns, p, "Unauthenticated", |pc| {
+        pc_ready(pc).is_some_and(|(s, r)| s == "False" && r == "Unauthenticated")
+    })
+    .await;
+    (case.console)(&e, &id); // gives the resource something to do with the bad key
+    wait_until(&client, &ns, case.kind, "r", "Unauthenticated", |o| {
+        ready_condition(o) == ("False".into(), "Unauthenticated".into())
+    })
+    .await;
+    secret(&client, &ns, "creds", &case.credentials).await;
+    wait_for::<ProviderConfig>(&client, &ns, p, "Ready", |pc| {
+        pc_ready(pc).is_some_and(|(s, _)| s == "True")
+    })
+    .await;
+    wait_until(&client, &ns, case.kind, "r", "Ready again", is_ready).await;
+    wait_remote(&e, &case, &id, "repaired after the key was fixed", |v| {
+        *v == case.edited
+    })
+    .await;
+
+    // Delete under Delete: the remote object (or this resource's part of it) goes, then the finalizer.
+    api(&client, &ns, case.kind)
+        .delete("r", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_until_gone(&client, &ns, case.kind, "r").await;
+    assert!(
+        (case.deleted)(&e, &id),
+        "{p}: remote {id} not removed: {:?}",
+        (case.remote)(&e, &id)
+    );
+
+    // Adoption by externalName creates nothing; Orphan leaves the object in place.
+    if let Some(seed) = case.seed {
+        let seeded = seed(&e);
+        let count = (case.count)(&e);
+        apply(
+            &client,
+            &ns,
+            manifest(
+                &case,
+                "adopted",
+                json!({"externalName": seeded, "deletionPolicy": "Orphan"}),
+            ),
+        )
+        .await;
+        let o = wait_until(&client, &ns, case.kind, "adopted", "Ready", is_ready).await;
+        assert_eq!(
+            o["status"]["externalId"],
+            seeded.as_str(),
+            "{p}: adopted the wrong object"
+        );
+        assert_eq!((case.count)(&e), count, "{p}: adoption created an object");
+        wait_remote(&e, &case, &seeded, "matching the spec", |v| {
+            *v == case.initial
+        })
+        .await;
+        api(&client, &ns, case.kind)
+            .delete("adopted", &DeleteParams::default())
+            .await
+            .unwrap();
+        wait_until_gone(&client, &ns, case.kind, "adopted").await;
+        assert!(
+            (case.remote)(&e, &seeded).is_some(),
+            "{p}: Orphan deleted the remote object"
+        );
+        assert_eq!((case.count)(&e), count);
+    }
+    drop(op);
+}
+
+async fn wait_until_gone(client: &Client, ns: &str, kind: &str, name: &str) {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while get(client, ns, kind, name).await.is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{kind} {name} was not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn clerk_enterprise_connection_lifecycle() {
+    lifecycle(Case {
+        provider: "clerk",
+        block: json!({"clerk": {}}),
+        credentials: vec![("secretKey", demo::CLERK_SECRET_KEY)],
+        kind: "EnterpriseConnection",
+        prelude: vec![],
+        spec: json!({"name": "Acme Okta", "domains": ["acme.example"], "idpType": "saml_okta",
+                     "saml": {"idpMetadataUrl": "https://acme.okta.example/metadata"}}),
+        pointer: "/name",
+        initial: json!("Acme Okta"),
+        edit: json!({"name": "Acme Okta EU"}),
+        edited: json!("Acme Okta EU"),
+        remote: |e, id| json_of(e.clerk.get_connection(id)),
+        console: |e, id| {
+            e.clerk.edit_connection(id, |c| c.name = "Renamed in the dashboard".into());
+        },
+        count: |e| e.clerk.count_connections(),
+        creatable: true,
+        deleted: |e, id| e.clerk.get_connection(id).is_none(),
+        seed: Some(|e| {
+            let id = "ec_seededInTheDashboard00000000";
+            e.clerk
+                .insert_from_body(id, json!({"name": "Seeded", "domains": ["seeded.example"], "provider": "saml_okta"}))
+                .unwrap();
+            id.to_string()
+        }),
+    })
+    .await;
+}
