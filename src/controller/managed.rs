@@ -136,10 +136,17 @@ impl Managed for OrgRoleMapping {
                 match status.external_id {
                     Some(id) if ready => id,
                     _ => {
+                        // Say why the connection is not Ready, so that the user looks there.
+                        let why = status
+                            .conditions
+                            .iter()
+                            .find(|c| c.type_ == conditions::READY)
+                            .map(|c| format!(" (it is {}: {})", c.reason, c.message))
+                            .unwrap_or_default();
                         return Err(Error::dependency(
                             "ConnectionNotReady",
                             format!(
-                                "waiting for EnterpriseConnection {ns}/{} to be Ready",
+                                "waiting for EnterpriseConnection {ns}/{} to be Ready{why}",
                                 r.name
                             ),
                         ));
