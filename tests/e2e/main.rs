@@ -9,6 +9,7 @@
 
 mod crds;
 mod demo;
+mod leader;
 mod lifecycle;
 mod loginradius;
 mod operator;
