@@ -234,28 +234,50 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     Ok(action)
 }
 
-/// Refuses to take over a remote object another resource of the same kind already manages.
+/// Refuses to take over a remote object another resource of the same kind already manages in
+/// the same account. Only the namespaces this operator watches are searched.
 async fn ensure_not_managed_elsewhere<K: Managed>(
     ctx: &Context,
     obj: &K,
     provider: &str,
     id: &str,
 ) -> Result<(), Error> {
-    let all: Api<K> = Api::all(ctx.client.clone());
-    for other in all.list(&ListParams::default()).await?.items {
-        if other.uid() == obj.uid() {
-            continue;
-        }
-        let Some(s) = other.managed_status() else {
-            continue;
-        };
-        if s.external_id.as_deref() == Some(id) && s.provider.as_deref() == Some(provider) {
+    let apis: Vec<Api<K>> = if ctx.config.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        ctx.config
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    };
+    let mut own_identity = None;
+    for api in apis {
+        for other in api.list(&ListParams::default()).await?.items {
+            let same_object = other.managed_status().is_some_and(|s| {
+                s.external_id.as_deref() == Some(id) && s.provider.as_deref() == Some(provider)
+            });
+            if other.uid() == obj.uid() || !same_object {
+                continue;
+            }
+            // The same id in another account (e.g. a Qovery connection name in another
+            // organization) is another object.
+            if own_identity.is_none() {
+                let ns = obj.namespace().unwrap_or_default();
+                let r = &obj.managed().provider_config_ref;
+                own_identity = Some(ctx.registry.identity(&ns, r).await?);
+            }
+            let other_ns = other.namespace().unwrap_or_default();
+            let other_ref = &other.managed().provider_config_ref;
+            let other_identity = ctx.registry.identity(&other_ns, other_ref).await.ok();
+            if other_identity.is_some() && other_identity != own_identity {
+                continue;
+            }
             return Err(Error::refused(
                 "AlreadyManaged",
                 format!(
-                    "{provider} object {id} is already managed by {} {}/{}",
+                    "{provider} object {id} is already managed by {} {other_ns}/{}",
                     K::KIND,
-                    other.namespace().unwrap_or_default(),
                     other.name_any()
                 ),
             ));

@@ -77,6 +77,23 @@ impl Registry {
 
     /// Resolves the account a managed resource in `namespace` refers to.
     pub async fn resolve(&self, namespace: &str, r: &ProviderConfigRef) -> Result<Account, Error> {
+        let config = self.config(namespace, r).await?;
+        self.account(
+            &config.name,
+            &config.account,
+            &config.secret_namespace,
+            config.generation,
+        )
+        .await
+    }
+
+    /// The identity ([`ProviderAccount::identity`]) of the account a resource refers to.
+    pub async fn identity(&self, namespace: &str, r: &ProviderConfigRef) -> Result<String, Error> {
+        Ok(self.config(namespace, r).await?.account.identity())
+    }
+
+    /// Reads the ProviderConfig or ClusterProviderConfig a resource in `namespace` refers to.
+    async fn config(&self, namespace: &str, r: &ProviderConfigRef) -> Result<ConfigRead, Error> {
         match r.kind {
             ProviderConfigKind::ProviderConfig => {
                 let api: Api<ProviderConfig> = Api::namespaced(self.client.clone(), namespace);
@@ -86,9 +103,12 @@ impl Registry {
                         format!("ProviderConfig {namespace}/{} not found", r.name),
                     )
                 })?;
-                let name = format!("ProviderConfig {namespace}/{}", r.name);
-                self.account(&name, &pc.spec.account, namespace, pc.metadata.generation)
-                    .await
+                Ok(ConfigRead {
+                    name: format!("ProviderConfig {namespace}/{}", r.name),
+                    secret_namespace: namespace.to_string(),
+                    generation: pc.metadata.generation,
+                    account: pc.spec.account,
+                })
             }
             ProviderConfigKind::ClusterProviderConfig => {
                 let api: Api<ClusterProviderConfig> = Api::all(self.client.clone());
@@ -98,16 +118,18 @@ impl Registry {
                         format!("ClusterProviderConfig {} not found", r.name),
                     )
                 })?;
-                let ns = pc
-                    .spec
-                    .account
-                    .credentials_secret_ref
-                    .namespace
-                    .clone()
-                    .unwrap_or_default();
-                let name = format!("ClusterProviderConfig {}", r.name);
-                self.account(&name, &pc.spec.account, &ns, pc.metadata.generation)
-                    .await
+                Ok(ConfigRead {
+                    name: format!("ClusterProviderConfig {}", r.name),
+                    secret_namespace: pc
+                        .spec
+                        .account
+                        .credentials_secret_ref
+                        .namespace
+                        .clone()
+                        .unwrap_or_default(),
+                    generation: pc.metadata.generation,
+                    account: pc.spec.account,
+                })
             }
         }
     }
@@ -286,4 +308,12 @@ pub fn secret_key(
     Ok(SecretValue::new(
         s.trim_end_matches(['\n', '\r']).to_string(),
     ))
+}
+
+/// A ProviderConfig or ClusterProviderConfig as the registry needs it.
+struct ConfigRead {
+    name: String,
+    account: ProviderAccount,
+    secret_namespace: String,
+    generation: Option<i64>,
 }

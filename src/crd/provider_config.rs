@@ -83,6 +83,30 @@ pub struct ProviderAccount {
     pub rate_limit: Option<RateLimit>,
 }
 
+impl ProviderAccount {
+    /// Which account this is, for telling apart remote objects that share an id: provider,
+    /// endpoint (empty for the real service) and the account id (Qovery organization, Auth0
+    /// domain, LoginRadius organization, Atlas federation). Clerk names no account in the spec;
+    /// its ids are unique across instances anyway. No credentials are part of it.
+    pub fn identity(&self) -> String {
+        let (provider, id) = if let Some(q) = &self.qovery {
+            ("qovery", q.organization_id.to_ascii_lowercase())
+        } else if let Some(a) = &self.auth0 {
+            ("auth0", a.domain.to_ascii_lowercase())
+        } else if let Some(l) = &self.loginradius {
+            ("loginradius", l.organization_id.clone())
+        } else if let Some(a) = &self.atlas {
+            ("atlas", a.federation_settings_id.to_ascii_lowercase())
+        } else if self.clerk.is_some() {
+            ("clerk", String::new())
+        } else {
+            ("", String::new())
+        };
+        let endpoint = self.endpoint.as_deref().unwrap_or_default();
+        format!("{provider}|{}|{id}", endpoint.trim_end_matches('/'))
+    }
+}
+
 /// Qovery account identifiers.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -161,4 +185,40 @@ pub struct ProviderConfigStatus {
     /// The provider of this account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qovery(org: &str, endpoint: Option<&str>) -> ProviderAccount {
+        ProviderAccount {
+            qovery: Some(QoveryAccount {
+                organization_id: org.into(),
+            }),
+            endpoint: endpoint.map(str::to_string),
+            ..ProviderAccount::default()
+        }
+    }
+
+    #[test]
+    fn identity_tells_accounts_apart_and_ignores_credentials() {
+        let org = "3F8D2C4E-9B1A-4C7E-8F2D-5A6B7C8D9E0F";
+        let mut a = qovery(org, None);
+        let b = qovery(&org.to_lowercase(), None);
+        a.credentials_secret_ref.name = "other-secret".into();
+        assert_eq!(a.identity(), b.identity(), "same organization");
+        assert_ne!(
+            a.identity(),
+            qovery("00000000-9b1a-4c7e-8f2d-5a6b7c8d9e0f", None).identity()
+        );
+        assert_ne!(
+            a.identity(),
+            qovery(org, Some("http://127.0.0.1:1/")).identity()
+        );
+        assert_eq!(
+            qovery(org, Some("http://127.0.0.1:1/")).identity(),
+            qovery(org, Some("http://127.0.0.1:1")).identity()
+        );
+    }
 }
