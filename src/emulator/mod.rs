@@ -6,6 +6,7 @@
 pub mod atlas;
 pub mod auth0;
 pub mod clerk;
+pub mod demo;
 pub mod loginradius;
 pub mod qovery;
 

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod crds;
+mod demo;
 mod loginradius;
 mod operator;
 mod qovery;

@@ -100,7 +100,10 @@ pub async fn apply(client: &Client, ns: &str, manifest: Value) {
         gvk
     };
     let ar = kube::core::ApiResource::from_gvk(&gvk);
-    let api: Api<kube::core::DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+    let api: Api<kube::core::DynamicObject> = match manifest["kind"].as_str() {
+        Some("ClusterProviderConfig" | "Namespace") => Api::all_with(client.clone(), &ar),
+        _ => Api::namespaced_with(client.clone(), ns, &ar),
+    };
     let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
     api.patch(
         &name,
