@@ -9,6 +9,7 @@
 
 mod crds;
 mod demo;
+mod install;
 mod loginradius;
 mod operator;
 mod qovery;
