@@ -124,7 +124,11 @@ fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -178,10 +182,16 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
     ] {
         assert!(args.iter().any(|a| a == want), "{want} not in {args:?}");
     }
-    assert!(!args.iter().any(|a| a.starts_with("--namespaces")), "{args:?}");
+    assert!(
+        !args.iter().any(|a| a.starts_with("--namespaces")),
+        "{args:?}"
+    );
     // Pod Security "restricted".
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
     assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
@@ -211,7 +221,10 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
         verbs(rules, "ssoperator.io", "orgrolemappings/status"),
         set(&["patch"])
     );
-    assert_eq!(verbs(rules, "events.k8s.io", "events"), set(&["create", "patch"]));
+    assert_eq!(
+        verbs(rules, "events.k8s.io", "events"),
+        set(&["create", "patch"])
+    );
     for r in rules.as_array().unwrap() {
         assert!(!strings(&r["verbs"]).contains(&"*".into()), "{r}");
         assert!(!strings(&r["resources"]).contains(&"*".into()), "{r}");
@@ -242,7 +255,10 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
         ],
     );
     let cluster_rules = &one(&docs, "ClusterRole")["rules"];
-    assert!(verbs(cluster_rules, "", "secrets").is_empty(), "{cluster_rules}");
+    assert!(
+        verbs(cluster_rules, "", "secrets").is_empty(),
+        "{cluster_rules}"
+    );
     assert_eq!(
         verbs(cluster_rules, "ssoperator.io", "clusterproviderconfigs"),
         set(&["get", "list", "watch"])
@@ -252,7 +268,10 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
         set(&["list"])
     );
     let args = strings(&container(&docs)["args"]);
-    assert!(args.contains(&"--namespaces=team-a,team-b".into()), "{args:?}");
+    assert!(
+        args.contains(&"--namespaces=team-a,team-b".into()),
+        "{args:?}"
+    );
     assert!(args.contains(&"--watch-secrets=true".into()), "{args:?}");
     let role_in = |ns: &str, name: &str| -> Value {
         docs_of(&docs, "Role")
@@ -269,7 +288,11 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
         );
     }
     assert_eq!(
-        verbs(&role_in("shared-creds", "ssoperator-secrets")["rules"], "", "secrets"),
+        verbs(
+            &role_in("shared-creds", "ssoperator-secrets")["rules"],
+            "",
+            "secrets"
+        ),
         set(&["get"])
     );
     let extra: Vec<_> = docs_of(&docs, "Role")
@@ -361,7 +384,10 @@ fn argocd_health_script_maps_conditions_to_argocd_health() {
         "Healthy"
     );
     // A spec change the operator has not seen yet.
-    assert_eq!(health(with_ready("True", "Available", 3, 2)).0, "Progressing");
+    assert_eq!(
+        health(with_ready("True", "Available", 3, 2)).0,
+        "Progressing"
+    );
     // Errors the operator retries on its own.
     for reason in [
         "ProviderUnavailable",
@@ -419,9 +445,7 @@ fn deploy_dir_is_the_rendered_chart_and_a_stale_copy_fails_the_check() {
     let script = Path::new(ROOT).join("scripts/generate.sh");
     let helm_path = tools_bin().join("helm");
     let out = run(
-        Command::new(&script)
-            .arg("--check")
-            .env("HELM", &helm_path),
+        Command::new(&script).arg("--check").env("HELM", &helm_path),
         None,
     );
     assert!(
@@ -432,7 +456,10 @@ fn deploy_dir_is_the_rendered_chart_and_a_stale_copy_fails_the_check() {
 
     // A changed copy fails the same check, naming the file.
     let tmp = tempdir("stale");
-    for f in ["deploy/ssoperator.yaml", "examples/gitops/argocd/argocd-cm.yaml"] {
+    for f in [
+        "deploy/ssoperator.yaml",
+        "examples/gitops/argocd/argocd-cm.yaml",
+    ] {
         let to = tmp.join(f);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(Path::new(ROOT).join(f), &to).unwrap();
@@ -471,7 +498,10 @@ fn deploy_dir_is_the_rendered_chart_and_a_stale_copy_fails_the_check() {
     let kustomized = ids(demo::parse_documents(&out.stdout).unwrap());
     let plain = ids(demo::parse_documents(&text).unwrap());
     assert_eq!(kustomized, plain);
-    assert!(plain.contains("\"Namespace\"/\"ssoperator-system\""), "{plain:?}");
+    assert!(
+        plain.contains("\"Namespace\"/\"ssoperator-system\""),
+        "{plain:?}"
+    );
     assert!(
         plain.contains("\"CustomResourceDefinition\"/\"enterpriseconnections.ssoperator.io\""),
         "{plain:?}"
@@ -562,14 +592,19 @@ async fn rendered_manifests_and_deploy_dir_pass_server_side_dry_run() {
     ] {
         let yaml = template_text("ssoperator", &release_ns, &sets, true);
         let out = server_dry_run(&yaml);
-        assert!(out.ok, "dry-run of the chart with {sets:?}:\n{}", out.stderr);
+        assert!(
+            out.ok,
+            "dry-run of the chart with {sets:?}:\n{}",
+            out.stderr
+        );
         assert!(
             !out.stderr.contains("PodSecurity"),
             "Pod Security warnings with {sets:?}:\n{}",
             out.stderr
         );
         assert!(
-            out.stdout.contains("deployment.apps/ssoperator serverside-applied (server dry run)"),
+            out.stdout
+                .contains("deployment.apps/ssoperator serverside-applied (server dry run)"),
             "{}",
             out.stdout
         );
@@ -584,7 +619,11 @@ async fn rendered_manifests_and_deploy_dir_pass_server_side_dry_run() {
                      "labels": template["metadata"]["labels"]},
         "spec": template["spec"]});
     let out = server_dry_run(&pod.to_string());
-    assert!(out.ok, "restricted profile refused the operator Pod:\n{}", out.stderr);
+    assert!(
+        out.ok,
+        "restricted profile refused the operator Pod:\n{}",
+        out.stderr
+    );
     pod["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = json!(true);
     let out = server_dry_run(&pod.to_string());
     assert!(
@@ -673,10 +712,7 @@ fn apply_rendered(yaml: &str) {
 }
 
 fn create_token(ns: &str, sa: &str) -> String {
-    let out = kubectl(
-        &["create", "token", sa, "-n", ns, "--duration", "1h"],
-        None,
-    );
+    let out = kubectl(&["create", "token", sa, "-n", ns, "--duration", "1h"], None);
     assert!(out.ok, "kubectl create token: {}", out.stderr);
     out.stdout.trim().to_string()
 }
@@ -709,14 +745,23 @@ impl OperatorProcess {
     /// SIGTERM, then waits for the exit status.
     fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("the operator did not stop within 10s of SIGTERM:\n{}", self.log());
+        panic!(
+            "the operator did not stop within 10s of SIGTERM:\n{}",
+            self.log()
+        );
     }
 }
 
@@ -847,7 +892,9 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
     let mut examples = examples_for(&emulators, &watched);
     for doc in &mut examples {
         if doc["kind"] == "ClusterProviderConfig" {
-            let secret = doc["spec"]["credentialsSecretRef"]["name"].as_str().unwrap();
+            let secret = doc["spec"]["credentialsSecretRef"]["name"]
+                .as_str()
+                .unwrap();
             let secret_doc = examples_for(&emulators, &watched)
                 .into_iter()
                 .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == secret)
@@ -900,8 +947,15 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
         let obj = wait_obj(&client, doc, &watched, "Ready", &op, ready_now).await;
         ready_objects.push(obj);
     }
-    let kinds: BTreeSet<_> = ready_objects.iter().map(|o| o["kind"].to_string()).collect();
-    assert_eq!(kinds.len(), 5, "every ssoperator.io kind is among the examples: {kinds:?}");
+    let kinds: BTreeSet<_> = ready_objects
+        .iter()
+        .map(|o| o["kind"].to_string())
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        5,
+        "every ssoperator.io kind is among the examples: {kinds:?}"
+    );
     let log_text = op.log();
     assert!(
         !log_text.contains("403") && !log_text.contains("forbidden"),
@@ -1003,7 +1057,9 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
             .unwrap(),
         &watched,
     );
-    assert!(is_forbidden(ec_api.delete(&ec_name, &DeleteParams::default()).await));
+    assert!(is_forbidden(
+        ec_api.delete(&ec_name, &DeleteParams::default()).await
+    ));
     // Allowed: Events in a watched namespace, and creating a Lease (create cannot be limited
     // to a name) but not updating any Lease but its own.
     let event: EventV1 = serde_json::from_value(json!({
@@ -1037,7 +1093,13 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
     ));
     // The whole rule set, as the API server computes it: writes only on ssoperator.io, Events
     // and Leases; no Secret access at all outside the watched and credentials namespaces.
-    for ns in [&watched, &release_ns, &creds_ns, &other, &"default".to_string()] {
+    for ns in [
+        &watched,
+        &release_ns,
+        &creds_ns,
+        &other,
+        &"default".to_string(),
+    ] {
         let review = Api::<SelfSubjectRulesReview>::all(sa.clone())
             .create(
                 &PostParams::default(),
@@ -1056,10 +1118,18 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
             let groups = rule.api_groups.clone().unwrap_or_default();
             let resources = rule.resources.clone().unwrap_or_default();
             let writes = rule.verbs.iter().any(|v| {
-                ["create", "update", "patch", "delete", "deletecollection", "*"]
-                    .contains(&v.as_str())
+                [
+                    "create",
+                    "update",
+                    "patch",
+                    "delete",
+                    "deletecollection",
+                    "*",
+                ]
+                .contains(&v.as_str())
             });
-            let reviews = (groups == ["authorization.k8s.io"] || groups == ["authentication.k8s.io"])
+            let reviews = (groups == ["authorization.k8s.io"]
+                || groups == ["authentication.k8s.io"])
                 && resources.iter().all(|r| r.starts_with("selfsubject"))
                 && rule.verbs == ["create"];
             let allowed_write = groups == ["ssoperator.io"]
@@ -1085,7 +1155,12 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
     // GitOps health of the real objects: kstatus says Current and Argo CD says Healthy.
     for obj in &ready_objects {
         let (code, res) = kstatus(obj);
-        assert_eq!(code, Some(0), "kstatus of {}: {res}", obj["metadata"]["name"]);
+        assert_eq!(
+            code,
+            Some(0),
+            "kstatus of {}: {res}",
+            obj["metadata"]["name"]
+        );
         assert_eq!(res["status"], "Current");
         assert_eq!(argocd_health(obj), "Healthy", "{obj:#}");
     }
@@ -1121,17 +1196,31 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
     let status = op.terminate();
     assert!(status.success(), "exit {status:?}:\n{}", op.log());
     let lease = leases.get(&lease_name).await.unwrap();
-    assert_eq!(lease.spec.unwrap().holder_identity, None, "Lease not released");
+    assert_eq!(
+        lease.spec.unwrap().holder_identity,
+        None,
+        "Lease not released"
+    );
 
     // Clean up what is cluster-scoped or outlives the namespaces.
     let (api, _) = api_for(&client, &broken, &watched);
     let _ = api.delete("broken", &DeleteParams::default()).await;
-    for doc in examples.iter().filter(|d| d["kind"] == "ClusterProviderConfig") {
+    for doc in examples
+        .iter()
+        .filter(|d| d["kind"] == "ClusterProviderConfig")
+    {
         let (api, name) = api_for(&client, doc, &watched);
         let _ = api.delete(&name, &DeleteParams::default()).await;
     }
     for kind in ["ClusterRole", "ClusterRoleBinding"] {
-        let _ = kubectl(&["delete", &kind.to_lowercase(), &format!("{release}-ssoperator")], None);
+        let _ = kubectl(
+            &[
+                "delete",
+                &kind.to_lowercase(),
+                &format!("{release}-ssoperator"),
+            ],
+            None,
+        );
     }
     std::fs::remove_dir_all(&tmp).ok();
 }
@@ -1149,7 +1238,11 @@ async fn cluster_wide_rbac_never_lists_secrets_unless_asked() {
     let yaml = template_text(&release, &release_ns, &[], false);
     apply_rendered(&yaml);
     let tmp = tempdir("rbac-cluster");
-    let (sa, _) = token_client(&create_token(&release_ns, &format!("{release}-ssoperator")), &tmp).await;
+    let (sa, _) = token_client(
+        &create_token(&release_ns, &format!("{release}-ssoperator")),
+        &tmp,
+    )
+    .await;
     let can = |verb: &str, group: &str, resource: &str, ns: Option<&str>, name: Option<&str>| {
         let sa = sa.clone();
         let review = SelfSubjectAccessReview {
@@ -1182,20 +1275,82 @@ async fn cluster_wide_rbac_never_lists_secrets_unless_asked() {
     assert!(!can("watch", "", "secrets", Some("default"), None).await);
     assert!(!can("create", "", "configmaps", Some("default"), None).await);
     assert!(!can("create", "", "secrets", Some("default"), None).await);
-    assert!(!can("delete", "ssoperator.io", "enterpriseconnections", Some("default"), None).await);
-    assert!(can("patch", "ssoperator.io", "enterpriseconnections", Some("default"), None).await);
-    assert!(!can("patch", "ssoperator.io", "clusterproviderconfigs", None, Some("x")).await);
+    assert!(
+        !can(
+            "delete",
+            "ssoperator.io",
+            "enterpriseconnections",
+            Some("default"),
+            None
+        )
+        .await
+    );
+    assert!(
+        can(
+            "patch",
+            "ssoperator.io",
+            "enterpriseconnections",
+            Some("default"),
+            None
+        )
+        .await
+    );
+    assert!(
+        !can(
+            "patch",
+            "ssoperator.io",
+            "clusterproviderconfigs",
+            None,
+            Some("x")
+        )
+        .await
+    );
     assert!(can("create", "events.k8s.io", "events", Some("default"), None).await);
     assert!(!can("create", "", "events", Some("default"), None).await);
-    assert!(can("update", "coordination.k8s.io", "leases", Some(&release_ns), Some(&lease)).await);
-    assert!(!can("update", "coordination.k8s.io", "leases", Some(&release_ns), Some("other")).await);
-    assert!(!can("create", "coordination.k8s.io", "leases", Some("default"), None).await);
+    assert!(
+        can(
+            "update",
+            "coordination.k8s.io",
+            "leases",
+            Some(&release_ns),
+            Some(&lease)
+        )
+        .await
+    );
+    assert!(
+        !can(
+            "update",
+            "coordination.k8s.io",
+            "leases",
+            Some(&release_ns),
+            Some("other")
+        )
+        .await
+    );
+    assert!(
+        !can(
+            "create",
+            "coordination.k8s.io",
+            "leases",
+            Some("default"),
+            None
+        )
+        .await
+    );
 
     // Opting in to watching Secrets grants list and watch cluster-wide.
-    apply_rendered(&template_text(&release, &release_ns, &["secrets.watch=true".into()], false));
+    apply_rendered(&template_text(
+        &release,
+        &release_ns,
+        &["secrets.watch=true".into()],
+        false,
+    ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !can("list", "", "secrets", None, None).await {
-        assert!(tokio::time::Instant::now() < deadline, "secrets.watch=true did not grant list");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "secrets.watch=true did not grant list"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(can("watch", "", "secrets", Some("default"), None).await);
