@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite, from a machine that has only the Rust, Go and Python toolchains.
 #   scripts/test.sh
-# Steps: install missing system tools (openssl, curl), build kube-apiserver/etcd/kubectl once
-# (cached; scripts/build-k8s-bins.sh), cargo fmt --check, cargo clippy -D warnings, and
-# cargo test --all-targets with one real control plane (scripts/with-k8s.sh) for the e2e tests.
+# Steps: install missing system tools (openssl, curl, musl-tools), build kube-apiserver/etcd/kubectl
+# once (cached; scripts/build-k8s-bins.sh), build helm, kstatus and argocd-health once (cached;
+# scripts/build-tools.sh), build and check the container image's static binary
+# (scripts/build-static.sh), cargo fmt --check, cargo clippy -D warnings, and cargo test
+# --all-targets with one real control plane (scripts/with-k8s.sh) for the e2e tests.
 # Every step runs even if an earlier one failed; the exit code is non-zero if any failed.
 # Env: SSOPERATOR_KUBECONFIG runs the e2e tests against that existing cluster instead;
 #      CARGO_TARGET_DIR is honoured as cargo does.
@@ -31,6 +33,7 @@ step() {
 install_tools() {
   local missing=()
   for tool in openssl curl; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools) # the static image binary
   if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
       echo "installing ${missing[*]} with apt-get"
@@ -79,6 +82,22 @@ else
     record k8s-binaries FAILED "$start"
   fi
 fi
+
+# --- 2b. Packaging tools: helm, kstatus, argocd-health (a no-op when cached)
+start=$SECONDS
+section "tools: scripts/build-tools.sh"
+if scripts/build-tools.sh > "$LOG_DIR/tools.out"; then
+  SSOPERATOR_TOOLS_BIN=$(tail -n 1 "$LOG_DIR/tools.out")
+  export SSOPERATOR_TOOLS_BIN
+  echo "$SSOPERATOR_TOOLS_BIN"
+  "$SSOPERATOR_TOOLS_BIN/helm" version --short
+  record pkg-tools ok "$start"
+else
+  record pkg-tools FAILED "$start"
+fi
+
+# --- 2c. The container image's binary: static (musl), release profile, starts
+step static-binary scripts/build-static.sh
 
 # --- 3. Format and lints
 step fmt cargo fmt --all --check

@@ -9,6 +9,7 @@
 
 mod crds;
 mod demo;
+mod install;
 mod leader;
 mod lifecycle;
 mod loginradius;

@@ -45,13 +45,15 @@ pub fn kubeconfig_path() -> &'static str {
     })
 }
 
-/// Starts `scripts/with-k8s.sh --serve` and returns the kubeconfig path it prints.
+/// Starts `scripts/with-k8s.sh --serve` and returns the kubeconfig path it prints. Every call
+/// starts another control plane (tests that must not share the API server with the rest use
+/// their own); each stops when the test process exits.
 ///
 /// PR_SET_PDEATHSIG (set by `setpriv --pdeathsig`) fires when the *thread* that spawned the child
 /// exits, and libtest runs each test on its own short-lived thread, so the script is spawned from
 /// a dedicated thread that never returns. The script also polls this process (K8S_WATCH_PID) in
 /// case setpriv is missing. Either way its EXIT trap stops etcd and kube-apiserver.
-fn start_control_plane() -> String {
+pub fn start_control_plane() -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/with-k8s.sh");
     let (tx, rx) = mpsc::channel::<Result<String, String>>();
     std::thread::Builder::new()
@@ -113,7 +115,11 @@ fn start_control_plane() -> String {
 /// Build one per test: a client is bound to the tokio runtime it was made on, and every
 /// `#[tokio::test]` has its own runtime.
 pub async fn client() -> Client {
-    let path = kubeconfig_path();
+    client_for(kubeconfig_path()).await
+}
+
+/// A client for the control plane of the kubeconfig at `path`.
+pub async fn client_for(path: &str) -> Client {
     let kubeconfig = Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await

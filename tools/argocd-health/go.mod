@@ -1,0 +1,5 @@
+module local/argocd-health
+
+go 1.24.0
+
+require github.com/yuin/gopher-lua v1.1.1
