@@ -102,7 +102,7 @@ fn managed_controller<K: Managed>(
     );
     let store = reader.clone();
     controller = controller.watches(
-        Api::<ClusterProviderConfig>::all(client.clone()),
+        Api::<ClusterProviderConfig>::all(ctx.client.clone()),
         watcher::Config::default(),
         move |pc| {
             let name = pc.name_any();
@@ -240,22 +240,29 @@ pub async fn run(
         ));
         tasks.extend(config_controllers(ctx.clone(), ns, config.watch_secrets));
     }
-    // Cluster-scoped configs are watched once, whatever the namespace scope.
-    let cpcs = Controller::new(
-        Api::<ClusterProviderConfig>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .run(
-        provider_config::reconcile_cluster,
-        provider_config::error_policy,
-        ctx.clone(),
-    )
-    .for_each(|_| futures::future::ready(()))
-    .boxed();
-    tasks.push(cpcs);
+    // Cluster-scoped configs get their status from a cluster-wide operator only: a
+    // namespace-scoped one just reads them (it may not read their Secrets' namespace, and two
+    // namespace-scoped installs would fight over the same status).
+    if config.namespaces.is_empty() {
+        tasks.push(cluster_config_controller(ctx.clone()));
+    }
     let all = futures::future::join_all(tasks);
     tokio::select! {
         _ = all => {}
         _ = shutdown => tracing::info!("shutting down controllers"),
     }
+}
+
+fn cluster_config_controller(ctx: Arc<Context>) -> BoxFuture<'static, ()> {
+    Controller::new(
+        Api::<ClusterProviderConfig>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .run(
+        provider_config::reconcile_cluster,
+        provider_config::error_policy,
+        ctx,
+    )
+    .for_each(|_| futures::future::ready(()))
+    .boxed()
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{context::Context, error::Error, managed::Managed};
 use crate::{
     core::{
-        conditions::{self, READY, SYNCED, Wanted},
+        conditions::{self, READY, STALLED, SYNCED, Wanted},
         diff::diff,
     },
     crd::{
@@ -125,6 +125,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     let now = Time(jiff::Timestamp::now());
     let uid = obj.uid().unwrap_or_default();
     let old_ready = conditions::get(&old.conditions, READY).cloned();
+    let mut stalled = false;
     let action = match &outcome {
         Ok(Synced::InSync) => {
             ctx.succeeded(&uid);
@@ -207,17 +208,33 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 &mut status.conditions,
                 Wanted::new(SYNCED, false, e.reason(), message.clone()),
                 generation,
-                now,
+                now.clone(),
             );
             let unchanged = old_ready
                 .as_ref()
                 .is_some_and(|c| c.reason == e.reason() && c.message == message);
             if !unchanged {
-                publish(ctx, obj.as_ref(), EventType::Warning, e.reason(), message).await;
+                publish(
+                    ctx,
+                    obj.as_ref(),
+                    EventType::Warning,
+                    e.reason(),
+                    message.clone(),
+                )
+                .await;
             }
             if e.class() == ErrorClass::Credentials {
                 super::provider_config::mark_unauthenticated(ctx, obj.as_ref(), &e.to_string())
                     .await;
+            }
+            stalled = matches!(e.class(), ErrorClass::Permanent | ErrorClass::Credentials);
+            if stalled {
+                conditions::set(
+                    &mut status.conditions,
+                    Wanted::new(STALLED, true, e.reason(), message),
+                    generation,
+                    now,
+                );
             }
             match e.class() {
                 ErrorClass::Transient => Action::requeue(ctx.backoff(&uid)),
@@ -227,6 +244,9 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
             }
         }
     };
+    if !stalled {
+        conditions::remove(&mut status.conditions, STALLED);
+    }
     status.observed_generation = generation;
     if status != old {
         write_status(ctx, api, obj.as_ref(), &status).await?;

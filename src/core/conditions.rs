@@ -4,6 +4,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
+/// kstatus' abnormal-true condition: set while an error needs a person (a spec, credential or
+/// provider-side fix), so that Flux and kstatus report Failed at once instead of timing out.
+pub const STALLED: &str = "Stalled";
 
 /// A condition to set, without its timestamps.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +57,11 @@ pub fn set(conditions: &mut Vec<Condition>, wanted: Wanted, generation: Option<i
         }),
     }
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
+/// Removes the condition of this type, if any.
+pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {
+    conditions.retain(|c| c.type_ != type_);
 }
 
 /// Looks up a condition by type.

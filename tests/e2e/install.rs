@@ -261,11 +261,20 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
     );
     assert_eq!(
         verbs(cluster_rules, "ssoperator.io", "clusterproviderconfigs"),
-        set(&["get", "list", "watch"])
+        set(&["get"])
     );
-    assert_eq!(
-        verbs(cluster_rules, "ssoperator.io", "enterpriseconnections"),
-        set(&["list"])
+    assert!(
+        verbs(
+            cluster_rules,
+            "ssoperator.io",
+            "clusterproviderconfigs/status"
+        )
+        .is_empty(),
+        "{cluster_rules}"
+    );
+    assert!(
+        verbs(cluster_rules, "ssoperator.io", "enterpriseconnections").is_empty(),
+        "{cluster_rules}"
     );
     let args = strings(&container(&docs)["args"]);
     assert!(
@@ -1169,8 +1178,8 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
     newer["metadata"]["generation"] = json!(newer["metadata"]["generation"].as_i64().unwrap() + 1);
     assert_eq!(kstatus(&newer).1["status"], "InProgress");
     assert_eq!(argocd_health(&newer), "Progressing");
-    // A connection whose ProviderConfig does not exist: kstatus InProgress (the operator sets no
-    // Stalled condition), Argo CD Degraded.
+    // A connection whose ProviderConfig does not exist (it may appear later, so the operator
+    // keeps retrying and sets no Stalled condition): kstatus InProgress, Argo CD Degraded.
     let mut broken = examples
         .iter()
         .find(|d| d["kind"] == "EnterpriseConnection")
@@ -1191,6 +1200,34 @@ async fn operator_with_the_charts_service_account_reconciles_the_examples_and_no
     assert_eq!(code, Some(2), "{res}");
     assert_eq!(res["status"], "InProgress", "{res}");
     assert_eq!(argocd_health(&failed), "Degraded");
+    // A spec the provider cannot take (a permanent error): Stalled=True, so kstatus (and Flux)
+    // report Failed at once instead of waiting for a timeout.
+    let mut rejected = examples
+        .iter()
+        .find(|d| {
+            d["kind"] == "EnterpriseConnection"
+                && d["spec"]["providerConfigRef"]["name"] == "loginradius"
+        })
+        .unwrap()
+        .clone();
+    rejected["metadata"]["name"] = json!("rejected");
+    rejected["spec"]["name"] = json!("Rejected");
+    rejected["spec"]["saml"]["idpSsoUrl"] = json!("https://idp.example/sso");
+    apply(&client, &watched, rejected.clone()).await;
+    let stalled = wait_obj(&client, &rejected, &watched, "stalled", &op, |o| {
+        o["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c["type"] == "Stalled" && c["status"] == "True" && c["reason"] == "Unsupported"
+            })
+    })
+    .await;
+    let (code, res) = kstatus(&stalled);
+    assert_eq!(code, Some(2), "{res}");
+    assert_eq!(res["status"], "Failed", "{res}");
+    assert_eq!(argocd_health(&stalled), "Degraded");
 
     // SIGTERM: a clean exit that gives the Lease up.
     let status = op.terminate();

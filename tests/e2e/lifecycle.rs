@@ -342,12 +342,26 @@ async fn lifecycle(case: Case) {
                 .contains("Unauthenticated"),
         "{p}: {ready}"
     );
+    if ready["reason"] == "Unauthenticated" {
+        // A person must fix the key: kstatus' Stalled says so (Flux reports Failed).
+        let stalled = o["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Stalled"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(stalled["status"], "True", "{p}: {:#}", o["status"]);
+    }
     secret(&client, &ns, "creds", &case.credentials).await;
     wait_for::<ProviderConfig>(&client, &ns, p, "Ready", |pc| {
         pc_ready(pc).is_some_and(|(s, _)| s == "True")
     })
     .await;
-    wait_until(&client, &ns, case.kind, "r", "Ready again", is_ready).await;
+    let o = wait_until(&client, &ns, case.kind, "r", "Ready again", is_ready).await;
+    assert!(
+        !o["status"]["conditions"].to_string().contains("Stalled"),
+        "{p}: Stalled stayed after the fix: {:#}",
+        o["status"]
+    );
     wait_remote(&e, &case, &id, "repaired after the key was fixed", |v| {
         *v == case.edited
     })

@@ -106,15 +106,17 @@ managed kinds in all namespaces, which the operator uses before adopting a remot
 one that another resource already manages (reason AlreadyManaged), wherever that resource lives.
 */}}
 {{- define "ssoperator.clusterRules" -}}
+{{- if include "ssoperator.namespaced" . }}
+{{- /* Namespace-scoped: ClusterProviderConfigs are only read; a cluster-wide install reports their status. */}}
+- apiGroups: ["ssoperator.io"]
+  resources: ["clusterproviderconfigs"]
+  verbs: ["get"]
+{{- else }}
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs/status"]
   verbs: ["patch"]
-{{- if include "ssoperator.namespaced" . }}
-- apiGroups: ["ssoperator.io"]
-  resources: ["enterpriseconnections", "connectionprofiles", "orgrolemappings"]
-  verbs: ["list"]
 {{- end }}
 {{- end }}
