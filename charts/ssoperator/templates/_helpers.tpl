@@ -105,13 +105,13 @@ Cluster-wide rules of every install: the cluster-scoped ClusterProviderConfigs, 
 managed kinds in all namespaces, which the operator uses before adopting a remote object to refuse
 one that another resource already manages (reason AlreadyManaged), wherever that resource lives.
 */}}
+{{- /* Namespace-scoped: ClusterProviderConfigs are only read; a cluster-wide install reports their status. */ -}}
 {{- define "ssoperator.clusterRules" -}}
-{{- if include "ssoperator.namespaced" . }}
-{{- /* Namespace-scoped: ClusterProviderConfigs are only read; a cluster-wide install reports their status. */}}
+{{- if include "ssoperator.namespaced" . -}}
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs"]
   verbs: ["get"]
-{{- else }}
+{{- else -}}
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs"]
   verbs: ["get", "list", "watch"]
