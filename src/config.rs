@@ -42,6 +42,11 @@ pub struct Config {
     /// Watch Secret metadata so that a changed referenced Secret is acted on at once (needs list/watch on Secrets).
     #[arg(long, env = "SSOPERATOR_WATCH_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
     pub watch_secrets: bool,
+    /// Verify ClusterProviderConfigs and write their status. Default: only when watching all
+    /// namespaces (a namespace-scoped install just reads them, so that two installs never write
+    /// the same object and none needs access to every credentials Secret).
+    #[arg(long, env = "SSOPERATOR_CLUSTER_PROVIDER_CONFIGS", action = clap::ArgAction::Set)]
+    pub cluster_provider_configs: Option<bool>,
     /// Client-side requests per second per provider account when its ProviderConfig sets no rateLimit.
     #[arg(long, env = "SSOPERATOR_DEFAULT_RATE", default_value_t = 5)]
     pub default_rate: u32,

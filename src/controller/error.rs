@@ -56,4 +56,15 @@ impl Error {
             Self::Dependency { .. } | Self::Refused { .. } => ErrorClass::Permanent,
         }
     }
+
+    /// Whether only a person can clear it (kstatus' Stalled): a refused spec, a provider's
+    /// refusal or bad credentials. A missing or unready dependency clears itself when the
+    /// dependency appears (GitOps tools apply objects in any order), so it is not.
+    pub fn stalls(&self) -> bool {
+        !matches!(self, Self::Dependency { .. })
+            && matches!(
+                self.class(),
+                ErrorClass::Permanent | ErrorClass::Credentials
+            )
+    }
 }

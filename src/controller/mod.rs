@@ -240,10 +240,13 @@ pub async fn run(
         ));
         tasks.extend(config_controllers(ctx.clone(), ns, config.watch_secrets));
     }
-    // Cluster-scoped configs get their status from a cluster-wide operator only: a
+    // Cluster-scoped configs get their status from a cluster-wide operator (by default): a
     // namespace-scoped one just reads them (it may not read their Secrets' namespace, and two
     // namespace-scoped installs would fight over the same status).
-    if config.namespaces.is_empty() {
+    if config
+        .cluster_provider_configs
+        .unwrap_or(config.namespaces.is_empty())
+    {
         tasks.push(cluster_config_controller(ctx.clone()));
     }
     let all = futures::future::join_all(tasks);

@@ -227,7 +227,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 super::provider_config::mark_unauthenticated(ctx, obj.as_ref(), &e.to_string())
                     .await;
             }
-            stalled = matches!(e.class(), ErrorClass::Permanent | ErrorClass::Credentials);
+            stalled = e.stalls();
             if stalled {
                 conditions::set(
                     &mut status.conditions,

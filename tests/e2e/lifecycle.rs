@@ -227,16 +227,13 @@ async fn lifecycle(case: Case) {
     (case.console)(&e, &id);
     wait_event(&client, &ns, "r", "DriftRepaired").await;
     wait_remote(&e, &case, &id, "repaired", |v| *v == case.edited).await;
-    let o = get(&client, &ns, case.kind, "r").await.unwrap();
-    assert!(
-        !o["status"]["lastDrift"]["fields"]
+    // The status is written after the repair, so wait for it.
+    wait_until(&client, &ns, case.kind, "r", "showing lastDrift", |o| {
+        o["status"]["lastDrift"]["fields"]
             .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .is_empty(),
-        "{p}: lastDrift: {:#}",
-        o["status"]
-    );
+            .is_some_and(|f| !f.is_empty())
+    })
+    .await;
 
     // ObserveOnly: drift is reported, nothing is written; back to Manage repairs it.
     merge_patch(

@@ -37,6 +37,9 @@ impl Operator {
         config.resync = RESYNC;
         config.default_rate = 100;
         config.identity = Some(format!("e2e-{ns}"));
+        // Scoped to one namespace, yet reporting ClusterProviderConfigs, so that their status is
+        // tested too (every test's operator writes the same, agreed status).
+        config.cluster_provider_configs = Some(true);
         let metrics = Arc::new(Metrics::default());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(controller::run(

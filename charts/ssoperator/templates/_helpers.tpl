@@ -105,12 +105,12 @@ Cluster-wide rules of every install: the cluster-scoped ClusterProviderConfigs, 
 managed kinds in all namespaces, which the operator uses before adopting a remote object to refuse
 one that another resource already manages (reason AlreadyManaged), wherever that resource lives.
 */}}
-{{- /* Namespace-scoped: ClusterProviderConfigs are only read; a cluster-wide install reports their status. */ -}}
+{{- /* Namespace-scoped: ClusterProviderConfigs are read and watched (a change wakes the resources that use one), but a cluster-wide install reports their status. */ -}}
 {{- define "ssoperator.clusterRules" -}}
 {{- if include "ssoperator.namespaced" . -}}
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs"]
-  verbs: ["get"]
+  verbs: ["get", "list", "watch"]
 {{- else -}}
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs"]
