@@ -269,38 +269,26 @@ mod tests {
             QOVERY_ORG
         );
         assert!(docs.iter().any(|d| d["spec"]["name"] == QOVERY_CONNECTION));
-        assert_eq!(
-            secret_value(&docs, "auth0-credentials", "clientId"),
-            AUTH0_CLIENT_ID
-        );
-        assert_eq!(
-            secret_value(&docs, "auth0-credentials", "clientSecret"),
-            AUTH0_CLIENT_SECRET
-        );
+        let secrets = [
+            ("auth0-credentials", "clientId", AUTH0_CLIENT_ID),
+            ("auth0-credentials", "clientSecret", AUTH0_CLIENT_SECRET),
+            ("loginradius-credentials", "apiKey", LOGINRADIUS_API_KEY),
+            (
+                "loginradius-credentials",
+                "apiSecret",
+                LOGINRADIUS_API_SECRET,
+            ),
+            ("clerk-credentials", "secretKey", CLERK_SECRET_KEY),
+            ("atlas-credentials", "publicKey", ATLAS_PUBLIC_KEY),
+            ("atlas-credentials", "privateKey", ATLAS_PRIVATE_KEY),
+        ];
+        for (secret, key, want) in secrets {
+            assert_eq!(secret_value(&docs, secret, key), want, "{secret}.{key}");
+        }
         assert_eq!(provider_block(&docs, "auth0")[0]["domain"], AUTH0_DOMAIN);
-        assert_eq!(
-            secret_value(&docs, "loginradius-credentials", "apiKey"),
-            LOGINRADIUS_API_KEY
-        );
-        assert_eq!(
-            secret_value(&docs, "loginradius-credentials", "apiSecret"),
-            LOGINRADIUS_API_SECRET
-        );
         assert_eq!(
             provider_block(&docs, "loginradius")[0]["organizationId"],
             LOGINRADIUS_ORG
-        );
-        assert_eq!(
-            secret_value(&docs, "clerk-credentials", "secretKey"),
-            CLERK_SECRET_KEY
-        );
-        assert_eq!(
-            secret_value(&docs, "atlas-credentials", "publicKey"),
-            ATLAS_PUBLIC_KEY
-        );
-        assert_eq!(
-            secret_value(&docs, "atlas-credentials", "privateKey"),
-            ATLAS_PRIVATE_KEY
         );
         for block in provider_block(&docs, "atlas") {
             assert_eq!(block["federationSettingsId"], ATLAS_FEDERATION);

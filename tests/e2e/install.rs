@@ -41,6 +41,8 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/ssoperator");
 const HEALTH_LUA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/argocd/health.lua");
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+const SSO: &str = "ssoperator.io";
+const LEASES: &str = "coordination.k8s.io";
 
 // ---------------------------------------------------------------------------------------------
 // Tools
@@ -1323,73 +1325,59 @@ async fn cluster_wide_rbac_never_lists_secrets_unless_asked() {
         }
     };
     let lease = format!("{release}-ssoperator-leader");
-    assert!(can("get", "", "secrets", Some("kube-system"), Some("x")).await);
-    assert!(!can("list", "", "secrets", None, None).await);
-    assert!(!can("watch", "", "secrets", Some("default"), None).await);
-    assert!(!can("create", "", "configmaps", Some("default"), None).await);
-    assert!(!can("create", "", "secrets", Some("default"), None).await);
-    assert!(
-        !can(
+    // (allowed, verb, group, resource, namespace, name)
+    let (own, lease) = (Some(release_ns.as_str()), Some(lease.as_str()));
+    let expectations = [
+        (true, "get", "", "secrets", Some("kube-system"), Some("x")),
+        (false, "list", "", "secrets", None, None),
+        (false, "watch", "", "secrets", Some("default"), None),
+        (false, "create", "", "configmaps", Some("default"), None),
+        (false, "create", "", "secrets", Some("default"), None),
+        (
+            false,
             "delete",
-            "ssoperator.io",
+            SSO,
             "enterpriseconnections",
             Some("default"),
-            None
-        )
-        .await
-    );
-    assert!(
-        can(
+            None,
+        ),
+        (
+            true,
             "patch",
-            "ssoperator.io",
+            SSO,
             "enterpriseconnections",
             Some("default"),
-            None
-        )
-        .await
-    );
-    assert!(
-        !can(
+            None,
+        ),
+        (
+            false,
             "patch",
-            "ssoperator.io",
+            SSO,
             "clusterproviderconfigs",
             None,
-            Some("x")
-        )
-        .await
-    );
-    assert!(can("create", "events.k8s.io", "events", Some("default"), None).await);
-    assert!(!can("create", "", "events", Some("default"), None).await);
-    assert!(
-        can(
-            "update",
-            "coordination.k8s.io",
-            "leases",
-            Some(&release_ns),
-            Some(&lease)
-        )
-        .await
-    );
-    assert!(
-        !can(
-            "update",
-            "coordination.k8s.io",
-            "leases",
-            Some(&release_ns),
-            Some("other")
-        )
-        .await
-    );
-    assert!(
-        !can(
+            Some("x"),
+        ),
+        (
+            true,
             "create",
-            "coordination.k8s.io",
-            "leases",
+            "events.k8s.io",
+            "events",
             Some("default"),
-            None
-        )
-        .await
-    );
+            None,
+        ),
+        (false, "create", "", "events", Some("default"), None),
+        (true, "update", LEASES, "leases", own, lease),
+        (false, "update", LEASES, "leases", own, Some("other")),
+        (false, "create", LEASES, "leases", Some("default"), None),
+        (true, "create", LEASES, "leases", own, None),
+    ];
+    for (allowed, verb, group, resource, ns, name) in expectations {
+        assert_eq!(
+            can(verb, group, resource, ns, name).await,
+            allowed,
+            "{verb} {group}/{resource} in {ns:?} name {name:?}"
+        );
+    }
 
     // Opting in to watching Secrets grants list and watch cluster-wide.
     apply_rendered(&template_text(
