@@ -79,6 +79,10 @@ async fn every_example_reconciles_to_ready_against_the_demo_emulators() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
+    // `kubectl wait` understands the cluster-scoped kind too.
+    for name in names_of(&docs, "ClusterProviderConfig") {
+        crate::saas::kubectl_wait(&ns, &format!("clusterproviderconfig/{name}"));
+    }
     for name in names_of(&docs, "EnterpriseConnection") {
         wait_for::<EnterpriseConnection>(&client, &ns, name, "Ready", ready).await;
     }

@@ -13,7 +13,7 @@ use crate::{operator::*, support};
 const FED: &str = "5d1113b25a115342acc2d1aa";
 const ATLAS_ORG: &str = "5df7a168f10fab3a149357fb";
 
-fn kubectl_wait(ns: &str, resource: &str) {
+pub fn kubectl_wait(ns: &str, resource: &str) {
     let out = Command::new(support::kubectl())
         .args([
             "--kubeconfig",
