@@ -46,6 +46,17 @@ impl Context {
             .mul_f64(0.9 + rand::random::<f64>() * 0.2)
     }
 
+    /// When to look at a ProviderConfig with refused or missing credentials again. Without a
+    /// Secret watch a fixed Secret is only seen by reading it, so look every minute (at most one
+    /// provider call) rather than once a resync.
+    pub fn credentials_recheck(&self) -> Duration {
+        if self.config.watch_secrets {
+            self.resync()
+        } else {
+            self.resync().min(Duration::from_secs(60))
+        }
+    }
+
     /// Records a failure and returns the backoff before the next try: 2s doubling to 5 minutes, jittered.
     pub fn backoff(&self, uid: &str) -> Duration {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());

@@ -116,7 +116,10 @@ async fn verify(
             match e.class() {
                 ErrorClass::Transient => Action::requeue(ctx.backoff(name)),
                 ErrorClass::RateLimited(wait) => Action::requeue(wait),
-                ErrorClass::Permanent | ErrorClass::Credentials => Action::requeue(ctx.resync()),
+                // Refused or missing credentials: a fixed Secret must be noticed soon.
+                ErrorClass::Permanent | ErrorClass::Credentials => {
+                    Action::requeue(ctx.credentials_recheck())
+                }
             }
         }
     };
