@@ -136,6 +136,9 @@ pub struct ConnectionDesired {
     pub protocol: Protocol,
     /// Provider type name such as saml_custom; defaults after the protocol.
     pub idp_type: String,
+    /// Whether the spec set `idpType`. A defaulted type is used to create, but is not compared
+    /// with (or written over) the type of a connection that already exists.
+    pub idp_type_explicit: bool,
     pub saml: Option<SamlSettings>,
     pub oidc: Option<OidcDesired>,
     pub sync_user_attributes: Option<bool>,
@@ -198,6 +201,7 @@ impl ConnectionDesired {
             active: spec.active,
             protocol,
             idp_type,
+            idp_type_explicit: spec.idp_type.is_some(),
             saml: spec.saml.clone(),
             oidc: spec.oidc.as_ref().map(|o| OidcDesired {
                 discovery_url: o.discovery_url.clone(),

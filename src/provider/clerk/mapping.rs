@@ -69,10 +69,8 @@ pub fn desired_fields(c: &ConnectionDesired) -> Result<Fields, ProviderError> {
     check(c)?;
     let mut f = Fields::new();
     f.insert("name".into(), json!(c.name.trim()));
-    // ConnectionDesired cannot say whether idpType was written or defaulted after the protocol;
-    // a defaulted one must not flag an adopted saml_okta (say) connection as drifted, so only
-    // a non-default type is compared.
-    if !is_protocol_default(c) {
+    // A defaulted idpType must not flag an adopted saml_okta (say) connection as drifted.
+    if c.idp_type_explicit {
         f.insert("idpType".into(), json!(c.idp_type));
     }
     if let Some(d) = &c.domains {
@@ -101,14 +99,6 @@ pub fn desired_fields(c: &ConnectionDesired) -> Result<Fields, ProviderError> {
         }
     }
     Ok(f)
-}
-
-/// Whether the IdP type is the one the protocol block implies when the spec leaves it out.
-fn is_protocol_default(c: &ConnectionDesired) -> bool {
-    matches!(
-        (c.protocol, c.idp_type.as_str()),
-        (Protocol::Saml, "saml_custom") | (Protocol::Oidc, "oidc_custom")
-    )
 }
 
 fn saml_fields(f: &mut Fields, s: &SamlSettings) {
@@ -454,6 +444,7 @@ mod tests {
             active: Some(true),
             protocol: Protocol::Saml,
             idp_type: "saml_custom".into(),
+            idp_type_explicit: true,
             saml: Some(SamlSettings {
                 idp_entity_id: Some("urn:idp".into()),
                 idp_sso_url: Some("https://IdP.example.com/sso/".into()),
@@ -480,6 +471,7 @@ mod tests {
             active: None,
             protocol: Protocol::Oidc,
             idp_type: "oidc_custom".into(),
+            idp_type_explicit: true,
             saml: None,
             oidc: Some(OidcDesired {
                 discovery_url: Some(
@@ -532,6 +524,16 @@ mod tests {
             created_at: 1,
             updated_at: 1,
         }
+    }
+
+    #[test]
+    fn idp_type_is_compared_only_when_the_spec_sets_it() {
+        let mut c = saml();
+        c.idp_type_explicit = false;
+        assert!(!desired_fields(&c).unwrap().contains_key("idpType"));
+        // An explicit saml_custom differs from an adopted saml_okta connection: compared.
+        c.idp_type_explicit = true;
+        assert_eq!(desired_fields(&c).unwrap()["idpType"], "saml_custom");
     }
 
     #[test]
@@ -659,8 +661,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_non_default_idp_type_is_compared() {
-        assert!(!desired_fields(&saml()).unwrap().contains_key("idpType"));
+    fn an_explicit_idp_type_change_shows_in_the_diff() {
         let mut c = saml();
         c.idp_type = "saml_okta".into();
         let want = desired_fields(&c).unwrap();

@@ -83,6 +83,7 @@ pub fn sample_connection(n: usize) -> ConnectionDesired {
             active: Some(true),
             protocol: Protocol::Saml,
             idp_type: "saml_custom".into(),
+            idp_type_explicit: true,
             saml: Some(SamlSettings {
                 idp_entity_id: Some(format!("https://idp{n}.example.com/entity")),
                 // Upper case and a trailing slash: normalisation must make it match.
@@ -107,6 +108,7 @@ pub fn sample_connection(n: usize) -> ConnectionDesired {
             active: Some(true),
             protocol: Protocol::Oidc,
             idp_type: "oidc_custom".into(),
+            idp_type_explicit: true,
             saml: None,
             oidc: Some(OidcDesired {
                 discovery_url: Some(format!(

@@ -63,7 +63,10 @@ pub fn connection_fields(c: &ConnectionDesired, org_id: &str) -> Result<Fields, 
     if let Some(a) = c.active {
         f.insert("active".into(), json!(a));
     }
-    f.insert("idpType".into(), json!(c.idp_type));
+    // A defaulted idpType is not compared with an adopted connection's type.
+    if c.idp_type_explicit {
+        f.insert("idpType".into(), json!(c.idp_type));
+    }
     if let Some(s) = &c.saml {
         if let Some(v) = &s.idp_entity_id {
             f.insert("saml.idpEntityId".into(), json!(v.trim()));
@@ -161,7 +164,9 @@ pub fn overlay_connection(conn: &mut Connection, c: &ConnectionDesired) {
     if let Some(a) = c.active {
         conn.is_active = Some(a);
     }
-    conn.connection_type = c.idp_type.clone();
+    if c.idp_type_explicit || conn.connection_type.is_empty() {
+        conn.connection_type = c.idp_type.clone();
+    }
     let Some(s) = &c.saml else { return };
     if let Some(v) = &s.idp_entity_id {
         conn.idp_entity_id = Some(v.trim().to_string());
@@ -356,6 +361,7 @@ mod tests {
             active: Some(true),
             protocol: Protocol::Saml,
             idp_type: "saml_custom".into(),
+            idp_type_explicit: true,
             saml: Some(SamlSettings {
                 idp_entity_id: Some("https://exampleIdp.com".into()),
                 idp_metadata_url: Some("https://EXAMPLEIDP.com/metadata.xml".into()),
@@ -410,6 +416,32 @@ mod tests {
         )]);
         let want = role_mapping_fields(&m).unwrap();
         assert!(diff(&want, &observed_role_mapping_fields(&seed_example())).is_empty());
+    }
+
+    #[test]
+    fn a_defaulted_idp_type_neither_compares_nor_overwrites_an_adopted_type() {
+        let mut conn = seed_example();
+        conn.connection_type = "saml_microsoft".into();
+        let mut d = desired();
+        d.idp_type_explicit = false;
+        assert!(
+            !connection_fields(&d, "org_1")
+                .unwrap()
+                .contains_key("idpType")
+        );
+        overlay_connection(&mut conn, &d);
+        assert_eq!(conn.connection_type, "saml_microsoft");
+        // Set in the spec, it is compared and written.
+        d.idp_type_explicit = true;
+        assert_eq!(
+            connection_fields(&d, "org_1").unwrap()["idpType"],
+            "saml_custom"
+        );
+        overlay_connection(&mut conn, &d);
+        assert_eq!(conn.connection_type, "saml_custom");
+        // A new connection gets the default.
+        d.idp_type_explicit = false;
+        assert_eq!(new_connection(&d).connection_type, "saml_custom");
     }
 
     #[test]

@@ -350,6 +350,7 @@ mod tests {
             active: Some(true),
             protocol: Protocol::Saml,
             idp_type: "saml_custom".into(),
+            idp_type_explicit: true,
             saml: Some(SamlSettings {
                 idp_entity_id: Some("https://idp.example.com".into()),
                 idp_metadata_url: Some("https://idp.example.com/metadata.xml".into()),

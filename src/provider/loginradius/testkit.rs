@@ -73,6 +73,7 @@ fn connection(n: usize) -> ConnectionDesired {
         active: Some(true),
         protocol: Protocol::Saml,
         idp_type: "saml_custom".into(),
+        idp_type_explicit: true,
         saml: Some(SamlSettings {
             idp_entity_id: Some(format!("https://idp.example.com/{n}")),
             idp_metadata_url: Some(format!("https://idp.example.com/{n}/metadata.xml")),

@@ -242,6 +242,7 @@ mod tests {
             active: None,
             protocol: Protocol::Saml,
             idp_type: "saml_custom".into(),
+            idp_type_explicit: true,
             saml: Some(SamlSettings::default()),
             oidc: None,
             sync_user_attributes: None,

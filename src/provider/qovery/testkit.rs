@@ -142,6 +142,7 @@ impl Target for QoveryTarget {
                 active: None,
                 protocol: Protocol::Saml,
                 idp_type: "saml_custom".into(),
+                idp_type_explicit: true,
                 saml: Some(SamlSettings::default()),
                 oidc: None,
                 sync_user_attributes: None,
