@@ -152,5 +152,7 @@ SSO_BIN=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug
 export SSO_BIN
 if [ -z "${SSOPERATOR_KUBECONFIG:-}" ]; then say "Starting etcd + kube-apiserver on loopback"; fi
+# Ctrl-C reaches every process of the demo; this runs once they have all stopped.
+trap 'say "Interrupted; the operator, the emulators and the control plane were stopped."; exit 0' INT
 scripts/with-k8s.sh "$0" --inside
 say "Done; everything was stopped."
