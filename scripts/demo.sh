@@ -35,8 +35,7 @@ start_emulators() {
   "$SSO_BIN/emulators" --env-file "$WORK/emulators.env" --examples examples \
     --manifest "$WORK/examples.yaml" >"$WORK/emulators.log" 2>&1 &
   PIDS+=($!)
-  local i
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [ -s "$WORK/emulators.env" ] && break
     kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$WORK/emulators.log" >&2; return 1; }
     sleep 0.1
