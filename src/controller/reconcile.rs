@@ -37,6 +37,16 @@ enum Synced {
     Drifted(Vec<String>),
 }
 
+/// Synced while the paused annotation stops all writes.
+fn paused_synced() -> Wanted {
+    Wanted::new(
+        SYNCED,
+        false,
+        "ReconcilePaused",
+        format!("{PAUSED_ANNOTATION} is \"true\": no writes"),
+    )
+}
+
 fn is_paused<K: Resource>(obj: &K) -> bool {
     obj.annotations()
         .get(PAUSED_ANNOTATION)
@@ -143,12 +153,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 now.clone(),
             );
             let synced = if paused {
-                Wanted::new(
-                    SYNCED,
-                    false,
-                    "ReconcilePaused",
-                    format!("{PAUSED_ANNOTATION} is \"true\": no writes"),
-                )
+                paused_synced()
             } else {
                 Wanted::new(
                     SYNCED,
@@ -174,12 +179,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 now.clone(),
             );
             let synced = if paused {
-                Wanted::new(
-                    SYNCED,
-                    false,
-                    "ReconcilePaused",
-                    format!("{PAUSED_ANNOTATION} is \"true\": no writes"),
-                )
+                paused_synced()
             } else {
                 Wanted::new(
                     SYNCED,
