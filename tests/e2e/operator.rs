@@ -20,6 +20,22 @@ use tokio::sync::oneshot;
 
 use crate::support;
 
+/// A namespaced kind these helpers can get, patch and delete.
+pub trait Namespaced:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+impl<K> Namespaced for K where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+{
+}
+
 pub const RESYNC: Duration = Duration::from_secs(2);
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -140,19 +156,13 @@ pub async fn provider_config(
 }
 
 /// Waits until `pred` holds for the named object, failing with its last state after the timeout.
-pub async fn wait_for<K>(
+pub async fn wait_for<K: Namespaced>(
     client: &Client,
     ns: &str,
     name: &str,
     what: &str,
     pred: impl Fn(&K) -> bool,
-) -> K
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+) -> K {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
@@ -169,13 +179,7 @@ where
     }
 }
 
-pub async fn wait_gone<K>(client: &Client, ns: &str, name: &str)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+pub async fn wait_gone<K: Namespaced>(client: &Client, ns: &str, name: &str) {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while api.get_opt(name).await.unwrap().is_some() {
@@ -269,47 +273,29 @@ pub async fn wait_event(client: &Client, ns: &str, name: &str, reason: &str) {
     }
 }
 
-pub async fn patch_spec<K>(client: &Client, ns: &str, name: &str, spec: Value)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), ns);
-    api.patch(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(&json!({ "spec": spec })),
-    )
-    .await
-    .unwrap();
+pub async fn patch_spec<K: Namespaced>(client: &Client, ns: &str, name: &str, spec: Value) {
+    merge_patch::<K>(client, ns, name, json!({ "spec": spec })).await;
 }
 
-pub async fn annotate<K>(client: &Client, ns: &str, name: &str, key: &str, value: Option<&str>)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), ns);
-    api.patch(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"metadata": {"annotations": {key: value}}})),
-    )
-    .await
-    .unwrap();
+pub async fn annotate<K: Namespaced>(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    key: &str,
+    value: Option<&str>,
+) {
+    let patch = json!({"metadata": {"annotations": {key: value}}});
+    merge_patch::<K>(client, ns, name, patch).await;
 }
 
-pub async fn delete<K>(client: &Client, ns: &str, name: &str)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+async fn merge_patch<K: Namespaced>(client: &Client, ns: &str, name: &str, patch: Value) {
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+pub async fn delete<K: Namespaced>(client: &Client, ns: &str, name: &str) {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     api.delete(name, &DeleteParams::default()).await.unwrap();
 }
