@@ -6,7 +6,10 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
-use super::{Desired, DynProvider, ProviderError, ProviderKind, ResourceKind};
+use super::{
+    Desired, DynProvider, ProviderError, ProviderKind, ResourceKind,
+    http::{ClientSettings, RetryPolicy},
+};
 use crate::core::diff::diff;
 use crate::emulator::{EmulatorCore, Faults};
 
@@ -72,6 +75,20 @@ async fn make(t: &dyn Target, desired: &Desired) -> Result<String, String> {
             .map_err(|e| format!("create failed: {e}"))
     } else {
         Ok(t.seed(desired).await)
+    }
+}
+
+/// Client settings for tests against an emulator at `base_url`: short retry delays, so that
+/// fault scenarios finish quickly.
+pub fn test_settings(base_url: String) -> ClientSettings {
+    ClientSettings {
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            max_attempts: 3,
+            max_rate_limit_wait: Duration::from_secs(5),
+        },
+        ..ClientSettings::new(base_url)
     }
 }
 

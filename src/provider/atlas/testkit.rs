@@ -1,6 +1,7 @@
 //! Conformance target: the Atlas client against its emulator.
 
-use std::{sync::Arc, time::Duration};
+use crate::provider::conformance::test_settings;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -10,7 +11,7 @@ use crate::crd::{AtlasOrgSettings, GroupMapping, RoleAssignment as SpecRole};
 use crate::emulator::atlas::{AtlasEmulator, RoleAssignment, RoleMapping};
 use crate::emulator::{self, EmulatorCore, Running};
 use crate::provider::conformance::Target;
-use crate::provider::http::{ClientSettings, RetryPolicy};
+use crate::provider::http::ClientSettings;
 use crate::provider::{Desired, DynProvider, ProviderKind, ResourceKind};
 
 pub const PUBLIC_KEY: &str = "demopub";
@@ -33,15 +34,7 @@ pub struct AtlasTarget {
 const TEST_PAGE_SIZE: u32 = 10;
 
 fn settings(base_url: String) -> ClientSettings {
-    ClientSettings {
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_attempts: 3,
-            max_rate_limit_wait: Duration::from_secs(5),
-        },
-        ..ClientSettings::new(base_url)
-    }
+    test_settings(base_url)
 }
 
 fn provider(base_url: String, private_key: &str) -> DynProvider {

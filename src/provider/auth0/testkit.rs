@@ -1,6 +1,7 @@
 //! Conformance target: the Auth0 client against its emulator.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use crate::provider::conformance::test_settings;
+use std::{collections::BTreeMap, sync::Arc};
 
 use async_trait::async_trait;
 
@@ -11,9 +12,7 @@ use crate::crd::{
 };
 use crate::emulator::{self, EmulatorCore, Running, auth0::Auth0Emulator};
 use crate::provider::{
-    Desired, DynProvider, ProviderKind, ResourceKind,
-    conformance::Target,
-    http::{ClientSettings, RetryPolicy},
+    Desired, DynProvider, ProviderKind, ResourceKind, conformance::Target, http::ClientSettings,
 };
 
 pub const DOMAIN: &str = "demo.eu.auth0.com";
@@ -30,15 +29,7 @@ pub struct Auth0Target {
 
 /// Client settings for tests: the emulator's URL and short retry delays.
 pub fn settings(url: String) -> ClientSettings {
-    ClientSettings {
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_attempts: 3,
-            max_rate_limit_wait: Duration::from_secs(5),
-        },
-        ..ClientSettings::new(url)
-    }
+    test_settings(url)
 }
 
 /// A client of the emulated tenant with the given secret.

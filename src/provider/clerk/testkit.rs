@@ -1,6 +1,7 @@
 //! Conformance target: the Clerk client against its emulator.
 
-use std::{sync::Arc, time::Duration};
+use crate::provider::conformance::test_settings;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -10,7 +11,7 @@ use crate::core::normalize;
 use crate::crd::{AttributeMapping, SamlSettings};
 use crate::emulator::{self, EmulatorCore, Running, clerk::ClerkEmulator};
 use crate::provider::conformance::Target;
-use crate::provider::http::{ClientSettings, RetryPolicy};
+use crate::provider::http::ClientSettings;
 use crate::provider::{Desired, DynProvider, ProviderKind, ResourceKind};
 
 /// The secret key the test emulator accepts.
@@ -27,15 +28,7 @@ pub struct ClerkTarget {
 }
 
 fn settings(url: String) -> ClientSettings {
-    ClientSettings {
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_attempts: 3,
-            max_rate_limit_wait: Duration::from_secs(5),
-        },
-        ..ClientSettings::new(url)
-    }
+    test_settings(url)
 }
 
 /// A client of the running emulator with `key`; a small page size so that paging is exercised.

@@ -1,6 +1,7 @@
 //! Conformance target: the LoginRadius client against its emulator.
 
-use std::{sync::Arc, time::Duration};
+use crate::provider::conformance::test_settings;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -9,7 +10,7 @@ use crate::core::desired::{ConnectionDesired, Protocol, RoleMappingDesired, Secr
 use crate::crd::{AttributeMapping, GroupMapping, RoleAssignment, SamlSettings};
 use crate::emulator::{EmulatorCore, Running, loginradius::LoginRadiusEmulator, serve};
 use crate::provider::conformance::Target;
-use crate::provider::http::{ClientSettings, RetryPolicy};
+use crate::provider::http::ClientSettings;
 use crate::provider::{Desired, DynProvider, ProviderKind, ResourceKind};
 
 const API_KEY: &str = "conformance-api-key";
@@ -27,15 +28,7 @@ pub struct LoginRadiusTarget {
 }
 
 fn settings(url: String) -> ClientSettings {
-    ClientSettings {
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_attempts: 3,
-            max_rate_limit_wait: Duration::from_secs(5),
-        },
-        ..ClientSettings::new(url)
-    }
+    test_settings(url)
 }
 
 fn build(url: String, secret: &str) -> DynProvider {

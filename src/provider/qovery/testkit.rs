@@ -1,6 +1,7 @@
 //! Conformance target: the Qovery client against its emulator.
 
-use std::{sync::Arc, time::Duration};
+use crate::provider::conformance::test_settings;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -10,9 +11,7 @@ use crate::core::desired::{
 };
 use crate::crd::{GroupMapping, RoleAssignment, SamlSettings};
 use crate::emulator::{self, EmulatorCore, Running, qovery::QoveryEmulator};
-use crate::provider::{
-    DynProvider, ProviderKind, conformance::Target, http::ClientSettings, http::RetryPolicy,
-};
+use crate::provider::{DynProvider, ProviderKind, conformance::Target, http::ClientSettings};
 
 /// The token the test emulator accepts.
 pub const TEST_TOKEN: &str = "qov_test_token_3b9d";
@@ -40,15 +39,7 @@ impl QoveryTarget {
 }
 
 fn settings(running: &Running) -> ClientSettings {
-    ClientSettings {
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_attempts: 3,
-            max_rate_limit_wait: Duration::from_secs(5),
-        },
-        ..ClientSettings::new(running.url())
-    }
+    test_settings(running.url())
 }
 
 fn provider(running: &Running, organization_id: &str, token: &str) -> Option<QoveryProvider> {
