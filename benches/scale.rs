@@ -31,7 +31,7 @@ use ssoperator::{
     controller,
     crd::{EnterpriseConnection, ProviderConfig},
     emulator::demo::{self, DemoEmulators},
-    metrics::Metrics,
+    metrics::{Metrics, sum_samples},
 };
 
 fn peak_rss_kib() -> u64 {
@@ -51,15 +51,6 @@ fn ready(o: &EnterpriseConnection) -> bool {
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
     })
-}
-
-fn metric_sum(metrics: &Metrics, prefix: &str) -> f64 {
-    metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::main]
@@ -154,7 +145,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let calls = emulators.clerk.core().calls();
-    let status_writes = metric_sum(&metrics, "ssoperator_status_writes_total");
+    let status_writes = sum_samples(&metrics.render(), "ssoperator_status_writes_total");
     assert_eq!(
         emulators.clerk.count_connections(),
         n,
@@ -167,7 +158,8 @@ async fn main() {
     tokio::time::sleep(resync + resync / 5).await;
     let resync_calls: u64 = emulators.clerk.core().calls().values().sum();
     let resync_writes = emulators.clerk.core().writes();
-    let resync_status = metric_sum(&metrics, "ssoperator_status_writes_total") - writes_before;
+    let resync_status =
+        sum_samples(&metrics.render(), "ssoperator_status_writes_total") - writes_before;
 
     println!("scale benchmark: {n} Clerk EnterpriseConnections, resync {resync:?}");
     println!("  applied in                     {applied:>10.2?}");

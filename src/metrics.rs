@@ -128,6 +128,18 @@ impl Metrics {
     }
 }
 
+/// The sum of every sample of metric `name` (all label sets) in a text exposition, such as
+/// [`Metrics::render`] or a `/metrics` response.
+pub fn sum_samples(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Feeds provider calls into [`Metrics`].
 pub struct MetricsObserver(pub Arc<Metrics>);
 
@@ -162,5 +174,20 @@ impl CallObserver for MetricsObserver {
             .rate_limit_wait_seconds
             .get_or_create(&labels)
             .inc_by(wait.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_samples_adds_every_label_set_of_one_metric_only() {
+        let text = "# TYPE x counter\n\
+                    ssoperator_status_writes_total{kind=\"A\"} 2\n\
+                    ssoperator_status_writes_total{kind=\"B\"} 3\n\
+                    ssoperator_status_writes_total_other 100\n";
+        assert_eq!(sum_samples(text, "ssoperator_status_writes_total"), 5.0);
+        assert_eq!(sum_samples(text, "ssoperator_reconciles_total"), 0.0);
     }
 }

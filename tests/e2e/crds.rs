@@ -20,10 +20,7 @@ use crate::support::{self, FIELD_MANAGER};
 
 /// Every document of a multi-document YAML text (empty documents skipped).
 fn yaml_documents(text: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(text)
-        .map(|doc| serde::Deserialize::deserialize(doc).expect("valid YAML"))
-        .filter(|v: &Value| !v.is_null())
-        .collect()
+    ssoperator::emulator::demo::parse_documents(text).expect("valid YAML")
 }
 
 fn example_files() -> Vec<PathBuf> {

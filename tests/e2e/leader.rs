@@ -13,6 +13,7 @@ use ssoperator::{
     crd::EnterpriseConnection,
     emulator::demo::{self, DemoEmulators},
     leader::LEASE_DURATION,
+    metrics::sum_samples,
 };
 
 use crate::{
@@ -76,10 +77,7 @@ impl Replica {
                 }
             }
         };
-        text.lines()
-            .filter(|l| l.starts_with("ssoperator_reconciles_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        sum_samples(&text, "ssoperator_reconciles_total")
     }
 
     /// SIGTERM, then wait for the process to exit.

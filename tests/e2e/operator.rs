@@ -14,7 +14,7 @@ use ssoperator::{
     controller,
     crd::{ConnectionProfile, EnterpriseConnection, ManagedStatus, OrgRoleMapping, ProviderConfig},
     emulator::{self, Running},
-    metrics::Metrics,
+    metrics::{Metrics, sum_samples},
 };
 use tokio::sync::oneshot;
 
@@ -75,11 +75,7 @@ impl Operator {
 
     /// Status updates written so far.
     pub fn status_writes(&self) -> u64 {
-        let text = self.metrics.render();
-        text.lines()
-            .filter(|l| l.starts_with("ssoperator_status_writes_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
+        sum_samples(&self.metrics.render(), "ssoperator_status_writes_total") as u64
     }
 
     /// Stops at once, as a crash would (no graceful shutdown).
