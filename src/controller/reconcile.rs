@@ -15,7 +15,7 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{context::Context, error::Error, managed::Managed};
+use super::{context::Context, error::Error, managed::Managed, registry::Account};
 use crate::{
     core::{
         conditions::{self, READY, STALLED, SYNCED, Wanted},
@@ -259,9 +259,10 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
 async fn ensure_not_managed_elsewhere<K: Managed>(
     ctx: &Context,
     obj: &K,
-    provider: &str,
+    account: &Account,
     id: &str,
 ) -> Result<(), Error> {
+    let provider = account.kind.as_str();
     let apis: Vec<Api<K>> = if ctx.config.namespaces.is_empty() {
         vec![Api::all(ctx.client.clone())]
     } else {
@@ -271,7 +272,6 @@ async fn ensure_not_managed_elsewhere<K: Managed>(
             .map(|ns| Api::namespaced(ctx.client.clone(), ns))
             .collect()
     };
-    let mut own_identity = None;
     for api in apis {
         for other in api.list(&ListParams::default()).await?.items {
             let same_object = other.managed_status().is_some_and(|s| {
@@ -282,15 +282,10 @@ async fn ensure_not_managed_elsewhere<K: Managed>(
             }
             // The same id in another account (e.g. a Qovery connection name in another
             // organization) is another object.
-            if own_identity.is_none() {
-                let ns = obj.namespace().unwrap_or_default();
-                let r = &obj.managed().provider_config_ref;
-                own_identity = Some(ctx.registry.identity(&ns, r).await?);
-            }
             let other_ns = other.namespace().unwrap_or_default();
             let other_ref = &other.managed().provider_config_ref;
             let other_identity = ctx.registry.identity(&other_ns, other_ref).await.ok();
-            if other_identity.is_some() && other_identity != own_identity {
+            if other_identity.is_some_and(|i| i != account.identity) {
                 continue;
             }
             return Err(Error::refused(
@@ -362,7 +357,7 @@ async fn sync<K: Managed>(
                 format!("spec.externalName {ext:?} does not exist at {provider_name}"),
             )
         })?;
-        ensure_not_managed_elsewhere(ctx, obj, provider_name, &found.id).await?;
+        ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
         status.external_id = Some(found.id.clone());
         write_status(ctx, api, obj, status).await?;
         publish(
@@ -392,7 +387,7 @@ async fn sync<K: Managed>(
                         ),
                     ));
                 }
-                ensure_not_managed_elsewhere(ctx, obj, provider_name, &found.id).await?;
+                ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
                 status.external_id = Some(found.id.clone());
                 status.pending_create = None;
                 write_status(ctx, api, obj, status).await?;

@@ -30,6 +30,8 @@ pub struct Account {
     pub provider: DynProvider,
     /// `ProviderConfig ns/name` or `ClusterProviderConfig name`, for messages.
     pub config_name: String,
+    /// [`ProviderAccount::identity`]: tells this account's objects from another's.
+    pub identity: String,
 }
 
 struct Cached {
@@ -169,6 +171,7 @@ impl Registry {
                 kind: c.kind,
                 provider: c.provider.clone(),
                 config_name: config_name.to_string(),
+                identity: account.identity(),
             });
         }
         let data = secret.data.unwrap_or_default();
@@ -258,6 +261,7 @@ impl Registry {
             kind,
             provider,
             config_name: config_name.to_string(),
+            identity: account.identity(),
         })
     }
 
