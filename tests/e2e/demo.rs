@@ -59,7 +59,27 @@ async fn every_example_reconciles_to_ready_against_the_demo_emulators() {
         })
         .await;
     }
-    // The ClusterProviderConfig becomes Ready too, as `kubectl wait` sees it.
+    let cpcs: Api<ClusterProviderConfig> = Api::all(client.clone());
+    for name in names_of(&docs, "ClusterProviderConfig") {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let cpc = cpcs.get(name).await.unwrap();
+            let ready = cpc.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            });
+            if ready {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} not Ready: {cpc:#?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    // `kubectl wait` understands the cluster-scoped kind too.
     for name in names_of(&docs, "ClusterProviderConfig") {
         crate::saas::kubectl_wait(&ns, &format!("clusterproviderconfig/{name}"));
     }
@@ -93,7 +113,6 @@ async fn every_example_reconciles_to_ready_against_the_demo_emulators() {
     let tokens = emulators.auth0.core().calls()["POST /oauth/token"];
     assert_eq!(tokens, 1, "{:?}", emulators.auth0.core().calls());
 
-    let cpcs: Api<ClusterProviderConfig> = Api::all(client.clone());
     for name in names_of(&docs, "ClusterProviderConfig") {
         cpcs.delete(name, &DeleteParams::default()).await.unwrap();
     }
