@@ -37,12 +37,15 @@ enum Synced {
     Drifted(Vec<String>),
 }
 
+/// The Synced reason while the paused annotation stops all writes.
+const PAUSED_REASON: &str = "ReconcilePaused";
+
 /// Synced while the paused annotation stops all writes.
 fn paused_synced() -> Wanted {
     Wanted::new(
         SYNCED,
         false,
-        "ReconcilePaused",
+        PAUSED_REASON,
         format!("{PAUSED_ANNOTATION} is \"true\": no writes"),
     )
 }
@@ -480,7 +483,14 @@ async fn sync<K: Managed>(
             return Ok(Synced::Drifted(d.paths));
         }
         let id = latest.id.clone();
-        let spec_changed = status.observed_generation != obj.meta().generation || created;
+        // A drift is a change after this generation was last compared with the provider (in
+        // sync, observed, or paused). observedGeneration is not enough: it also moves when a
+        // reconcile fails (say, waiting for a connection), and the first update after that wait
+        // carries out the spec; it repairs no drift.
+        let synced_generation = conditions::get(&status.conditions, SYNCED)
+            .filter(|c| c.status == "True" || c.reason == PAUSED_REASON)
+            .and_then(|c| c.observed_generation);
+        let spec_changed = synced_generation != obj.meta().generation || created;
         latest = provider.update(&id, &desired, &latest, &d).await?;
         status.write_only_hash = hash;
         let fields = d.paths.join(", ");
