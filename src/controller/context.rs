@@ -19,6 +19,8 @@ pub struct Context {
     pub config: Config,
     /// Consecutive failures per object uid, for capped exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// One lock per remote object (account identity + id): see [`Context::lock_remote`].
+    remote_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Context {
@@ -36,6 +38,7 @@ impl Context {
             recorder,
             config,
             failures: Mutex::default(),
+            remote_locks: Mutex::default(),
         }
     }
 
@@ -57,6 +60,13 @@ impl Context {
         }
     }
 
+    /// When to look again at a resource whose error only a person can clear (a refused spec, a
+    /// key without the permission): rarely, as such errors cost a provider call each time; a
+    /// spec change wakes the resource at once anyway.
+    pub fn stalled_recheck(&self) -> Duration {
+        self.resync().max(Duration::from_secs(600))
+    }
+
     /// Records a failure and returns the backoff before the next try: 2s doubling to 5 minutes, jittered.
     pub fn backoff(&self, uid: &str) -> Duration {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
@@ -65,6 +75,22 @@ impl Context {
         let base = Duration::from_secs(2).saturating_mul(2u32.saturating_pow((*n - 1).min(8)));
         base.min(Duration::from_secs(300))
             .mul_f64(0.5 + rand::random::<f64>() * 0.5)
+    }
+
+    /// Serialises the read-modify-write of one remote object. Two resources can own parts of one
+    /// object (a Qovery or LoginRadius connection and its OrgRoleMapping; Atlas replaces the whole
+    /// object on PATCH), and their controllers run concurrently: without the lock one's write
+    /// could carry the other's stale read back.
+    pub async fn lock_remote(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.remote_locks.lock().unwrap_or_else(|e| e.into_inner());
+            if locks.len() > 4096 {
+                // Forget locks nobody holds or waits for.
+                locks.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            locks.entry(key).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     pub fn succeeded(&self, uid: &str) {

@@ -57,6 +57,17 @@ impl Error {
         }
     }
 
+    /// Whether it can clear without any change to this resource or a watched object: a missing
+    /// dependency (it may arrive unwatched), a name or domain another object holds (it may be freed).
+    pub fn clears_by_itself(&self) -> bool {
+        match self {
+            Self::Dependency { .. } => true,
+            Self::Refused { reason, .. } => matches!(*reason, "NameTaken" | "AlreadyManaged"),
+            Self::Provider(e) => matches!(e, ProviderError::Conflict(_)),
+            _ => false,
+        }
+    }
+
     /// Whether only a person can clear it (kstatus' Stalled): a refused spec, a provider's
     /// refusal or bad credentials. A missing or unready dependency clears itself when the
     /// dependency appears (GitOps tools apply objects in any order), so it is not.

@@ -53,6 +53,22 @@ fn meaningful<K: Resource>(obj: &K) -> Option<u64> {
     Some(h.finish())
 }
 
+/// What of a ProviderConfig matters to the resources that use it: its generation, whether it is
+/// being deleted, and whether it is Ready.
+fn config_wakes(
+    meta: &kube::api::ObjectMeta,
+    status: Option<&crate::crd::ProviderConfigStatus>,
+) -> Option<u64> {
+    let ready = status
+        .and_then(|s| crate::core::conditions::get(&s.conditions, crate::core::conditions::READY))
+        .map(|c| c.status.clone());
+    let mut h = DefaultHasher::new();
+    meta.generation.hash(&mut h);
+    meta.deletion_timestamp.is_some().hash(&mut h);
+    ready.hash(&mut h);
+    Some(h.finish())
+}
+
 fn api_for<K>(client: &Client, ns: Option<&str>) -> Api<K>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
@@ -89,28 +105,43 @@ fn managed_controller<K: Managed>(
     let mut controller = Controller::for_stream(stream, reader.clone())
         .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency));
 
+    // A ProviderConfig wakes its resources only when its spec or its readiness changes: its
+    // status is rewritten for other reasons (a recheck, a message), and waking every dependent
+    // on each write would multiply provider calls by the number of resources.
     let store = reader.clone();
-    controller = controller.watches(
+    let pcs = watcher(
         api_for::<ProviderConfig>(&client, ns),
         watcher::Config::default(),
-        move |pc| {
-            let (name, pns) = (pc.name_any(), pc.namespace());
-            matching(&store, |o: &K| {
-                refs_config(o, ProviderConfigKind::ProviderConfig, &name, pns.as_deref())
-            })
-        },
+    )
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(
+        |pc: &ProviderConfig| config_wakes(pc.meta(), pc.status.as_ref()),
+        Default::default(),
     );
+    controller = controller.watches_stream(pcs, move |pc| {
+        let (name, pns) = (pc.name_any(), pc.namespace());
+        matching(&store, |o: &K| {
+            refs_config(o, ProviderConfigKind::ProviderConfig, &name, pns.as_deref())
+        })
+    });
     let store = reader.clone();
-    controller = controller.watches(
+    let cpcs = watcher(
         Api::<ClusterProviderConfig>::all(ctx.client.clone()),
         watcher::Config::default(),
-        move |pc| {
-            let name = pc.name_any();
-            matching(&store, |o: &K| {
-                refs_config(o, ProviderConfigKind::ClusterProviderConfig, &name, None)
-            })
-        },
+    )
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(
+        |pc: &ClusterProviderConfig| config_wakes(pc.meta(), pc.status.as_ref()),
+        Default::default(),
     );
+    controller = controller.watches_stream(cpcs, move |pc| {
+        let name = pc.name_any();
+        matching(&store, |o: &K| {
+            refs_config(o, ProviderConfigKind::ClusterProviderConfig, &name, None)
+        })
+    });
     if watch_secrets {
         // Metadata only: the operator never holds every Secret's data in memory.
         let secrets = watcher(

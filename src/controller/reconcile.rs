@@ -10,7 +10,6 @@ use kube::{
     runtime::{
         controller::Action,
         events::{Event, EventType},
-        finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer},
     },
 };
 use serde_json::json;
@@ -22,12 +21,37 @@ use crate::{
         diff::diff,
     },
     crd::{
-        DeletionPolicy, DriftRecord, FINALIZER, ManagedStatus, ManagementPolicy, PAUSED_ANNOTATION,
+        DeletionPolicy, DriftRecord, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagedStatus, ManagementPolicy, PAUSED_ANNOTATION,
         ProviderOutputs,
     },
     metrics::Metrics,
     provider::{ErrorClass, ProviderError, Remote},
 };
+
+/// A named point where the fault suite (tests/e2e/faults.rs) makes the operator process exit at
+/// once, as a crash or an OOM kill would: `FAILPOINTS=<name>=return`. Compiled to nothing
+/// without the `failpoints` feature (the release build).
+macro_rules! crash_point {
+    ($name:literal) => {
+        fail::fail_point!($name, |_| {
+            tracing::error!(point = $name, "fail point: exiting as a crash would");
+            std::process::exit(86)
+        })
+    };
+}
+
+/// The fail points of the reconcile flow, in the order a create passes them.
+pub const CRASH_POINTS: &[&str] = &[
+    "status-write-before",
+    "status-write-after",
+    "create-before",
+    "create-after",
+    "create-recorded",
+    "update-before",
+    "update-after",
+    "delete-before",
+    "delete-after",
+];
 
 /// How a sync ended when nothing failed.
 enum Synced {
@@ -56,6 +80,42 @@ fn is_paused<K: Resource>(obj: &K) -> bool {
         .is_some_and(|v| v == "true")
 }
 
+/// Whether deleting this resource must wait for the operator: only a resource that deletes its
+/// remote object does. An Orphan or ObserveOnly resource carries no finalizer, so it deletes at
+/// once even while the operator is stopped.
+fn needs_finalizer<K: Managed>(obj: &K) -> bool {
+    let managed = obj.managed();
+    managed.deletion_policy == DeletionPolicy::Delete
+        && managed.management_policy == ManagementPolicy::Manage
+}
+
+/// Adds or removes our finalizer with a JSON patch that first tests the list it read (like
+/// kube's `finalizer` helper), so that a concurrent change to the finalizers fails the patch.
+async fn set_finalizer<K: Managed>(api: &Api<K>, obj: &K, wanted: bool) -> Result<(), Error> {
+    let finalizers = obj.finalizers();
+    let at = finalizers.iter().position(|f| f == FINALIZER);
+    let ops = match (wanted, at) {
+        (true, None) if finalizers.is_empty() => json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": null },
+            { "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] },
+        ]),
+        (true, None) => json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": finalizers },
+            { "op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER },
+        ]),
+        (false, Some(i)) => json!([
+            { "op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER },
+            { "op": "remove", "path": format!("/metadata/finalizers/{i}") },
+        ]),
+        _ => return Ok(()),
+    };
+    let patch: json_patch::Patch = serde_json::from_value(ops)
+        .map_err(|e| Error::Finalizer(format!("cannot build the finalizer patch: {e}")))?;
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await?;
+    Ok(())
+}
+
 /// Entry point of the controller for kind `K`.
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
@@ -63,17 +123,26 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     ctx.metrics.reconciles.get_or_create(&kind).inc();
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    let result = finalizer(&api, FINALIZER, obj, |event| async {
-        match event {
-            FinalizerEvent::Apply(o) => apply(o, &ctx, &api).await,
-            FinalizerEvent::Cleanup(o) => cleanup(o, &ctx).await,
+    let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
+    let result = if obj.meta().deletion_timestamp.is_some() {
+        if has_finalizer {
+            match cleanup(obj.clone(), &ctx).await {
+                Ok(action) => set_finalizer(&api, obj.as_ref(), false)
+                    .await
+                    .map(|()| action),
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(Action::await_change())
         }
-    })
-    .await
-    .map_err(|e| match e {
-        FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
+    } else {
+        // Added before anything is created (so no create escapes the deletion policy) and in
+        // the same reconcile, not in a reconcile of its own.
+        match set_finalizer(&api, obj.as_ref(), needs_finalizer(obj.as_ref())).await {
+            Ok(()) => apply(obj, &ctx, &api).await,
+            Err(e) => Err(e),
+        }
+    };
     ctx.metrics
         .reconcile_duration
         .get_or_create(&kind)
@@ -114,17 +183,50 @@ async fn write_status<K: Managed>(
     obj: &K,
     status: &ManagedStatus,
 ) -> Result<(), Error> {
-    let patch = json!({ "status": status });
+    crash_point!("status-write-before");
+    let patch = json!({ "status": status.merge_patch() });
     api.patch_status(
         &obj.name_any(),
         &PatchParams::default(),
         &Patch::Merge(&patch),
     )
     .await?;
+    crash_point!("status-write-after");
     ctx.metrics
         .status_writes
         .get_or_create(&Metrics::kind(K::KIND.as_str()))
         .inc();
+    Ok(())
+}
+
+/// The remote object's id this resource owns: the annotation is written before status after a
+/// create, so it is the newer of the two, and it survives a status wipe.
+fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
+    obj.annotations()
+        .get(EXTERNAL_ID_ANNOTATION)
+        .filter(|id| !id.is_empty())
+        .cloned()
+        .or_else(|| status.external_id.clone())
+}
+
+/// Records the remote object's id in the resource's annotations (see [`EXTERNAL_ID_ANNOTATION`]).
+async fn record_external_id<K: Managed>(api: &Api<K>, obj: &K, id: &str) -> Result<(), Error> {
+    if obj.annotations().get(EXTERNAL_ID_ANNOTATION).map(String::as_str) == Some(id) {
+        return Ok(());
+    }
+    let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: id } } });
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+async fn forget_external_id<K: Managed>(api: &Api<K>, obj: &K) -> Result<(), Error> {
+    if !obj.annotations().contains_key(EXTERNAL_ID_ANNOTATION) {
+        return Ok(());
+    }
+    let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: null } } });
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
@@ -242,8 +344,16 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
             match e.class() {
                 ErrorClass::Transient => Action::requeue(ctx.backoff(&uid)),
                 ErrorClass::RateLimited(wait) => Action::requeue(wait),
-                // Permanent errors wait for a change of the spec or of a watched dependency.
-                ErrorClass::Permanent | ErrorClass::Credentials => Action::await_change(),
+                // What clears by itself, unwatched (a Secret that arrives late without a Secret
+                // watch, an object made or freed at the provider), is looked at again within a
+                // resync; what needs a person is looked at rarely (a fixed permission at the
+                // provider changes nothing in the cluster) and at once on a spec change.
+                ErrorClass::Permanent | ErrorClass::Credentials if e.clears_by_itself() => {
+                    Action::requeue(ctx.backoff(&uid).min(ctx.resync()))
+                }
+                ErrorClass::Permanent | ErrorClass::Credentials => {
+                    Action::requeue(ctx.stalled_recheck())
+                }
             }
         }
     };
@@ -329,12 +439,20 @@ async fn sync<K: Managed>(
     })?;
     let desired = obj.desired(ctx).await?;
     let want = provider.desired_fields(&desired)?;
+    let object_key = known_external_id(obj, status).unwrap_or_else(|| desired.name().to_string());
+    let _one_writer = ctx
+        .lock_remote(format!("{}\n{object_key}", account.identity))
+        .await;
 
     let mut created = false;
     let mut remote: Option<Remote> = None;
-    if let Some(id) = status.external_id.clone() {
+    if let Some(id) = known_external_id(obj, status) {
+        status.external_id = Some(id.clone());
         remote = provider.observe(K::KIND, &id).await?;
-        if remote.is_none() {
+        if remote.is_some() {
+            // Ours, found by id: a name recorded before an interrupted create is no longer needed.
+            status.pending_create = None;
+        } else {
             if managed.external_name.is_some() || !kind_caps.create || read_only {
                 return Err(Error::dependency(
                     "RemoteNotFound",
@@ -351,7 +469,10 @@ async fn sync<K: Managed>(
                 ),
             )
             .await;
+            // The old id is gone: forget it everywhere, so that nothing adopts by it later.
+            forget_external_id(api, obj).await?;
             status.external_id = None;
+            status.pending_create = None;
         }
     } else if let Some(ext) = managed.external_name.clone() {
         let found = provider.observe(K::KIND, &ext).await?.ok_or_else(|| {
@@ -361,6 +482,7 @@ async fn sync<K: Managed>(
             )
         })?;
         ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
+        record_external_id(api, obj, &found.id).await?;
         status.external_id = Some(found.id.clone());
         write_status(ctx, api, obj, status).await?;
         publish(
@@ -391,6 +513,7 @@ async fn sync<K: Managed>(
                     ));
                 }
                 ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
+                record_external_id(api, obj, &found.id).await?;
                 status.external_id = Some(found.id.clone());
                 status.pending_create = None;
                 write_status(ctx, api, obj, status).await?;
@@ -431,6 +554,7 @@ async fn sync<K: Managed>(
                 // Recorded before the create, so that a crash after it adopts instead of creating twice.
                 status.pending_create = Some(name.clone());
                 write_status(ctx, api, obj, status).await?;
+                crash_point!("create-before");
                 let made = match provider.create(&desired).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -441,6 +565,9 @@ async fn sync<K: Managed>(
                         return Err(e.into());
                     }
                 };
+                crash_point!("create-after");
+                record_external_id(api, obj, &made.id).await?;
+                crash_point!("create-recorded");
                 status.external_id = Some(made.id.clone());
                 status.pending_create = None;
                 status.write_only_hash = desired.write_only_hash();
@@ -491,7 +618,9 @@ async fn sync<K: Managed>(
             .filter(|c| c.status == "True" || c.reason == PAUSED_REASON)
             .and_then(|c| c.observed_generation);
         let spec_changed = synced_generation != obj.meta().generation || created;
+        crash_point!("update-before");
         latest = provider.update(&id, &desired, &latest, &d).await?;
+        crash_point!("update-after");
         status.write_only_hash = hash;
         let fields = d.paths.join(", ");
         if spec_changed {
@@ -523,6 +652,8 @@ async fn sync<K: Managed>(
         }
     }
     set_outputs(status, &latest);
+    // Resources that recorded their id before the annotation existed get it now.
+    record_external_id(api, obj, &latest.id).await?;
     Ok(Synced::InSync)
 }
 
@@ -540,10 +671,16 @@ fn set_outputs(status: &mut ManagedStatus, remote: &Remote) {
 async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {
     let managed = obj.managed();
     let status = obj.managed_status().cloned().unwrap_or_default();
-    let Some(id) = status.external_id.clone() else {
+    let known = known_external_id(obj.as_ref(), &status);
+    if known.is_none() && status.pending_create.is_none() {
+        // Nothing was ever created for this resource.
         return Ok(Action::await_change());
-    };
+    }
     let provider_name = status.provider.clone().unwrap_or_default();
+    let id = known
+        .clone()
+        .or_else(|| status.pending_create.clone())
+        .unwrap_or_default();
     let paused = is_paused(obj.as_ref());
     let keep = managed.deletion_policy == DeletionPolicy::Orphan
         || managed.management_policy == ManagementPolicy::ObserveOnly
@@ -590,7 +727,22 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
         .await;
         return Ok(Action::await_change());
     }
-    match account.provider.delete(K::KIND, &id).await {
+    let id = match known {
+        Some(id) => id,
+        // A create was sent but its answer never recorded: the object, if it was made, has the
+        // recorded name. Find it, or there is nothing to delete.
+        None => {
+            let name = status.pending_create.clone().unwrap_or_default();
+            match account.provider.find_by_name(K::KIND, &name).await? {
+                Some(found) => found.id,
+                None => return Ok(Action::await_change()),
+            }
+        }
+    };
+    crash_point!("delete-before");
+    let deleted = account.provider.delete(K::KIND, &id).await;
+    crash_point!("delete-after");
+    match deleted {
         Ok(()) | Err(ProviderError::NotFound(_)) => {}
         Err(e) => {
             publish(

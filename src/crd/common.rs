@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub const GROUP: &str = "ssoperator.io";
 /// Annotation that stops all writes to the provider while set to "true".
 pub const PAUSED_ANNOTATION: &str = "ssoperator.io/paused";
+/// Annotation that records the provider's id of the remote object as soon as a create or an
+/// adoption is confirmed (like Crossplane's external-name). Status can be lost (a backup restore,
+/// a migration); the annotation travels with the object, so its owner still finds its object.
+pub const EXTERNAL_ID_ANNOTATION: &str = "ssoperator.io/external-id";
 /// Finalizer that lets the operator apply the deletion policy before the object goes away.
 pub const FINALIZER: &str = "ssoperator.io/finalizer";
 
@@ -171,4 +175,96 @@ pub struct ManagedStatus {
     /// The last drift found and corrected (or only reported under ObserveOnly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drift: Option<DriftRecord>,
+}
+
+impl ManagedStatus {
+    /// A JSON merge patch that makes the server's status equal to this one: every field this
+    /// status leaves out (an `Option` that is `None`, at any depth) is sent as an explicit `null`,
+    /// so that a field cleared here is cleared on the server too. Without the nulls a merge patch
+    /// keeps the old value, and a stale `pendingCreate` would later adopt a stranger's object.
+    pub fn merge_patch(&self) -> serde_json::Value {
+        static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+        let schema = SCHEMA.get_or_init(|| {
+            let schema = schemars::generate::SchemaSettings::draft2020_12()
+                .with(|s| s.inline_subschemas = true)
+                .into_generator()
+                .into_root_schema_for::<ManagedStatus>();
+            serde_json::to_value(schema).unwrap_or_default()
+        });
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        null_absent_fields(&mut value, schema);
+        value
+    }
+}
+
+/// Inserts `null` for every property of `schema` that `value` lacks, recursing into objects.
+fn null_absent_fields(value: &mut serde_json::Value, schema: &serde_json::Value) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    let Some(properties) = object_schema(schema).and_then(|s| s.get("properties")) else {
+        return;
+    };
+    let Some(properties) = properties.as_object() else {
+        return;
+    };
+    for (name, sub) in properties {
+        match object.get_mut(name) {
+            None => {
+                object.insert(name.clone(), serde_json::Value::Null);
+            }
+            Some(v) => null_absent_fields(v, sub),
+        }
+    }
+}
+
+/// The object schema inside an `Option`'s `anyOf`/`oneOf` (or the schema itself).
+fn object_schema(schema: &serde_json::Value) -> Option<&serde_json::Value> {
+    if schema.get("properties").is_some() {
+        return Some(schema);
+    }
+    ["anyOf", "oneOf"]
+        .iter()
+        .filter_map(|k| schema.get(*k)?.as_array())
+        .flatten()
+        .find_map(object_schema)
+}
+
+#[cfg(test)]
+mod status_patch_tests {
+    use super::*;
+
+    #[test]
+    fn cleared_fields_are_sent_as_null_at_every_depth() {
+        let status = ManagedStatus {
+            observed_generation: Some(3),
+            external_id: Some("conn_1".into()),
+            outputs: Some(ProviderOutputs {
+                acs_url: Some("https://sp.example/acs".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let patch = status.merge_patch();
+        assert_eq!(patch["externalId"], "conn_1");
+        assert_eq!(patch["observedGeneration"], 3);
+        for cleared in ["pendingCreate", "lastDrift", "writeOnlyHash", "provider"] {
+            assert!(patch[cleared].is_null(), "{cleared}: {patch}");
+            assert!(patch.as_object().unwrap().contains_key(cleared), "{cleared} missing");
+        }
+        assert_eq!(patch["outputs"]["acsUrl"], "https://sp.example/acs");
+        assert!(patch["outputs"].as_object().unwrap().contains_key("spCertificate"));
+        assert!(patch["outputs"]["spCertificate"].is_null());
+        // Conditions are a list: sent whole, never nulled.
+        assert_eq!(patch["conditions"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn every_status_field_is_covered() {
+        // A default status serialises only `conditions`: every other field must come back as null,
+        // so a field added later cannot be forgotten.
+        let patch = ManagedStatus::default().merge_patch();
+        let keys: Vec<&String> = patch.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 8, "{keys:?}");
+    }
 }

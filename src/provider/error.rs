@@ -42,7 +42,7 @@ pub enum ErrorClass {
     RateLimited(Duration),
     /// Will not succeed until the spec, a Secret or the provider changes: report and wait.
     Permanent,
-    /// Credentials were refused: also mark the ProviderConfig.
+    /// Credentials were refused (401): also mark the ProviderConfig.
     Credentials,
 }
 
@@ -51,8 +51,11 @@ impl ProviderError {
         match self {
             Self::Unavailable(_) => ErrorClass::Transient,
             Self::RateLimited { retry_after } => ErrorClass::RateLimited(*retry_after),
-            Self::Unauthenticated(_) | Self::PermissionDenied(_) => ErrorClass::Credentials,
-            Self::NotFound(_)
+            Self::Unauthenticated(_) => ErrorClass::Credentials,
+            // The key works but may not do this (e.g. a read-only key asked to write): this
+            // resource's problem, not the account's, so the ProviderConfig stays Ready.
+            Self::PermissionDenied(_)
+            | Self::NotFound(_)
             | Self::Conflict(_)
             | Self::Invalid { .. }
             | Self::Unsupported { .. } => ErrorClass::Permanent,
@@ -65,7 +68,7 @@ impl ProviderError {
             Self::NotFound(_) => "NotFound",
             Self::Conflict(_) => "Conflict",
             Self::Unauthenticated(_) => "Unauthenticated",
-            Self::PermissionDenied(_) => "PermissionDenied",
+            Self::PermissionDenied(_) => "Forbidden",
             Self::Invalid { .. } => "ProviderRejected",
             Self::RateLimited { .. } => "RateLimited",
             Self::Unavailable(_) => "ProviderUnavailable",

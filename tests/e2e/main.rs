@@ -9,6 +9,8 @@
 
 mod crds;
 mod demo;
+#[cfg(feature = "failpoints")]
+mod faults;
 mod install;
 mod leader;
 mod lifecycle;
@@ -17,3 +19,4 @@ mod operator;
 mod qovery;
 mod saas;
 mod support;
+mod waits;

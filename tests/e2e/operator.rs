@@ -48,6 +48,11 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(client: &Client, ns: &str) -> Self {
+        Self::start_with(client, ns, |_| {})
+    }
+
+    /// Starts with the test settings, then `tweak` (e.g. the chart's `--watch-secrets=false`).
+    pub fn start_with(client: &Client, ns: &str, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::defaults();
         config.namespaces = vec![ns.to_string()];
         config.resync = RESYNC;
@@ -56,6 +61,7 @@ impl Operator {
         // Scoped to one namespace, yet reporting ClusterProviderConfigs, so that their status is
         // tested too (every test's operator writes the same, agreed status).
         config.cluster_provider_configs = Some(true);
+        tweak(&mut config);
         let metrics = Arc::new(Metrics::default());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(controller::run(

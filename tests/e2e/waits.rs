@@ -1,0 +1,94 @@
+//! Waiting states recover by themselves, with no watch on what they wait for: the chart's
+//! default runs without a Secret watch, and nothing watches the provider. A client Secret that
+//! arrives after its connection (GitOps applies in any order; External Secrets writes late) and a
+//! Qovery connection that Qovery staff make after the resource are both picked up within one
+//! resync.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use ssoperator::{
+    crd::EnterpriseConnection,
+    emulator::demo::{self, DemoEmulators},
+    metrics::sum_samples,
+};
+
+use crate::operator::{
+    Operator, apply, provider_config, ready, reason, secret, setup, wait_for,
+};
+
+const RESYNC: Duration = Duration::from_secs(6);
+
+/// The chart's default, minus the cluster-wide scope (tests share one API server): no Secret
+/// watch, and a resync short enough for a test.
+fn chart_default(client: &kube::Client, ns: &str) -> Operator {
+    Operator::start_with(client, ns, |c| {
+        c.watch_secrets = false;
+        c.resync = RESYNC;
+    })
+}
+
+async fn wait_reason(client: &kube::Client, ns: &str, name: &str, want: &str) {
+    wait_for::<EnterpriseConnection>(client, ns, name, want, |o| reason(o) == want).await;
+}
+
+/// Waits for Ready and returns how long it took from `since`.
+async fn ready_after(client: &kube::Client, ns: &str, name: &str, since: Instant) -> Duration {
+    wait_for::<EnterpriseConnection>(client, ns, name, "Ready", ready).await;
+    since.elapsed()
+}
+
+#[tokio::test]
+async fn a_late_client_secret_is_noticed_without_a_secret_watch() {
+    let (client, ns) = setup().await;
+    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
+    let op = chart_default(&client, &ns);
+    secret(&client, &ns, "creds", &[("secretKey", demo::CLERK_SECRET_KEY)]).await;
+    provider_config(&client, &ns, "clerk", json!({"clerk": {}}), "creds", &e.endpoints()["clerk"]).await;
+    apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+        "metadata": {"name": "oidc"},
+        "spec": {"providerConfigRef": {"name": "clerk"}, "name": "GitLab", "domains": ["gitlab.example"],
+                 "idpType": "oidc_custom",
+                 "oidc": {"discoveryUrl": "https://gitlab.example/.well-known/openid-configuration",
+                          "clientId": "client", "clientSecretRef": {"name": "oidc-client", "key": "clientSecret"}}}}))
+    .await;
+    wait_reason(&client, &ns, "oidc", "SecretNotFound").await;
+    let reconciles = sum_samples(&op.metrics.render(), "ssoperator_reconciles_total");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    secret(&client, &ns, "oidc-client", &[("clientSecret", "s3cr3t-value")]).await;
+    let took = ready_after(&client, &ns, "oidc", Instant::now()).await;
+    eprintln!("a Secret created 10 s after its connection: Ready {took:?} later (resync {RESYNC:?})");
+    assert!(took <= RESYNC + Duration::from_secs(2), "took {took:?}");
+    assert!(
+        sum_samples(&op.metrics.render(), "ssoperator_reconciles_total") > reconciles,
+        "the operator did not run"
+    );
+    assert_eq!(e.clerk.count_connections(), 1);
+}
+
+#[tokio::test]
+async fn a_qovery_connection_made_later_is_adopted() {
+    let (client, ns) = setup().await;
+    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
+    let _op = chart_default(&client, &ns);
+    secret(&client, &ns, "creds", &[("token", demo::QOVERY_TOKEN)]).await;
+    provider_config(
+        &client,
+        &ns,
+        "qovery",
+        json!({"qovery": {"organizationId": demo::QOVERY_ORG}}),
+        "creds",
+        &e.endpoints()["qovery"],
+    )
+    .await;
+    apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+        "metadata": {"name": "later"},
+        "spec": {"providerConfigRef": {"name": "qovery"}, "name": "made-later", "saml": {}}}))
+    .await;
+    wait_reason(&client, &ns, "later", "RemoteNotFound").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    e.qovery.insert_connection("made-later", "member");
+    let took = ready_after(&client, &ns, "later", Instant::now()).await;
+    eprintln!("a Qovery connection made after its resource: adopted {took:?} later (resync {RESYNC:?})");
+    assert!(took <= RESYNC + Duration::from_secs(2), "took {took:?}");
+}
