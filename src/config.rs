@@ -57,6 +57,13 @@ impl Config {
     pub fn defaults() -> Self {
         Self::parse_from(["ssoperator"])
     }
+
+    /// Whether this operator verifies ClusterProviderConfigs and writes them (status, the in-use
+    /// finalizer): `--cluster-provider-configs`, by default only when watching all namespaces.
+    pub fn manages_cluster_provider_configs(&self) -> bool {
+        self.cluster_provider_configs
+            .unwrap_or(self.namespaces.is_empty())
+    }
 }
 
 /// Parses `90s`, `10m`, `1h` or plain seconds.

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod error;
+pub mod finalizer;
 pub mod managed;
 pub mod provider_config;
 pub mod reconcile;
@@ -274,10 +275,7 @@ pub async fn run(
     // Cluster-scoped configs get their status from a cluster-wide operator (by default): a
     // namespace-scoped one just reads them (it may not read their Secrets' namespace, and two
     // namespace-scoped installs would fight over the same status).
-    if config
-        .cluster_provider_configs
-        .unwrap_or(config.namespaces.is_empty())
-    {
+    if config.manages_cluster_provider_configs() {
         tasks.push(cluster_config_controller(ctx.clone()));
     }
     let all = futures::future::join_all(tasks);

@@ -5,15 +5,18 @@ use std::sync::Arc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
     Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
+    api::{ListParams, Patch, PatchParams},
     runtime::controller::Action,
 };
 use serde_json::json;
 
-use super::{context::Context, error::Error, managed::Managed, registry::provider_kind};
+use super::{context::Context, error::Error, finalizer, managed::Managed, registry::provider_kind};
 use crate::{
     core::conditions::{self, READY, Wanted},
-    crd::{ClusterProviderConfig, ProviderConfig, ProviderConfigKind, ProviderConfigStatus},
+    crd::{
+        ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, FINALIZER,
+        IN_USE_FINALIZER, OrgRoleMapping, ProviderConfig, ProviderConfigKind, ProviderConfigStatus,
+    },
     provider::ErrorClass,
 };
 
@@ -25,7 +28,17 @@ pub async fn reconcile_namespaced(
     let ns = pc.namespace().unwrap_or_default();
     let name = format!("ProviderConfig {ns}/{}", pc.name_any());
     let api: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), &ns);
-    let status = verify(
+    let users = users(
+        &ctx,
+        ProviderConfigKind::ProviderConfig,
+        &pc.name_any(),
+        Some(&ns),
+    )
+    .await?;
+    if let Some(action) = guard_usage(&ctx, &api, pc.as_ref(), pc.status.as_ref(), &users).await? {
+        return Ok(action);
+    }
+    let (mut status, action) = verify(
         &ctx,
         &name,
         &pc.spec.account,
@@ -34,7 +47,15 @@ pub async fn reconcile_namespaced(
         pc.status.as_ref(),
     )
     .await;
-    finish(&ctx, &api, &pc.name_any(), pc.status.as_ref(), status).await
+    status.used_by = Some(count(&users));
+    finish(
+        &ctx,
+        &api,
+        &pc.name_any(),
+        pc.status.as_ref(),
+        (status, action),
+    )
+    .await
 }
 
 /// Verifies the credentials of a ClusterProviderConfig.
@@ -51,7 +72,17 @@ pub async fn reconcile_cluster(
         .clone()
         .unwrap_or_default();
     let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
-    let status = verify(
+    let users = users(
+        &ctx,
+        ProviderConfigKind::ClusterProviderConfig,
+        &pc.name_any(),
+        None,
+    )
+    .await?;
+    if let Some(action) = guard_usage(&ctx, &api, pc.as_ref(), pc.status.as_ref(), &users).await? {
+        return Ok(action);
+    }
+    let (mut status, action) = verify(
         &ctx,
         &name,
         &pc.spec.account,
@@ -60,7 +91,149 @@ pub async fn reconcile_cluster(
         pc.status.as_ref(),
     )
     .await;
-    finish(&ctx, &api, &pc.name_any(), pc.status.as_ref(), status).await
+    status.used_by = Some(count(&users));
+    finish(
+        &ctx,
+        &api,
+        &pc.name_any(),
+        pc.status.as_ref(),
+        (status, action),
+    )
+    .await
+}
+
+fn count(users: &[String]) -> u32 {
+    u32::try_from(users.len()).unwrap_or(u32::MAX)
+}
+
+/// The resources that need this configuration to apply their deletion policy: those that carry
+/// the resource finalizer (Delete, Manage), as "Kind ns/name".
+async fn users(
+    ctx: &Context,
+    kind: ProviderConfigKind,
+    name: &str,
+    ns: Option<&str>,
+) -> Result<Vec<String>, Error> {
+    let mut all = users_of::<EnterpriseConnection>(ctx, kind, name, ns).await?;
+    all.extend(users_of::<ConnectionProfile>(ctx, kind, name, ns).await?);
+    all.extend(users_of::<OrgRoleMapping>(ctx, kind, name, ns).await?);
+    Ok(all)
+}
+
+async fn users_of<K: Managed>(
+    ctx: &Context,
+    kind: ProviderConfigKind,
+    name: &str,
+    ns: Option<&str>,
+) -> Result<Vec<String>, Error> {
+    let apis: Vec<Api<K>> = match ns {
+        Some(ns) => vec![Api::namespaced(ctx.client.clone(), ns)],
+        None if ctx.config.namespaces.is_empty() => vec![Api::all(ctx.client.clone())],
+        None => ctx
+            .config
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect(),
+    };
+    let mut users = vec![];
+    for api in apis {
+        for o in api.list(&ListParams::default()).await?.items {
+            let r = &o.managed().provider_config_ref;
+            let holds = o.finalizers().iter().any(|f| f == FINALIZER);
+            if r.kind == kind && r.name == name && holds {
+                users.push(format!(
+                    "{} {}/{}",
+                    K::KIND,
+                    o.namespace().unwrap_or_default(),
+                    o.name_any()
+                ));
+            }
+        }
+    }
+    users.sort();
+    Ok(users)
+}
+
+/// Keeps the in-use finalizer while resources use the configuration. When it is being deleted
+/// and still used, reports who uses it and returns the action (no credentials check); once
+/// unused, lets it go.
+async fn guard_usage<K>(
+    ctx: &Context,
+    api: &Api<K>,
+    pc: &K,
+    old: Option<&ProviderConfigStatus>,
+    users: &[String],
+) -> Result<Option<Action>, Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if pc.meta().deletion_timestamp.is_none() {
+        // Added when used; never dropped while the object lives (a resource may be adding
+        // itself at this moment).
+        if !users.is_empty() {
+            finalizer::set(api, pc, IN_USE_FINALIZER, true).await?;
+        }
+        return Ok(None);
+    }
+    if users.is_empty() {
+        finalizer::set(api, pc, IN_USE_FINALIZER, false).await?;
+        return Ok(Some(Action::await_change()));
+    }
+    let mut status = old.cloned().unwrap_or_default();
+    let shown: Vec<&str> = users.iter().take(5).map(String::as_str).collect();
+    let more = users.len().saturating_sub(shown.len());
+    let message = format!(
+        "being deleted, but used by {}{}: deleted once they are",
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    conditions::set(
+        &mut status.conditions,
+        Wanted::new(READY, false, "InUse", message),
+        pc.meta().generation,
+        Time(jiff::Timestamp::now()),
+    );
+    status.used_by = Some(count(users));
+    finish(
+        ctx,
+        api,
+        &pc.name_any(),
+        old,
+        (status, Action::requeue(std::time::Duration::from_secs(5))),
+    )
+    .await
+    .map(Some)
+}
+
+/// Marks the configuration a resource uses as in use before the resource takes its own
+/// finalizer: from then on the configuration cannot go before the resource's deletion is done.
+pub async fn mark_in_use<K: Managed>(ctx: &Context, obj: &K) -> Result<(), Error> {
+    let r = &obj.managed().provider_config_ref;
+    match r.kind {
+        ProviderConfigKind::ProviderConfig => {
+            let api: Api<ProviderConfig> =
+                Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+            if let Some(pc) = api.get_opt(&r.name).await? {
+                finalizer::set(&api, &pc, IN_USE_FINALIZER, true).await?;
+            }
+        }
+        // A namespace-scoped install only reads ClusterProviderConfigs; the cluster-wide one that
+        // writes them adds the finalizer when it next looks at the configuration.
+        ProviderConfigKind::ClusterProviderConfig
+            if !ctx.config.manages_cluster_provider_configs() => {}
+        ProviderConfigKind::ClusterProviderConfig => {
+            let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
+            if let Some(pc) = api.get_opt(&r.name).await? {
+                finalizer::set(&api, &pc, IN_USE_FINALIZER, true).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn error_policy<K>(_: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {

@@ -14,15 +14,15 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{context::Context, error::Error, managed::Managed, registry::Account};
+use super::{context::Context, error::Error, finalizer, managed::Managed, registry::Account};
 use crate::{
     core::{
         conditions::{self, READY, STALLED, SYNCED, Wanted},
         diff::diff,
     },
     crd::{
-        DeletionPolicy, DriftRecord, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagedStatus, ManagementPolicy, PAUSED_ANNOTATION,
-        ProviderOutputs,
+        DeletionPolicy, DriftRecord, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagedStatus,
+        ManagementPolicy, PAUSED_ANNOTATION, ProviderOutputs,
     },
     metrics::Metrics,
     provider::{ErrorClass, ProviderError, Remote},
@@ -89,31 +89,19 @@ fn needs_finalizer<K: Managed>(obj: &K) -> bool {
         && managed.management_policy == ManagementPolicy::Manage
 }
 
-/// Adds or removes our finalizer with a JSON patch that first tests the list it read (like
-/// kube's `finalizer` helper), so that a concurrent change to the finalizers fails the patch.
-async fn set_finalizer<K: Managed>(api: &Api<K>, obj: &K, wanted: bool) -> Result<(), Error> {
-    let finalizers = obj.finalizers();
-    let at = finalizers.iter().position(|f| f == FINALIZER);
-    let ops = match (wanted, at) {
-        (true, None) if finalizers.is_empty() => json!([
-            { "op": "test", "path": "/metadata/finalizers", "value": null },
-            { "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] },
-        ]),
-        (true, None) => json!([
-            { "op": "test", "path": "/metadata/finalizers", "value": finalizers },
-            { "op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER },
-        ]),
-        (false, Some(i)) => json!([
-            { "op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER },
-            { "op": "remove", "path": format!("/metadata/finalizers/{i}") },
-        ]),
-        _ => return Ok(()),
-    };
-    let patch: json_patch::Patch = serde_json::from_value(ops)
-        .map_err(|e| Error::Finalizer(format!("cannot build the finalizer patch: {e}")))?;
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Json::<()>(patch))
-        .await?;
-    Ok(())
+/// Adds the finalizer a Delete resource needs (and marks its ProviderConfig in use, so that the
+/// credentials its deletion needs stay), or drops it after a switch to Orphan or ObserveOnly.
+async fn add_or_drop_finalizer<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+) -> Result<(), Error> {
+    let wanted = needs_finalizer(obj);
+    let has = obj.finalizers().iter().any(|f| f == FINALIZER);
+    if wanted && !has {
+        super::provider_config::mark_in_use(ctx, obj).await?;
+    }
+    finalizer::set(api, obj, FINALIZER, wanted).await
 }
 
 /// Entry point of the controller for kind `K`.
@@ -127,7 +115,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     let result = if obj.meta().deletion_timestamp.is_some() {
         if has_finalizer {
             match cleanup(obj.clone(), &ctx).await {
-                Ok(action) => set_finalizer(&api, obj.as_ref(), false)
+                Ok(action) => finalizer::set(&api, obj.as_ref(), FINALIZER, false)
                     .await
                     .map(|()| action),
                 Err(e) => Err(e),
@@ -138,7 +126,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     } else {
         // Added before anything is created (so no create escapes the deletion policy) and in
         // the same reconcile, not in a reconcile of its own.
-        match set_finalizer(&api, obj.as_ref(), needs_finalizer(obj.as_ref())).await {
+        match add_or_drop_finalizer(&ctx, &api, obj.as_ref()).await {
             Ok(()) => apply(obj, &ctx, &api).await,
             Err(e) => Err(e),
         }
@@ -211,12 +199,21 @@ fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<Stri
 
 /// Records the remote object's id in the resource's annotations (see [`EXTERNAL_ID_ANNOTATION`]).
 async fn record_external_id<K: Managed>(api: &Api<K>, obj: &K, id: &str) -> Result<(), Error> {
-    if obj.annotations().get(EXTERNAL_ID_ANNOTATION).map(String::as_str) == Some(id) {
+    if obj
+        .annotations()
+        .get(EXTERNAL_ID_ANNOTATION)
+        .map(String::as_str)
+        == Some(id)
+    {
         return Ok(());
     }
     let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: id } } });
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -225,8 +222,12 @@ async fn forget_external_id<K: Managed>(api: &Api<K>, obj: &K) -> Result<(), Err
         return Ok(());
     }
     let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: null } } });
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -706,7 +707,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
     let ns = obj.namespace().unwrap_or_default();
     let account = ctx
         .registry
-        .resolve(&ns, &managed.provider_config_ref)
+        .resolve_for_cleanup(&ns, &managed.provider_config_ref)
         .await?;
     let can_delete = account
         .provider

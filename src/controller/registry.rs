@@ -89,6 +89,40 @@ impl Registry {
         .await
     }
 
+    /// Like [`Registry::resolve`], for a deletion: when the credentials Secret is already gone
+    /// (`kubectl delete -f` of one file deletes the Secret, the ProviderConfig and the resource in
+    /// any order), the client built from it earlier still serves the delete.
+    pub async fn resolve_for_cleanup(
+        &self,
+        namespace: &str,
+        r: &ProviderConfigRef,
+    ) -> Result<Account, Error> {
+        let config = self.config(namespace, r).await?;
+        let resolved = self
+            .account(
+                &config.name,
+                &config.account,
+                &config.secret_namespace,
+                config.generation,
+            )
+            .await;
+        match resolved {
+            Err(e @ Error::Dependency { .. }) => {
+                let clients = lock(&self.clients);
+                let Some(c) = clients.get(&config.name) else {
+                    return Err(e);
+                };
+                Ok(Account {
+                    kind: c.kind,
+                    provider: c.provider.clone(),
+                    config_name: config.name.clone(),
+                    identity: config.account.identity(),
+                })
+            }
+            other => other,
+        }
+    }
+
     /// The identity ([`ProviderAccount::identity`]) of the account a resource refers to.
     pub async fn identity(&self, namespace: &str, r: &ProviderConfigRef) -> Result<String, Error> {
         Ok(self.config(namespace, r).await?.account.identity())

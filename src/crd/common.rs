@@ -12,6 +12,9 @@ pub const PAUSED_ANNOTATION: &str = "ssoperator.io/paused";
 /// adoption is confirmed (like Crossplane's external-name). Status can be lost (a backup restore,
 /// a migration); the annotation travels with the object, so its owner still finds its object.
 pub const EXTERNAL_ID_ANNOTATION: &str = "ssoperator.io/external-id";
+/// Finalizer of a ProviderConfig or ClusterProviderConfig that managed resources still use
+/// (Crossplane's ProviderConfigUsage): their deletion policy needs the account's credentials.
+pub const IN_USE_FINALIZER: &str = "ssoperator.io/in-use";
 /// Finalizer that lets the operator apply the deletion policy before the object goes away.
 pub const FINALIZER: &str = "ssoperator.io/finalizer";
 
@@ -250,10 +253,18 @@ mod status_patch_tests {
         assert_eq!(patch["observedGeneration"], 3);
         for cleared in ["pendingCreate", "lastDrift", "writeOnlyHash", "provider"] {
             assert!(patch[cleared].is_null(), "{cleared}: {patch}");
-            assert!(patch.as_object().unwrap().contains_key(cleared), "{cleared} missing");
+            assert!(
+                patch.as_object().unwrap().contains_key(cleared),
+                "{cleared} missing"
+            );
         }
         assert_eq!(patch["outputs"]["acsUrl"], "https://sp.example/acs");
-        assert!(patch["outputs"].as_object().unwrap().contains_key("spCertificate"));
+        assert!(
+            patch["outputs"]
+                .as_object()
+                .unwrap()
+                .contains_key("spCertificate")
+        );
         assert!(patch["outputs"]["spCertificate"].is_null());
         // Conditions are a list: sent whole, never nulled.
         assert_eq!(patch["conditions"], serde_json::json!([]));

@@ -185,6 +185,10 @@ pub struct ProviderConfigStatus {
     /// The provider of this account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// How many managed resources use this configuration. While any does, the configuration
+    /// keeps its `ssoperator.io/in-use` finalizer, so that deleting it cannot strand them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<u32>,
 }
 
 #[cfg(test)]

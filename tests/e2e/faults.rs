@@ -116,8 +116,12 @@ impl Target {
             let mut spec = self.spec(i, &format!("Fault {i}"));
             spec["providerConfigRef"] = json!({"name": "p"});
             spec["deletionPolicy"] = json!("Delete");
-            apply(client, ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": self.kind,
-                "metadata": {"name": format!("r{i}")}, "spec": spec}))
+            apply(
+                client,
+                ns,
+                json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": self.kind,
+                "metadata": {"name": format!("r{i}")}, "spec": spec}),
+            )
             .await;
         }
     }
@@ -147,7 +151,14 @@ impl Process {
         cmd.env("KUBECONFIG", support::kubeconfig_path())
             .env("RUST_LOG", "error")
             .env_remove("FAILPOINTS")
-            .args(["--namespaces", ns, "--resync", "2s", "--default-rate", "100"])
+            .args([
+                "--namespaces",
+                ns,
+                "--resync",
+                "2s",
+                "--default-rate",
+                "100",
+            ])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .args(["--identity", &format!("faults-{ns}")])
             .stdout(Stdio::null());
@@ -185,7 +196,10 @@ where
     let deadline = Instant::now() + PHASE_TIMEOUT;
     let crashed = loop {
         if let Some(code) = armed.exited() {
-            assert_eq!(code, CRASH_EXIT, "the operator exited with {code} at {point}");
+            assert_eq!(
+                code, CRASH_EXIT,
+                "the operator exited with {code} at {point}"
+            );
             break true;
         }
         if goal().await {
@@ -341,10 +355,12 @@ async fn run_target(client: &Client, target: Target) -> Vec<Row> {
 async fn a_crash_at_any_write_point_leaves_one_object_per_resource() {
     let (client, _) = setup().await;
     let started = Instant::now();
-    let tables =
-        futures::future::join_all(TARGETS.iter().map(|t| run_target(&client, *t))).await;
+    let tables = futures::future::join_all(TARGETS.iter().map(|t| run_target(&client, *t))).await;
     let rows: Vec<Row> = tables.into_iter().flatten().collect();
-    eprintln!("\nfault suite ({RESOURCES} resources per run, {:?} in all)", started.elapsed());
+    eprintln!(
+        "\nfault suite ({RESOURCES} resources per run, {:?} in all)",
+        started.elapsed()
+    );
     eprintln!(
         "{:<12} {:<7} {:<20} {:<8} {:>10} {:>6} {:>10}",
         "provider", "phase", "point", "crashed", "duplicates", "leaks", "recovery"
@@ -368,7 +384,10 @@ async fn a_crash_at_any_write_point_leaves_one_object_per_resource() {
         .filter(|r| r.duplicates > 0 || r.leaks > 0)
         .map(|r| format!("{} {} {}", r.provider, r.phase, r.point))
         .collect();
-    assert!(bad.is_empty(), "duplicates or leaks after a crash at: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "duplicates or leaks after a crash at: {bad:?}"
+    );
     // Every point is reached by every creatable provider in its phase: a point no run crashed
     // at would be a point this suite does not test.
     let missed: Vec<String> = rows
@@ -402,7 +421,11 @@ fn creates(e: &DemoEmulators) -> BTreeMap<&'static str, u64> {
     ])
 }
 
-const MANAGED_KINDS: [&str; 3] = ["EnterpriseConnection", "ConnectionProfile", "OrgRoleMapping"];
+const MANAGED_KINDS: [&str; 3] = [
+    "EnterpriseConnection",
+    "ConnectionProfile",
+    "OrgRoleMapping",
+];
 
 fn managed_api(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("ssoperator.io", "v1alpha1", kind);
@@ -465,7 +488,10 @@ async fn status_loss_neither_creates_nor_takes_names() {
         .filter(|(_, _, o)| !o.data["status"]["pendingCreate"].is_null())
         .map(|(_, n, _)| n)
         .collect();
-    assert!(pending.is_empty(), "pendingCreate left in status of {pending:?}");
+    assert!(
+        pending.is_empty(),
+        "pendingCreate left in status of {pending:?}"
+    );
     let ids: BTreeMap<String, Value> = objects
         .iter()
         .map(|(k, n, o)| (format!("{k}/{n}"), o.data["status"]["externalId"].clone()))
@@ -476,7 +502,11 @@ async fn status_loss_neither_creates_nor_takes_names() {
     // Wipe every status, as a restore without status does.
     for (kind, name, _) in &objects {
         managed_api(&client, &ns, kind)
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&json!({"status": null})))
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": null})),
+            )
             .await
             .unwrap();
     }
@@ -517,7 +547,12 @@ async fn a_deleted_object_is_created_again_and_a_stranger_is_not_adopted() {
             .bearer_auth(demo::CLERK_SECRET_KEY);
         async move { assert!(req.send().await.unwrap().status().is_success()) }
     };
-    let id_of = |o: &DynamicObject| o.data["status"]["externalId"].as_str().unwrap_or("").to_string();
+    let id_of = |o: &DynamicObject| {
+        o.data["status"]["externalId"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
 
     // r0: deleted in the console → created again, under a new id, status and annotation agree.
     let first = id_of(&api.get("r0").await.unwrap());
@@ -532,7 +567,11 @@ async fn a_deleted_object_is_created_again_and_a_stranger_is_not_adopted() {
         o.metadata.annotations.unwrap_or_default()["ssoperator.io/external-id"],
         second
     );
-    assert!(o.data["status"]["pendingCreate"].is_null(), "{}", o.data["status"]);
+    assert!(
+        o.data["status"]["pendingCreate"].is_null(),
+        "{}",
+        o.data["status"]
+    );
     assert_eq!(target.count(&e), RESOURCES);
 
     // r1: deleted in the console and, before the operator looks, another object of that name
@@ -551,7 +590,10 @@ async fn a_deleted_object_is_created_again_and_a_stranger_is_not_adopted() {
             .any(|c| c["type"] == "Ready" && c["reason"] == "NameTaken")
     })
     .await;
-    let kept = e.clerk.get_connection("ent_stranger0000000000000000").unwrap();
+    let kept = e
+        .clerk
+        .get_connection("ent_stranger0000000000000000")
+        .unwrap();
     assert_eq!(kept.domains, vec!["stranger.example".to_string()]);
     assert!(
         id_of(&api.get("r1").await.unwrap()) != "ent_stranger0000000000000000",
@@ -571,7 +613,57 @@ async fn wait_until(
         if pred(&o) {
             return o;
         }
-        assert!(Instant::now() < deadline, "{name} not {what}: {:#?}", o.data["status"]);
+        assert!(
+            Instant::now() < deadline,
+            "{name} not {what}: {:#?}",
+            o.data["status"]
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A create interrupted before its answer was recorded (status has `pendingCreate`, no id)
+/// still deletes its remote object under `deletionPolicy: Delete`: found by the recorded name.
+#[tokio::test]
+async fn an_interrupted_create_is_deleted_by_its_name() {
+    let (client, ns) = setup().await;
+    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
+    let target = TARGETS[0];
+    target.install(&client, &ns, &e).await;
+    let api = target.api(&client, &ns);
+    let mut armed = Process::start(&ns, Some("create-after"));
+    let deadline = Instant::now() + PHASE_TIMEOUT;
+    while armed.exited().is_none() {
+        assert!(Instant::now() < deadline, "no crash at create-after");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(armed.exited(), Some(CRASH_EXIT));
+    let interrupted = api.get("r0").await.unwrap();
+    let r1 = api.get("r1").await.unwrap();
+    let pending: Vec<&DynamicObject> = [&interrupted, &r1]
+        .into_iter()
+        .filter(|o| !o.data["status"]["pendingCreate"].is_null())
+        .collect();
+    assert_eq!(pending.len(), 1, "one create was interrupted");
+    assert!(pending[0].data["status"]["externalId"].is_null());
+    assert_eq!(
+        target.count(&e),
+        1,
+        "the interrupted create reached the provider"
+    );
+    for i in 0..RESOURCES {
+        api.delete(&format!("r{i}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    let _clean = Process::start(&ns, None);
+    while !all_gone(&api).await {
+        assert!(Instant::now() < deadline + PHASE_TIMEOUT, "not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        target.count(&e),
+        0,
+        "an interrupted create's object was left behind"
+    );
 }

@@ -1349,8 +1349,9 @@ async fn cluster_wide_rbac_never_lists_secrets_unless_asked() {
             Some("default"),
             None,
         ),
+        // The in-use finalizer of a ClusterProviderConfig that Delete resources use.
         (
-            false,
+            true,
             "patch",
             SSO,
             "clusterproviderconfigs",

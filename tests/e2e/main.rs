@@ -8,9 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod crds;
+mod deletes;
 mod demo;
 #[cfg(feature = "failpoints")]
 mod faults;
+mod forbidden;
 mod install;
 mod leader;
 mod lifecycle;

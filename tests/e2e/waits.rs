@@ -13,9 +13,7 @@ use ssoperator::{
     metrics::sum_samples,
 };
 
-use crate::operator::{
-    Operator, apply, provider_config, ready, reason, secret, setup, wait_for,
-};
+use crate::operator::{Operator, apply, provider_config, ready, reason, secret, setup, wait_for};
 
 const RESYNC: Duration = Duration::from_secs(6);
 
@@ -43,8 +41,22 @@ async fn a_late_client_secret_is_noticed_without_a_secret_watch() {
     let (client, ns) = setup().await;
     let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
     let op = chart_default(&client, &ns);
-    secret(&client, &ns, "creds", &[("secretKey", demo::CLERK_SECRET_KEY)]).await;
-    provider_config(&client, &ns, "clerk", json!({"clerk": {}}), "creds", &e.endpoints()["clerk"]).await;
+    secret(
+        &client,
+        &ns,
+        "creds",
+        &[("secretKey", demo::CLERK_SECRET_KEY)],
+    )
+    .await;
+    provider_config(
+        &client,
+        &ns,
+        "clerk",
+        json!({"clerk": {}}),
+        "creds",
+        &e.endpoints()["clerk"],
+    )
+    .await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "oidc"},
         "spec": {"providerConfigRef": {"name": "clerk"}, "name": "GitLab", "domains": ["gitlab.example"],
@@ -55,9 +67,17 @@ async fn a_late_client_secret_is_noticed_without_a_secret_watch() {
     wait_reason(&client, &ns, "oidc", "SecretNotFound").await;
     let reconciles = sum_samples(&op.metrics.render(), "ssoperator_reconciles_total");
     tokio::time::sleep(Duration::from_secs(10)).await;
-    secret(&client, &ns, "oidc-client", &[("clientSecret", "s3cr3t-value")]).await;
+    secret(
+        &client,
+        &ns,
+        "oidc-client",
+        &[("clientSecret", "s3cr3t-value")],
+    )
+    .await;
     let took = ready_after(&client, &ns, "oidc", Instant::now()).await;
-    eprintln!("a Secret created 10 s after its connection: Ready {took:?} later (resync {RESYNC:?})");
+    eprintln!(
+        "a Secret created 10 s after its connection: Ready {took:?} later (resync {RESYNC:?})"
+    );
     assert!(took <= RESYNC + Duration::from_secs(2), "took {took:?}");
     assert!(
         sum_samples(&op.metrics.render(), "ssoperator_reconciles_total") > reconciles,
@@ -81,14 +101,20 @@ async fn a_qovery_connection_made_later_is_adopted() {
         &e.endpoints()["qovery"],
     )
     .await;
-    apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+    apply(
+        &client,
+        &ns,
+        json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "later"},
-        "spec": {"providerConfigRef": {"name": "qovery"}, "name": "made-later", "saml": {}}}))
+        "spec": {"providerConfigRef": {"name": "qovery"}, "name": "made-later", "saml": {}}}),
+    )
     .await;
     wait_reason(&client, &ns, "later", "RemoteNotFound").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     e.qovery.insert_connection("made-later", "member");
     let took = ready_after(&client, &ns, "later", Instant::now()).await;
-    eprintln!("a Qovery connection made after its resource: adopted {took:?} later (resync {RESYNC:?})");
+    eprintln!(
+        "a Qovery connection made after its resource: adopted {took:?} later (resync {RESYNC:?})"
+    );
     assert!(took <= RESYNC + Duration::from_secs(2), "took {took:?}");
 }

@@ -76,7 +76,8 @@ Rules on the namespaced ssoperator.io kinds, for the ClusterRole of a cluster-wi
 Role in each watched namespace. Every verb is one the operator calls:
   list/watch       the controllers' watches
   get              resolving references (an OrgRoleMapping's connection, a ProviderConfig, Secrets)
-  patch            adding and removing the ssoperator.io/finalizer
+  patch            adding and removing the ssoperator.io/finalizer (and a ProviderConfig's
+                   ssoperator.io/in-use finalizer while Delete resources use it)
   status patch     writing the Ready/Synced conditions (the status subresources)
 */}}
 {{- define "ssoperator.namespacedRules" -}}
@@ -91,7 +92,7 @@ Role in each watched namespace. Every verb is one the operator calls:
   verbs: ["patch"]
 - apiGroups: ["ssoperator.io"]
   resources: ["providerconfigs"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -114,7 +115,7 @@ one that another resource already manages (reason AlreadyManaged), wherever that
 {{- else -}}
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["ssoperator.io"]
   resources: ["clusterproviderconfigs/status"]
   verbs: ["patch"]

@@ -1,0 +1,45 @@
+//! Adding and removing one finalizer with a JSON patch that first tests the list it read (as
+//! kube's `finalizer` helper does), so that a concurrent change to the finalizers fails the patch
+//! instead of being overwritten.
+
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::error::Error;
+
+/// Makes `obj` carry `finalizer` (`wanted`) or not; no request when it already does.
+pub async fn set<K>(api: &Api<K>, obj: &K, finalizer: &str, wanted: bool) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let finalizers = obj.finalizers();
+    let at = finalizers.iter().position(|f| f == finalizer);
+    let ops = match (wanted, at) {
+        (true, None) if finalizers.is_empty() => json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": null },
+            { "op": "add", "path": "/metadata/finalizers", "value": [finalizer] },
+        ]),
+        (true, None) => json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": finalizers },
+            { "op": "add", "path": "/metadata/finalizers/-", "value": finalizer },
+        ]),
+        (false, Some(i)) => json!([
+            { "op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer },
+            { "op": "remove", "path": format!("/metadata/finalizers/{i}") },
+        ]),
+        _ => return Ok(()),
+    };
+    let patch: json_patch::Patch = serde_json::from_value(ops)
+        .map_err(|e| Error::Finalizer(format!("cannot build the finalizer patch: {e}")))?;
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Json::<()>(patch),
+    )
+    .await?;
+    Ok(())
+}
