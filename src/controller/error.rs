@@ -39,6 +39,24 @@ impl Error {
         }
     }
 
+    /// The same error with every secret value in `secrets` cut out of its message.
+    pub fn redacted(self, secrets: &crate::core::redact::Secrets) -> Self {
+        let r = |m: &str| secrets.redact(m);
+        match self {
+            Self::Provider(e) => Self::Provider(e.redacted(r)),
+            Self::Dependency { reason, message } => Self::Dependency {
+                reason,
+                message: r(&message),
+            },
+            Self::Refused { reason, message } => Self::Refused {
+                reason,
+                message: r(&message),
+            },
+            Self::Finalizer(m) => Self::Finalizer(r(&m)),
+            other @ Self::Kube(_) => other,
+        }
+    }
+
     /// Condition reason (a fixed label set, also used in metrics).
     pub fn reason(&self) -> &'static str {
         match self {

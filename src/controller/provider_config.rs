@@ -261,7 +261,11 @@ async fn verify(
         .account(name, account, secret_ns, generation)
         .await
     {
-        Ok(a) => a.provider.verify_credentials().await.map_err(Error::from),
+        Ok(a) => a
+            .provider
+            .verify_credentials()
+            .await
+            .map_err(|e| Error::from(e).redacted(&a.secrets)),
         Err(e) => Err(e),
     };
     let action = match result {

@@ -19,6 +19,7 @@ use crate::{
     core::{
         conditions::{self, READY, STALLED, SYNCED, Wanted},
         diff::diff,
+        redact::Secrets,
     },
     crd::{
         DeletionPolicy, DriftRecord, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagedStatus,
@@ -237,7 +238,10 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     let mut status = old.clone();
     let paused = is_paused(obj.as_ref());
     let read_only = paused || obj.managed().management_policy == ManagementPolicy::ObserveOnly;
-    let outcome = sync(obj.as_ref(), ctx, api, &mut status, read_only).await;
+    let mut secrets = Secrets::default();
+    let outcome = sync(obj.as_ref(), ctx, api, &mut status, read_only, &mut secrets)
+        .await
+        .map_err(|e| e.redacted(&secrets));
     let now = Time(jiff::Timestamp::now());
     let uid = obj.uid().unwrap_or_default();
     let old_ready = conditions::get(&old.conditions, READY).cloned();
@@ -421,6 +425,7 @@ async fn sync<K: Managed>(
     api: &Api<K>,
     status: &mut ManagedStatus,
     read_only: bool,
+    secrets: &mut Secrets,
 ) -> Result<Synced, Error> {
     let ns = obj.namespace().unwrap_or_default();
     let managed = obj.managed();
@@ -428,6 +433,7 @@ async fn sync<K: Managed>(
         .registry
         .resolve(&ns, &managed.provider_config_ref)
         .await?;
+    secrets.extend(&account.secrets);
     let provider = account.provider.clone();
     let provider_name = account.kind.as_str();
     status.provider = Some(provider_name.to_string());
@@ -439,6 +445,8 @@ async fn sync<K: Managed>(
         )
     })?;
     let desired = obj.desired(ctx).await?;
+    secrets.extend(&desired.secrets());
+    let hash_key = account.hash_key();
     let want = provider.desired_fields(&desired)?;
     let object_key = known_external_id(obj, status).unwrap_or_else(|| desired.name().to_string());
     let _one_writer = ctx
@@ -571,7 +579,7 @@ async fn sync<K: Managed>(
                 crash_point!("create-recorded");
                 status.external_id = Some(made.id.clone());
                 status.pending_create = None;
-                status.write_only_hash = desired.write_only_hash();
+                status.write_only_hash = desired.write_only_hash(&hash_key);
                 write_status(ctx, api, obj, status).await?;
                 publish(
                     ctx,
@@ -594,7 +602,7 @@ async fn sync<K: Managed>(
         ));
     };
     let mut d = diff(&want, &remote.fields);
-    let hash = desired.write_only_hash();
+    let hash = desired.write_only_hash(&hash_key);
     if hash.is_some() && hash != status.write_only_hash && !created {
         for path in provider.write_only_paths(&desired) {
             d.push(path);
@@ -734,7 +742,12 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
         // recorded name. Find it, or there is nothing to delete.
         None => {
             let name = status.pending_create.clone().unwrap_or_default();
-            match account.provider.find_by_name(K::KIND, &name).await? {
+            let found = account
+                .provider
+                .find_by_name(K::KIND, &name)
+                .await
+                .map_err(|e| e.redacted(|m| account.secrets.redact(m)))?;
+            match found {
                 Some(found) => found.id,
                 None => return Ok(Action::await_change()),
             }
@@ -746,6 +759,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
     match deleted {
         Ok(()) | Err(ProviderError::NotFound(_)) => {}
         Err(e) => {
+            let e = e.redacted(|m| account.secrets.redact(m));
             publish(
                 ctx,
                 obj.as_ref(),

@@ -11,7 +11,7 @@ use kube::{Api, Client, ResourceExt};
 
 use super::error::Error;
 use crate::{
-    core::desired::SecretValue,
+    core::{desired::SecretValue, redact::Secrets},
     crd::{
         ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind,
         ProviderConfigRef, RateLimit,
@@ -32,12 +32,32 @@ pub struct Account {
     pub config_name: String,
     /// [`ProviderAccount::identity`]: tells this account's objects from another's.
     pub identity: String,
+    /// The credentials' values: cut out of every message, and the key of the write-only hash.
+    pub secrets: Secrets,
+}
+
+impl Account {
+    /// The key of [`crate::core::desired::Desired::write_only_hash`]: derived from the account's
+    /// credentials, which a reader of the resource does not have.
+    pub fn hash_key(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"ssoperator write-only hash v1\0");
+        let mut material: Vec<&str> = self.secrets.key_material().collect();
+        material.sort_unstable();
+        for m in material {
+            h.update(m.as_bytes());
+            h.update(b"\0");
+        }
+        h.finalize().to_vec()
+    }
 }
 
 struct Cached {
     fingerprint: String,
     provider: DynProvider,
     kind: ProviderKind,
+    secrets: Secrets,
 }
 
 /// Caches one client per ProviderConfig; rebuilt when the config or its Secret changes.
@@ -117,6 +137,7 @@ impl Registry {
                     provider: c.provider.clone(),
                     config_name: config.name.clone(),
                     identity: config.account.identity(),
+                    secrets: c.secrets.clone(),
                 })
             }
             other => other,
@@ -206,9 +227,16 @@ impl Registry {
                 provider: c.provider.clone(),
                 config_name: config_name.to_string(),
                 identity: account.identity(),
+                secrets: c.secrets.clone(),
             });
         }
         let data = secret.data.unwrap_or_default();
+        let mut values = Secrets::default();
+        for v in data.values() {
+            if let Ok(v) = std::str::from_utf8(&v.0) {
+                values.add(&SecretValue::new(v.trim_end_matches(['\n', '\r'])));
+            }
+        }
         let key = |k: &str| secret_key(&data, k, secret_namespace, secret_name);
         let mut settings = ClientSettings::new(String::new());
         settings.observer = self.observer.clone();
@@ -289,6 +317,7 @@ impl Registry {
                 fingerprint,
                 provider: provider.clone(),
                 kind,
+                secrets: values.clone(),
             },
         );
         Ok(Account {
@@ -296,6 +325,7 @@ impl Registry {
             provider,
             config_name: config_name.to_string(),
             identity: account.identity(),
+            secrets: values,
         })
     }
 

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::crd::{
     AtlasOrgSettings, ConnectionProfileSpec, EnterpriseConnectionSpec, GroupMapping,
@@ -83,7 +84,21 @@ impl Desired {
 
     /// SHA-256 over the values some providers never echo (OIDC client secret, SAML certificate,
     /// inline metadata, attribute mapping): status keeps this hash to tell when to send them again.
-    pub fn write_only_hash(&self) -> Option<String> {
+    /// The secret values of this resource (an OIDC client secret), to redact from messages.
+    pub fn secrets(&self) -> super::redact::Secrets {
+        let mut secrets = super::redact::Secrets::default();
+        if let Self::Connection(c) = self
+            && let Some(s) = c.oidc.as_ref().and_then(|o| o.client_secret.as_ref())
+        {
+            secrets.add(s);
+        }
+        secrets
+    }
+
+    /// A keyed hash (HMAC-SHA256) of the write-only values last sent, to tell whether they
+    /// changed. Keyed with material a reader of the resource does not have (the account's
+    /// credentials), so status cannot be used to check a guess of the client secret offline.
+    pub fn write_only_hash(&self, key: &[u8]) -> Option<String> {
         let Self::Connection(c) = self else {
             return None;
         };
@@ -108,14 +123,14 @@ impl Desired {
         if parts.is_empty() {
             return None;
         }
-        let mut h = Sha256::new();
+        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
         for (path, value) in parts {
             h.update(path.as_bytes());
             h.update(b"\0");
             h.update(value.as_bytes());
             h.update(b"\0");
         }
-        Some(hex::encode(h.finalize()))
+        Some(hex::encode(h.finalize().into_bytes()))
     }
 }
 
@@ -280,8 +295,16 @@ mod tests {
             &spec,
             Some(SecretValue::new("two")),
         ));
-        assert_eq!(a.write_only_hash(), b.write_only_hash());
-        assert_ne!(a.write_only_hash(), c.write_only_hash());
-        assert!(!a.write_only_hash().unwrap().contains("one"));
+        let key = b"account key";
+        assert_eq!(a.write_only_hash(key), b.write_only_hash(key));
+        assert_ne!(a.write_only_hash(key), c.write_only_hash(key));
+        assert!(!a.write_only_hash(key).unwrap().contains("one"));
+        // Keyed: another key gives another hash, and the plain SHA-256 of the value (what a
+        // reader of the resource could compute from a guess) appears nowhere.
+        assert_ne!(a.write_only_hash(key), a.write_only_hash(b"other key"));
+        use sha2::Digest;
+        let mut plain = Sha256::new();
+        plain.update(b"oidc.clientSecret\0one\0");
+        assert_ne!(a.write_only_hash(key), Some(hex::encode(plain.finalize())));
     }
 }

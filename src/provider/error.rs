@@ -76,6 +76,27 @@ impl ProviderError {
         }
     }
 
+    /// The same error with `redact` applied to every message it carries (see
+    /// [`crate::core::redact::Secrets`]): a provider may quote the request in its message.
+    pub fn redacted(self, redact: impl Fn(&str) -> String) -> Self {
+        match self {
+            Self::NotFound(m) => Self::NotFound(redact(&m)),
+            Self::Conflict(m) => Self::Conflict(redact(&m)),
+            Self::Unauthenticated(m) => Self::Unauthenticated(redact(&m)),
+            Self::PermissionDenied(m) => Self::PermissionDenied(redact(&m)),
+            Self::Invalid { message, field } => Self::Invalid {
+                message: redact(&message),
+                field,
+            },
+            Self::Unavailable(m) => Self::Unavailable(redact(&m)),
+            Self::Unsupported { provider, what } => Self::Unsupported {
+                provider,
+                what: redact(&what),
+            },
+            other @ Self::RateLimited { .. } => other,
+        }
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::Invalid {
             message: message.into(),
