@@ -324,7 +324,10 @@ async fn sync<K: Managed>(
     let kind_caps = caps.kind(K::KIND).cloned().ok_or_else(|| {
         Error::refused(
             "Unsupported",
-            format!("{provider_name} does not support {}", K::KIND),
+            format!(
+                "{provider_name} does not support {}: spec.providerConfigRef names a {provider_name} account",
+                K::KIND
+            ),
         )
     })?;
     let desired = obj.desired(ctx).await?;

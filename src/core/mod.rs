@@ -3,3 +3,4 @@ pub mod conditions;
 pub mod desired;
 pub mod diff;
 pub mod normalize;
+pub mod validate;
