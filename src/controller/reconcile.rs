@@ -325,7 +325,7 @@ async fn sync<K: Managed>(
         Error::refused(
             "Unsupported",
             format!(
-                "{provider_name} does not support {}: spec.providerConfigRef names a {provider_name} account",
+                "{provider_name} does not support {} (spec.providerConfigRef points at a {provider_name} account)",
                 K::KIND
             ),
         )

@@ -98,7 +98,7 @@ impl IdpType {
 
 /// A PEM certificate block, or base64 alone that starts like DER of a certificate (`MII`: a SEQUENCE
 /// of 256 to 65535 bytes). Whether it parses as X.509 is checked by the operator.
-const CERTIFICATE_RULE: &str = "self.trim().startsWith('-----BEGIN CERTIFICATE-----') ? self.trim().endsWith('-----END CERTIFICATE-----') : self.trim().matches('^MII[A-Za-z0-9+/=\\s]*$')";
+const CERTIFICATE_RULE: &str = r"self.trim().startsWith('-----BEGIN CERTIFICATE-----') ? self.trim().endsWith('-----END CERTIFICATE-----') : self.trim().matches('^MII[A-Za-z0-9+/=\\s]*$')";
 const CERTIFICATE_MESSAGE: &str = "idpCertificate must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----) or the base64 of one (starting with MII)";
 
 /// SAML identity-provider settings.

@@ -15,7 +15,7 @@ const ONE_PROVIDER_MESSAGE: &str =
     "exactly one provider block (qovery, auth0, loginradius, clerk, atlas) must be set";
 /// Plain http:// only to a loopback host, unless allowInsecureEndpoint says otherwise (the
 /// operator checks the same in [`crate::core::validate::endpoint`]).
-const LOOPBACK_RULE: &str = "!has(self.endpoint) || !self.endpoint.startsWith('http://') || (has(self.allowInsecureEndpoint) && self.allowInsecureEndpoint) || (isURL(self.endpoint) && (url(self.endpoint).getHostname().lowerAscii() == 'localhost' || url(self.endpoint).getHostname() == '::1' || url(self.endpoint).getHostname().matches('^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}$')))";
+const LOOPBACK_RULE: &str = "!has(self.endpoint) || !self.endpoint.startsWith('http://') || (has(self.allowInsecureEndpoint) && self.allowInsecureEndpoint) || self.endpoint.matches('(?i)^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]])(:[0-9]+)?([/?#].*)?$')";
 const LOOPBACK_MESSAGE: &str = "endpoint: plain http:// is accepted only for a loopback host (127.0.0.0/8, ::1, localhost); use https:// or set spec.allowInsecureEndpoint: true";
 
 /// Account and credentials of one provider, referenced by managed resources in the same namespace.
@@ -177,7 +177,7 @@ pub struct ProviderAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://')").message("endpoint must be an http(s) URL"))]
-    #[x_kube(validation = Rule::new("!self.contains(' ') && isURL(self) && url(self).getHostname() != ''").message("endpoint must be a URL with a host and no spaces, such as https://api.example.com"))]
+    #[x_kube(validation = Rule::new("!self.contains(' ') && isURL(self) && self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#:@]+')").message("endpoint must be a URL with a host and no spaces, such as https://api.example.com"))]
     pub endpoint: Option<String>,
     /// Accept a plain http:// endpoint to a host that is not loopback. Credentials then travel unencrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -94,7 +94,11 @@ fn clerk_saml() -> Value {
            "saml": {"idpEntityId": "https://idp.acme.example", "idpSsoUrl": "https://idp.acme.example/sso", "idpCertificate": CERT}})
 }
 fn lr_saml() -> Value {
-    merged(&clerk_saml(), &json!({"providerConfigRef": {"name": "lr"}}))
+    // LoginRadius takes no SSO URL (it reads the metadata URL or the certificate).
+    merged(
+        &clerk_saml(),
+        &json!({"providerConfigRef": {"name": "lr"}, "saml": {"idpSsoUrl": null}}),
+    )
 }
 fn clerk_oidc() -> Value {
     json!({"providerConfigRef": {"name": "clerk"}, "name": "Acme OIDC", "domains": ["oidc.acme.example"],
