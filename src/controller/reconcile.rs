@@ -325,7 +325,7 @@ async fn sync<K: Managed>(
         Error::refused(
             "Unsupported",
             format!(
-                "{provider_name} does not support {} (spec.providerConfigRef points at a {provider_name} account)",
+                "spec.providerConfigRef: {provider_name} does not support {}",
                 K::KIND
             ),
         )

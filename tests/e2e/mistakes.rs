@@ -1030,7 +1030,7 @@ async fn plausible_mistakes_are_refused_or_reported_by_field_while_others_stay_r
             .iter()
             .find(|c| c["type"] == "Ready")
             .map(|c| c["lastTransitionTime"].clone());
-        if !cond.as_ref().is_some_and(|c| c.0 == "True") || now_since.as_ref() != Some(since) {
+        if cond.as_ref().is_none_or(|c| c.0 != "True") || now_since.as_ref() != Some(since) {
             failures.push(format!("control {kind} {name} left Ready: {cond:?}"));
         }
     }
