@@ -45,19 +45,32 @@ pub trait Managed:
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error>;
 }
 
+/// Reads the key a `field` of the spec (such as `spec.oidc.clientSecretRef`) refers to; an
+/// error names the field.
 async fn read_secret_key(
     ctx: &Context,
     ns: &str,
+    field: &str,
     r: &SecretKeyRef,
 ) -> Result<crate::core::desired::SecretValue, Error> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let secret = api.get_opt(&r.name).await?.ok_or_else(|| {
         Error::dependency(
             "SecretNotFound",
-            format!("Secret {ns}/{} not found", r.name),
+            format!("{field}: Secret {ns}/{} not found", r.name),
         )
     })?;
-    secret_key(&secret.data.unwrap_or_default(), &r.key, ns, &r.name)
+    secret_key(&secret.data.unwrap_or_default(), &r.key, ns, &r.name).map_err(|e| match e {
+        Error::Dependency { reason, message } => Error::Dependency {
+            reason,
+            message: format!("{field}: {message}"),
+        },
+        Error::Refused { reason, message } => Error::Refused {
+            reason,
+            message: format!("{field}: {message}"),
+        },
+        other => other,
+    })
 }
 
 #[async_trait]
@@ -78,6 +91,8 @@ impl Managed for EnterpriseConnection {
             .collect()
     }
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error> {
+        crate::core::validate::connection(&self.spec)
+            .map_err(|m| Error::refused("InvalidSpec", m))?;
         let ns = self.namespace().unwrap_or_default();
         let secret = match self
             .spec
@@ -85,7 +100,7 @@ impl Managed for EnterpriseConnection {
             .as_ref()
             .and_then(|o| o.client_secret_ref.as_ref())
         {
-            Some(r) => Some(read_secret_key(ctx, &ns, r).await?),
+            Some(r) => Some(read_secret_key(ctx, &ns, "spec.oidc.clientSecretRef", r).await?),
             None => None,
         };
         Ok(Desired::Connection(ConnectionDesired::from_spec(
@@ -128,7 +143,10 @@ impl Managed for OrgRoleMapping {
                 let conn = api.get_opt(&r.name).await?.ok_or_else(|| {
                     Error::dependency(
                         "ConnectionNotFound",
-                        format!("EnterpriseConnection {ns}/{} not found", r.name),
+                        format!(
+                            "spec.connectionRef: EnterpriseConnection {ns}/{} not found",
+                            r.name
+                        ),
                     )
                 })?;
                 let status = conn.status.unwrap_or_default();

@@ -8,6 +8,7 @@ pub mod managed;
 pub mod provider_config;
 pub mod reconcile;
 pub mod registry;
+pub mod tenancy;
 
 use std::{
     collections::hash_map::DefaultHasher,

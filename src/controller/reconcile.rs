@@ -441,7 +441,10 @@ async fn sync<K: Managed>(
     let kind_caps = caps.kind(K::KIND).cloned().ok_or_else(|| {
         Error::refused(
             "Unsupported",
-            format!("{provider_name} does not support {}", K::KIND),
+            format!(
+                "spec.providerConfigRef: {provider_name} does not support {}",
+                K::KIND
+            ),
         )
     })?;
     let desired = obj.desired(ctx).await?;

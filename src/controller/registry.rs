@@ -157,7 +157,10 @@ impl Registry {
                 let pc = api.get_opt(&r.name).await?.ok_or_else(|| {
                     Error::dependency(
                         "ProviderConfigNotFound",
-                        format!("ProviderConfig {namespace}/{} not found", r.name),
+                        format!(
+                            "spec.providerConfigRef: ProviderConfig {namespace}/{} not found",
+                            r.name
+                        ),
                     )
                 })?;
                 Ok(ConfigRead {
@@ -172,9 +175,13 @@ impl Registry {
                 let pc = api.get_opt(&r.name).await?.ok_or_else(|| {
                     Error::dependency(
                         "ProviderConfigNotFound",
-                        format!("ClusterProviderConfig {} not found", r.name),
+                        format!(
+                            "spec.providerConfigRef: ClusterProviderConfig {} not found",
+                            r.name
+                        ),
                     )
                 })?;
+                super::tenancy::check_namespace(&self.client, namespace, &pc).await?;
                 Ok(ConfigRead {
                     name: format!("ClusterProviderConfig {}", r.name),
                     secret_namespace: pc
@@ -205,6 +212,8 @@ impl Registry {
                 format!("{config_name} sets no provider block"),
             )
         })?;
+        crate::core::validate::endpoint(account)
+            .map_err(|m| Error::refused("InvalidEndpoint", format!("{config_name}: {m}")))?;
         let secret_name = &account.credentials_secret_ref.name;
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), secret_namespace);
         let secret = secrets.get_opt(secret_name).await?.ok_or_else(|| {

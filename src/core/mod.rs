@@ -4,3 +4,4 @@ pub mod desired;
 pub mod diff;
 pub mod normalize;
 pub mod redact;
+pub mod validate;

@@ -24,6 +24,7 @@ use super::common::{ManagedFields, ManagedStatus, SecretKeyRef};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new("has(self.saml) != has(self.oidc)").message("exactly one of saml or oidc must be set"))]
+#[x_kube(validation = Rule::new("!has(self.idpType) || (self.idpType.startsWith('saml_') ? !has(self.oidc) : !has(self.saml))").message("idpType does not match the protocol block: saml_* types need saml, oidc_* types need oidc").field_path(".idpType"))]
 #[serde(rename_all = "camelCase")]
 pub struct EnterpriseConnectionSpec {
     #[serde(flatten)]
@@ -42,6 +43,7 @@ pub struct EnterpriseConnectionSpec {
             )
         )
     )]
+    #[x_kube(validation = Rule::new("self.all(d, self.exists_one(e, e.lowerAscii() == d.lowerAscii()))").message("domains must not list the same domain twice (domains are case-insensitive)"))]
     pub domains: Vec<String>,
     /// Whether users can sign in through the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +96,11 @@ impl IdpType {
     }
 }
 
+/// A PEM certificate block, or base64 alone that starts like DER of a certificate (`MII`: a SEQUENCE
+/// of 256 to 65535 bytes). Whether it parses as X.509 is checked by the operator.
+const CERTIFICATE_RULE: &str = r"self.trim().startsWith('-----BEGIN CERTIFICATE-----') ? self.trim().endsWith('-----END CERTIFICATE-----') : self.trim().matches('^MII[A-Za-z0-9+/=\\s]*$')";
+const CERTIFICATE_MESSAGE: &str = "idpCertificate must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----) or the base64 of one (starting with MII)";
+
 /// SAML identity-provider settings.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[x_kube(validation = Rule::new("!(has(self.idpMetadata) && has(self.idpMetadataUrl))").message("set at most one of idpMetadata or idpMetadataUrl"))]
@@ -111,13 +118,16 @@ pub struct SamlSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://"))]
     pub idp_metadata_url: Option<String>,
-    /// The identity provider's SAML metadata XML, inline.
+    /// The identity provider's SAML metadata XML, inline (an EntityDescriptor). For a URL use idpMetadataUrl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 131072))]
+    #[x_kube(validation = Rule::new("self.trim().startsWith('<')").message("idpMetadata must be the SAML metadata XML itself (starting with '<'); put a URL in idpMetadataUrl"))]
     pub idp_metadata: Option<String>,
-    /// The identity provider's signing certificate (PEM; public, not a secret).
+    /// The identity provider's signing certificate: PEM (-----BEGIN CERTIFICATE-----) or the base64 DER
+    /// body alone (public, not a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 16384))]
+    #[x_kube(validation = Rule::new(CERTIFICATE_RULE).message(CERTIFICATE_MESSAGE))]
     pub idp_certificate: Option<String>,
     /// Whether sign-ins started at the identity provider are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]

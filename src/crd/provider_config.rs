@@ -1,7 +1,11 @@
 //! ProviderConfig (namespaced) and ClusterProviderConfig (cluster-scoped): one provider account each.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, KubeSchema};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::{
+    CustomResource, KubeSchema,
+    core::{Selector, SelectorExt},
+};
 use serde::{Deserialize, Serialize};
 
 use super::common::CredentialsSecretRef;
@@ -9,6 +13,10 @@ use super::common::CredentialsSecretRef;
 const ONE_PROVIDER_RULE: &str = "(has(self.qovery) ? 1 : 0) + (has(self.auth0) ? 1 : 0) + (has(self.loginradius) ? 1 : 0) + (has(self.clerk) ? 1 : 0) + (has(self.atlas) ? 1 : 0) == 1";
 const ONE_PROVIDER_MESSAGE: &str =
     "exactly one provider block (qovery, auth0, loginradius, clerk, atlas) must be set";
+/// Plain http:// only to a loopback host, unless allowInsecureEndpoint says otherwise (the
+/// operator checks the same in [`crate::core::validate::endpoint`]).
+const LOOPBACK_RULE: &str = "!has(self.endpoint) || !self.endpoint.startsWith('http://') || (has(self.allowInsecureEndpoint) && self.allowInsecureEndpoint) || self.endpoint.matches('(?i)^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]])(:[0-9]+)?([/?#].*)?$')";
+const LOOPBACK_MESSAGE: &str = "endpoint: plain http:// is accepted only for a loopback host (127.0.0.0/8, ::1, localhost); use https:// or set spec.allowInsecureEndpoint: true";
 
 /// Account and credentials of one provider, referenced by managed resources in the same namespace.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
@@ -25,13 +33,14 @@ const ONE_PROVIDER_MESSAGE: &str =
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new(ONE_PROVIDER_RULE).message(ONE_PROVIDER_MESSAGE))]
+#[x_kube(validation = Rule::new(LOOPBACK_RULE).message(LOOPBACK_MESSAGE).field_path(".endpoint"))]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
     #[serde(flatten)]
     pub account: ProviderAccount,
 }
 
-/// Account and credentials of one provider, usable from every namespace.
+/// Account and credentials of one provider, usable from the namespaces that `allowedNamespaces` admits (all by default).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[kube(
     group = "ssoperator.io",
@@ -45,11 +54,101 @@ pub struct ProviderConfigSpec {
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new(ONE_PROVIDER_RULE).message(ONE_PROVIDER_MESSAGE))]
+#[x_kube(validation = Rule::new(LOOPBACK_RULE).message(LOOPBACK_MESSAGE).field_path(".endpoint"))]
 #[x_kube(validation = Rule::new("has(self.credentialsSecretRef.namespace)").message("credentialsSecretRef.namespace is required in a ClusterProviderConfig"))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterProviderConfigSpec {
     #[serde(flatten)]
     pub account: ProviderAccount,
+    /// Which namespaces' resources may use this account (as Gateway API's
+    /// `allowedRoutes.namespaces`). Unset or `from: All`: every namespace. `from: Selector`: only
+    /// namespaces whose labels match `selector`; a resource elsewhere is refused
+    /// (Ready=False, reason NamespaceNotAllowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_namespaces: Option<AllowedNamespaces>,
+}
+
+/// Where a ClusterProviderConfig may be used from.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum NamespacesFrom {
+    /// Every namespace (the default).
+    #[default]
+    All,
+    /// Only namespaces whose labels match `selector`.
+    Selector,
+}
+
+/// The namespaces whose resources may use a ClusterProviderConfig.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("!has(self.from) || self.from != 'Selector' || has(self.selector)").message("allowedNamespaces.selector is required when from is Selector").field_path(".selector"))]
+#[x_kube(validation = Rule::new("(has(self.from) && self.from == 'Selector') || !has(self.selector)").message("allowedNamespaces.selector is only used with from: Selector").field_path(".from"))]
+#[serde(rename_all = "camelCase")]
+pub struct AllowedNamespaces {
+    /// All (default): every namespace; Selector: the namespaces that `selector` matches.
+    #[serde(default)]
+    pub from: NamespacesFrom,
+    /// Label selector over namespaces, used with `from: Selector`. An empty selector matches every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+}
+
+impl AllowedNamespaces {
+    /// Whether deciding needs the namespace's labels.
+    pub fn needs_labels(&self) -> bool {
+        self.from == NamespacesFrom::Selector
+    }
+
+    /// Whether a namespace with these labels may use the config; `Err` describes the rule that
+    /// refuses it (or a selector that cannot be evaluated).
+    pub fn check(
+        &self,
+        namespace: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if self.from == NamespacesFrom::All {
+            return Ok(());
+        }
+        let Some(selector) = &self.selector else {
+            return Err("spec.allowedNamespaces.from is Selector but no selector is set".into());
+        };
+        let rule = describe_selector(selector);
+        let parsed = Selector::try_from(selector.clone())
+            .map_err(|e| format!("spec.allowedNamespaces.selector cannot be evaluated: {e}"))?;
+        if parsed.matches(labels) {
+            Ok(())
+        } else {
+            Err(format!(
+                "namespace {namespace} is not allowed by spec.allowedNamespaces (from: Selector, selector: {rule})"
+            ))
+        }
+    }
+}
+
+/// A label selector in the text form kubectl accepts (`a=b,c in (d),!e`).
+fn describe_selector(s: &LabelSelector) -> String {
+    let mut parts: Vec<String> = s
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in s.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            "DoesNotExist" => format!("!{}", e.key),
+            other => format!("{} {other} ({values})", e.key),
+        });
+    }
+    if parts.is_empty() {
+        "{} (every namespace)".into()
+    } else {
+        parts.join(",")
+    }
 }
 
 /// The provider account: exactly one provider block, the credentials, and optional client settings.
@@ -74,10 +173,15 @@ pub struct ProviderAccount {
     /// Secret that holds the credentials; the keys it needs are named on each provider block.
     pub credentials_secret_ref: CredentialsSecretRef,
     /// Base URL of the provider's management API. Leave unset for the real service; set it only for tests or a proxy.
+    /// Plain http:// is accepted only for a loopback host (127.0.0.0/8, ::1, localhost) unless allowInsecureEndpoint is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     #[x_kube(validation = Rule::new("self.startsWith('https://') || self.startsWith('http://')").message("endpoint must be an http(s) URL"))]
+    #[x_kube(validation = Rule::new("!self.contains(' ') && isURL(self) && self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#:@]+')").message("endpoint must be a URL with a host and no spaces, such as https://api.example.com"))]
     pub endpoint: Option<String>,
+    /// Accept a plain http:// endpoint to a host that is not loopback. Credentials then travel unencrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_insecure_endpoint: Option<bool>,
     /// Client-side rate limit shared by every resource that uses this account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
@@ -203,6 +307,50 @@ mod tests {
             endpoint: endpoint.map(str::to_string),
             ..ProviderAccount::default()
         }
+    }
+
+    #[test]
+    fn allowed_namespaces_default_to_all_and_a_selector_names_its_rule() {
+        let labels = |kv: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let all = AllowedNamespaces::default();
+        assert!(!all.needs_labels());
+        assert_eq!(all.check("anyone", &labels(&[])), Ok(()));
+        let spec: ClusterProviderConfigSpec = serde_json::from_value(serde_json::json!({
+            "clerk": {}, "credentialsSecretRef": {"name": "c", "namespace": "sso"},
+            "allowedNamespaces": {"from": "Selector", "selector": {
+                "matchLabels": {"tenant": "acme"},
+                "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "staging"]}]}}
+        }))
+        .unwrap();
+        let rule = spec.allowed_namespaces.unwrap();
+        assert!(rule.needs_labels());
+        assert_eq!(
+            rule.check("a", &labels(&[("tenant", "acme"), ("env", "prod")])),
+            Ok(())
+        );
+        let err = rule
+            .check("b", &labels(&[("tenant", "globex"), ("env", "prod")]))
+            .unwrap_err();
+        assert!(
+            err.contains("namespace b")
+                && err.contains("spec.allowedNamespaces")
+                && err.contains("tenant=acme,env in (prod,staging)"),
+            "{err}"
+        );
+        let no_selector = AllowedNamespaces {
+            from: NamespacesFrom::Selector,
+            selector: None,
+        };
+        assert!(no_selector.check("a", &labels(&[])).is_err());
+        let bad_operator: AllowedNamespaces = serde_json::from_value(serde_json::json!({
+            "from": "Selector", "selector": {"matchExpressions": [{"key": "k", "operator": "Near"}]}
+        }))
+        .unwrap();
+        assert!(bad_operator.check("a", &labels(&[("k", "v")])).is_err());
     }
 
     #[test]

@@ -215,6 +215,8 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
     // Cluster-wide: Secrets are read one by one (get), never listed or watched.
     let rules = &one(&docs, "ClusterRole")["rules"];
     assert_eq!(verbs(rules, "", "secrets"), set(&["get"]));
+    // Namespace labels, for ClusterProviderConfig allowedNamespaces selectors: get only.
+    assert_eq!(verbs(rules, "", "namespaces"), set(&["get"]));
     assert_eq!(
         verbs(rules, "ssoperator.io", "enterpriseconnections"),
         set(&["get", "list", "watch", "patch"])
@@ -265,6 +267,7 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
         verbs(cluster_rules, "ssoperator.io", "clusterproviderconfigs"),
         set(&["get", "list", "watch"])
     );
+    assert_eq!(verbs(cluster_rules, "", "namespaces"), set(&["get"]));
     assert!(
         verbs(
             cluster_rules,

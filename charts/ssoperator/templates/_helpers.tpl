@@ -120,4 +120,8 @@ one that another resource already manages (reason AlreadyManaged), wherever that
   resources: ["clusterproviderconfigs/status"]
   verbs: ["patch"]
 {{- end }}
+# The labels of a namespace, for a ClusterProviderConfig's allowedNamespaces selector.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
 {{- end }}
