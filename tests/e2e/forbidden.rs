@@ -46,6 +46,12 @@ async fn a_read_only_key_makes_no_loop_and_keeps_the_provider_config_ready() {
         &e.endpoints()["auth0"],
     )
     .await;
+    // Ready first: its first Ready rightly wakes the resources that use it, which would count
+    // twice here for resources that had already tried.
+    wait_for::<ProviderConfig>(&client, &ns, "auth0", "Ready", |pc| {
+        pc_ready(pc).is_some_and(|(s, _)| s == "True")
+    })
+    .await;
     for i in 0..RESOURCES {
         let id = format!("cop_readonly{i:04}");
         e.auth0.insert_profile(
