@@ -4,7 +4,11 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client, api::DeleteParams};
+use kube::{
+    Api, Client,
+    api::DeleteParams,
+    core::{ApiResource, DynamicObject, GroupVersionKind},
+};
 use serde_json::json;
 use ssoperator::{
     crd::{EnterpriseConnection, ProviderConfig},
@@ -120,4 +124,109 @@ async fn one_file_deleted_at_once_leaves_nothing_behind() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `kubectl delete -f examples/` with every managed example under `deletionPolicy: Delete`:
+/// kubectl deletes in file order, so each Secret goes first. Nothing stays Terminating and the
+/// objects the operator can delete are gone from the providers.
+#[tokio::test]
+async fn every_example_deleted_in_one_command() {
+    let (client, ns) = setup().await;
+    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
+    let mut docs = crate::demo::examples_for(&e, &ns);
+    for doc in &mut docs {
+        if doc["spec"]["providerConfigRef"].is_object() {
+            doc["spec"]["deletionPolicy"] = json!("Delete");
+        }
+    }
+    let _op = Operator::start(&client, &ns);
+    for doc in &docs {
+        apply(&client, &ns, doc.clone()).await;
+    }
+    let managed: Vec<(String, String)> = docs
+        .iter()
+        .filter(|d| d["spec"]["providerConfigRef"].is_object())
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["metadata"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (kind, name) in &managed {
+        let api = dynamic(&client, &ns, kind);
+        let t = Instant::now();
+        loop {
+            let o = api.get(name).await.unwrap();
+            let ready = o.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            if ready {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "{kind}/{name} not Ready"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(e.clerk.count_connections() > 0 && e.auth0.count_profiles() > 0);
+
+    // In file order, as kubectl does: a Secret, its ProviderConfig, then the resources.
+    for doc in &docs {
+        let kind = doc["kind"].as_str().unwrap();
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        let api = if kind == "Secret" {
+            let gvk = GroupVersionKind::gvk("", "v1", "Secret");
+            Api::namespaced_with(client.clone(), &ns, &ApiResource::from_gvk(&gvk))
+        } else if kind == "ClusterProviderConfig" {
+            let gvk = GroupVersionKind::gvk("ssoperator.io", "v1alpha1", kind);
+            Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk))
+        } else {
+            dynamic(&client, &ns, kind)
+        };
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    let t = Instant::now();
+    loop {
+        let mut left = vec![];
+        for doc in &docs {
+            let kind = doc["kind"].as_str().unwrap();
+            let name = doc["metadata"]["name"].as_str().unwrap();
+            let api = if kind == "ClusterProviderConfig" {
+                let gvk = GroupVersionKind::gvk("ssoperator.io", "v1alpha1", kind);
+                Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk))
+            } else if kind == "Secret" {
+                continue;
+            } else {
+                dynamic(&client, &ns, kind)
+            };
+            if api.get_opt(name).await.unwrap().is_some() {
+                left.push(format!("{kind}/{name}"));
+            }
+        }
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "Terminating after 60 s: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "every example deleted in one command: all gone in {:?}",
+        t.elapsed()
+    );
+    assert_eq!(e.clerk.count_connections(), 0, "{}", e.clerk.snapshot());
+    assert_eq!(e.auth0.count_profiles(), 0);
+    assert_eq!(e.loginradius.count_connections(), 0);
+}
+
+fn dynamic(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("ssoperator.io", "v1alpha1", kind);
+    Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
