@@ -644,12 +644,17 @@ async fn an_interrupted_create_is_deleted_by_its_name() {
         .into_iter()
         .filter(|o| !o.data["status"]["pendingCreate"].is_null())
         .collect();
-    assert_eq!(pending.len(), 1, "one create was interrupted");
-    assert!(pending[0].data["status"]["externalId"].is_null());
-    assert_eq!(
-        target.count(&e),
-        1,
-        "the interrupted create reached the provider"
+    // One create was interrupted after it reached the provider (the other resource may have
+    // recorded its name too, before or after its own create).
+    assert!(!pending.is_empty(), "no create was interrupted");
+    assert!(
+        pending
+            .iter()
+            .all(|o| o.data["status"]["externalId"].is_null())
+    );
+    assert!(
+        target.count(&e) >= 1,
+        "the interrupted create did not reach the provider"
     );
     for i in 0..RESOURCES {
         api.delete(&format!("r{i}"), &DeleteParams::default())
