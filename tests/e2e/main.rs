@@ -15,5 +15,6 @@ mod lifecycle;
 mod loginradius;
 mod operator;
 mod qovery;
+mod ratelimit;
 mod saas;
 mod support;
