@@ -106,96 +106,199 @@ async fn one_clerk_account_at_10_rps_sees_at_most_1_percent_429_and_stable_statu
     };
 
     let pp = PatchParams::apply(support::FIELD_MANAGER).force();
-    let start = Instant::now();
-    stream::iter(0..N)
-        .for_each_concurrent(16, |i| {
+    let apply_all = |extra_domain: bool| {
+        let (ecs, pp) = (ecs.clone(), pp.clone());
+        stream::iter(0..N).for_each_concurrent(16, move |i| {
             let (ecs, pp) = (ecs.clone(), pp.clone());
             async move {
                 let name = format!("conn-{i:03}");
                 let pc = if i % 2 == 0 { "clerk-a" } else { "clerk-b" };
+                let mut domains = vec![format!("tenant-{i}.example")];
+                if extra_domain {
+                    domains.push(format!("eu.tenant-{i}.example"));
+                }
                 let doc = json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
                     "metadata": {"name": name},
                     "spec": {"providerConfigRef": {"name": pc}, "name": format!("Tenant {i}"),
-                             "domains": [format!("tenant-{i}.example")], "deletionPolicy": "Delete",
+                             "domains": domains, "deletionPolicy": "Delete",
                              "saml": {"idpMetadataUrl": format!("https://idp.example/{i}/metadata")}}});
                 ecs.patch(&name, &pp, &Patch::Apply(doc)).await.unwrap();
             }
         })
-        .await;
-
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let (ready_after, not_ready) = loop {
-        let list = ecs.list(&ListParams::default()).await.unwrap();
-        let not_ready: Vec<String> = list
+    };
+    let all_ready = |timeout: Duration| {
+        let ecs = ecs.clone();
+        async move {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let list = ecs.list(&ListParams::default()).await.unwrap();
+                let not_ready: Vec<String> = list
+                    .items
+                    .iter()
+                    .filter(|o| !ready(*o))
+                    .map(|o| format!("{}: {} {}", o.name_any(), reason(o), message(o)))
+                    .collect();
+                if not_ready.is_empty() || Instant::now() > deadline {
+                    return not_ready;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let status_writes = || sum_samples(&metrics.render(), "ssoperator_status_writes_total");
+    let rate_limited_events = || async {
+        let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
             .items
             .iter()
-            .filter(|o| !ready(*o))
-            .map(|o| format!("{}: {} {}", o.name_any(), reason(o), message(o)))
-            .collect();
-        if not_ready.is_empty() || Instant::now() > deadline {
-            break (start.elapsed(), not_ready);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+            .filter(|e| e.reason.as_deref() == Some("RateLimited"))
+            .map(|e| e.count.unwrap_or(1).max(1) as u64)
+            .sum::<u64>()
     };
+    let mut failures: Vec<String> = vec![];
 
-    let emulator_calls: u64 = clerk.core().calls().values().sum();
+    // Phase 1: create all 200 at once. The operator must keep within the account's 10 rps.
+    let start = Instant::now();
+    apply_all(false).await;
+    let not_ready = all_ready(Duration::from_secs(300)).await;
+    let ready_after = start.elapsed();
+    let calls1: u64 = clerk.core().calls().values().sum();
     let operator_calls = sum_samples(&metrics.render(), "ssoperator_provider_calls_total") as u64;
-    let too_many = calls_with_status(&metrics, "429");
-    let share = too_many as f64 / emulator_calls.max(1) as f64;
-    let status_writes = sum_samples(&metrics.render(), "ssoperator_status_writes_total");
-    let limited = rate_limited_writes.lock().unwrap().clone();
-    let worst = limited.values().copied().max().unwrap_or(0);
-    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
-    let warning_events = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .filter(|e| e.reason.as_deref() == Some("RateLimited"))
-        .map(|e| e.count.unwrap_or(1).max(1) as u64)
-        .sum::<u64>();
+    let too_many1 = calls_with_status(&metrics, "429");
+    let share1 = too_many1 as f64 / calls1.max(1) as f64;
+    let writes1 = status_writes();
+    let limited1 = std::mem::take(&mut *rate_limited_writes.lock().unwrap());
+    let worst1 = limited1.values().copied().max().unwrap_or(0);
+    let events1 = rate_limited_events().await;
     println!(
-        "rate limit: {N} Clerk EnterpriseConnections, 2 ProviderConfigs of one account, emulator 10 rps burst 10"
+        "rate limit, phase 1: {N} Clerk EnterpriseConnections created, 2 ProviderConfigs of one account, emulator 10 rps burst 10"
+    );
+    println!("  provider calls                 {calls1:>8}  (operator counted {operator_calls})");
+    println!(
+        "  answered 429                   {too_many1:>8}  ({:.2} %)",
+        share1 * 100.0
     );
     println!(
-        "  provider calls                 {emulator_calls:>8}  (operator counted {operator_calls})"
+        "  status writes                  {writes1:>8}  ({:.2} per resource)",
+        writes1 / N as f64
     );
     println!(
-        "  answered 429                   {too_many:>8}  ({:.2} %)",
-        share * 100.0
+        "  status writes with RateLimited {:>8}  ({} resources, at most {worst1} for one)",
+        limited1.values().sum::<u32>(),
+        limited1.len()
     );
-    println!(
-        "  status writes                  {status_writes:>8}  ({:.2} per resource)",
-        status_writes / N as f64
-    );
-    println!(
-        "  status writes with RateLimited {:>8}  ({} resources, at most {worst} for one)",
-        limited.values().sum::<u32>(),
-        limited.len()
-    );
-    println!("  RateLimited Warning events     {warning_events:>8}");
+    println!("  RateLimited Warning events     {events1:>8}");
     println!(
         "  all Ready after                {ready_after:>8.1?}  ({} not Ready)",
         not_ready.len()
     );
+    if !not_ready.is_empty() {
+        failures.push(format!(
+            "phase 1: {} of {N} not Ready after {ready_after:?}: {:?}",
+            not_ready.len(),
+            &not_ready[..not_ready.len().min(5)]
+        ));
+    }
+    if clerk.count_connections() != N {
+        failures.push(format!(
+            "phase 1: {} remote objects for {N} resources",
+            clerk.count_connections()
+        ));
+    }
+    if share1 > 0.01 {
+        failures.push(format!(
+            "phase 1: {too_many1} of {calls1} provider calls ({:.2} %) were answered 429",
+            share1 * 100.0
+        ));
+    }
 
-    assert!(
-        not_ready.is_empty(),
-        "{} of {N} not Ready after {ready_after:?}: {:?}",
-        not_ready.len(),
-        &not_ready[..not_ready.len().min(5)]
+    // Phase 2: the provider refuses everything for 45 s (longer than one call may wait, 30 s),
+    // each 429 asking to wait until the window ends, while every spec is edited. One 429 must
+    // pause the account: the other resources wait without calling, each writes its status once
+    // (RateLimited, with a message that does not count down), then all carry out the edit.
+    let window = Duration::from_secs(45);
+    clerk.core().reset_calls();
+    let (too_many_before, writes_before) = (calls_with_status(&metrics, "429"), status_writes());
+    clerk.core().refuse_for(window);
+    let closed = Instant::now();
+    apply_all(true).await;
+    tokio::time::sleep(window.saturating_sub(closed.elapsed())).await;
+    let calls_in_window: u64 = clerk.core().calls().values().sum();
+    let too_many_in_window = calls_with_status(&metrics, "429") - too_many_before;
+    let writes_in_window = status_writes() - writes_before;
+    let reopened = Instant::now();
+    let not_ready = all_ready(Duration::from_secs(300)).await;
+    let ready_after2 = reopened.elapsed();
+    let calls2: u64 = clerk.core().calls().values().sum();
+    let too_many2 = calls_with_status(&metrics, "429") - too_many_before;
+    let limited2 = rate_limited_writes.lock().unwrap().clone();
+    let worst2 = limited2.values().copied().max().unwrap_or(0);
+    let events2 = rate_limited_events().await - events1;
+    println!(
+        "rate limit, phase 2: every spec edited while the provider answers 429 for {window:?}"
     );
-    assert_eq!(clerk.count_connections(), N, "one remote object each");
-    assert!(
-        share <= 0.01,
-        "{too_many} of {emulator_calls} provider calls ({:.2} %) were answered 429",
-        share * 100.0
+    println!(
+        "  provider calls in the window   {calls_in_window:>8}  ({too_many_in_window} answered 429)"
     );
-    assert!(
-        worst <= 1,
-        "a resource's status was written {worst} times while it waited for the rate limit"
+    println!(
+        "  status writes in the window    {writes_in_window:>8}  ({:.2} per resource)",
+        writes_in_window / N as f64
     );
+    println!(
+        "  status writes with RateLimited {:>8}  ({} resources, at most {worst2} for one)",
+        limited2.values().sum::<u32>(),
+        limited2.len()
+    );
+    println!("  RateLimited Warning events     {events2:>8}");
+    println!(
+        "  provider calls in all          {calls2:>8}  ({too_many2} answered 429, {:.2} %)",
+        too_many2 as f64 / calls2.max(1) as f64 * 100.0
+    );
+    println!(
+        "  all Ready after the window     {ready_after2:>8.1?}  ({} not Ready)",
+        not_ready.len()
+    );
+    let total_calls = calls1 + calls2;
+    let total_429 = too_many1 + too_many2;
+    println!(
+        "rate limit, both phases: {total_429} of {total_calls} provider calls answered 429 ({:.2} %)",
+        total_429 as f64 / total_calls.max(1) as f64 * 100.0
+    );
+    if !not_ready.is_empty() {
+        failures.push(format!(
+            "phase 2: {} of {N} not Ready {ready_after2:?} after the window: {:?}",
+            not_ready.len(),
+            &not_ready[..not_ready.len().min(5)]
+        ));
+    }
+    // The first 429, plus at most the calls already under way when it came (one per worker, and
+    // a ProviderConfig check).
+    if too_many_in_window > 10 {
+        failures.push(format!(
+            "phase 2: {too_many_in_window} calls were sent (and answered 429) while the account was paused"
+        ));
+    }
+    if writes_in_window > N as f64 {
+        failures.push(format!(
+            "phase 2: {writes_in_window} status writes for {N} resources while the account was paused"
+        ));
+    }
+    if total_429 as f64 > 0.01 * total_calls as f64 {
+        failures.push(format!(
+            "{total_429} of {total_calls} provider calls were answered 429"
+        ));
+    }
+    for (phase, worst) in [(1, worst1), (2, worst2)] {
+        if worst > 1 {
+            failures.push(format!(
+                "phase {phase}: a resource's status was written {worst} times while it waited for the rate limit"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 
     watch.abort();
     let _ = stop.send(());
