@@ -164,7 +164,7 @@ pub struct ClientSettings {
     /// Timeout of one HTTP request.
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    /// The account's shared token bucket, if any.
+    /// The account's gate (token bucket and 429 pause), shared by every client of the account.
     pub limiter: Option<AccountLimiter>,
     /// Metrics hook.
     pub observer: Arc<dyn CallObserver>,
