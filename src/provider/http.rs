@@ -279,7 +279,7 @@ impl HttpClient {
                     }
                     Ok(_) => {}
                     // The account is paused for longer than a call may wait: not sent at all.
-                    Err(left) => return Err(ProviderError::RateLimited { retry_after: left }),
+                    Err(left) => return Err(rate_limited(left)),
                 }
             }
             let span = tracing::debug_span!("provider_call", provider = %self.provider, operation, attempt);
@@ -342,7 +342,7 @@ impl HttpClient {
                             tracing::info!(provider = %self.provider, operation, wait_seconds = wait.as_secs_f64(), "provider rate limit: every call of this account waits");
                         }
                         if last || wait > retry.max_rate_limit_wait {
-                            return Err(ProviderError::RateLimited { retry_after: wait });
+                            return Err(rate_limited(wait));
                         }
                         // With a gate, the next attempt waits out the account's pause there.
                         if self.settings.limiter.is_none() {
@@ -371,6 +371,14 @@ impl HttpClient {
                 }
             }
         }
+    }
+}
+
+/// A [`ProviderError::RateLimited`] whose wait (the reconcile's requeue) is at least
+/// [`MIN_RATE_LIMIT_WAIT`] and at most [`MAX_PROVIDER_WAIT`].
+pub fn rate_limited(wait: Duration) -> ProviderError {
+    ProviderError::RateLimited {
+        retry_after: wait.clamp(MIN_RATE_LIMIT_WAIT, MAX_PROVIDER_WAIT),
     }
 }
 
@@ -685,6 +693,10 @@ mod tests {
         assert_eq!(
             rate_limit_wait(&h("retry-after", "7")),
             Duration::from_secs(7)
+        );
+        assert_eq!(
+            rate_limited(Duration::ZERO).class(),
+            crate::provider::ErrorClass::RateLimited(MIN_RATE_LIMIT_WAIT)
         );
     }
 
