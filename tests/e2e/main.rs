@@ -18,3 +18,4 @@ mod qovery;
 mod ratelimit;
 mod saas;
 mod support;
+mod transport;
