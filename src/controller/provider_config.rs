@@ -284,9 +284,16 @@ async fn verify(
             Action::requeue(ctx.resync())
         }
         Err(e) => {
+            // Logged once per change of reason or message, not at every retry.
+            let message = e.to_string();
+            if !conditions::get(&status.conditions, READY)
+                .is_some_and(|c| c.reason == e.reason() && c.message == message)
+            {
+                tracing::warn!(config = %name, reason = e.reason(), error = %message, "provider config check failed");
+            }
             conditions::set(
                 &mut status.conditions,
-                Wanted::new(READY, false, e.reason(), e.to_string()),
+                Wanted::new(READY, false, e.reason(), message),
                 generation,
                 now,
             );

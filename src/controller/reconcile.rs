@@ -324,6 +324,11 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 .as_ref()
                 .is_some_and(|c| c.reason == e.reason() && c.message == message);
             if !unchanged {
+                let wait = match e.class() {
+                    ErrorClass::RateLimited(w) => Some(w.as_secs_f64()),
+                    _ => None,
+                };
+                tracing::warn!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), reason = e.reason(), error = %message, retry_after_seconds = ?wait, "reconcile failed");
                 publish(
                     ctx,
                     obj.as_ref(),

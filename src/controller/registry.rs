@@ -66,7 +66,19 @@ pub struct Registry {
     observer: Arc<dyn CallObserver>,
     default_rate: u32,
     clients: Mutex<HashMap<String, Cached>>,
-    limiters: Mutex<HashMap<String, (Option<RateLimit>, AccountLimiter)>>,
+    /// One gate per account identity, shared by every ProviderConfig of that account.
+    gates: Gates,
+}
+
+/// The gates (token bucket and 429 pause) of every account, keyed by account identity.
+#[derive(Default)]
+pub struct Gates(Mutex<HashMap<String, SharedGate>>);
+
+/// The gate of one account and the rate each of its ProviderConfigs asks for.
+struct SharedGate {
+    /// (requests per second, burst) per config name; the gate runs at the smallest.
+    rates: BTreeMap<String, (u32, u32)>,
+    gate: AccountLimiter,
 }
 
 /// Which provider block an account sets.
@@ -93,7 +105,7 @@ impl Registry {
             observer,
             default_rate,
             clients: Mutex::default(),
-            limiters: Mutex::default(),
+            gates: Gates::default(),
         }
     }
 
@@ -249,7 +261,11 @@ impl Registry {
         let key = |k: &str| secret_key(&data, k, secret_namespace, secret_name);
         let mut settings = ClientSettings::new(String::new());
         settings.observer = self.observer.clone();
-        settings.limiter = Some(self.limiter(config_name, account.rate_limit.as_ref()));
+        settings.limiter = Some(self.limiter(
+            &account.identity(),
+            config_name,
+            account.rate_limit.as_ref(),
+        ));
         let base = |default: &str| {
             account
                 .endpoint
@@ -338,24 +354,55 @@ impl Registry {
         })
     }
 
-    /// One token bucket per account, kept across client rebuilds while the rate limit is unchanged.
-    fn limiter(&self, config_name: &str, rate: Option<&RateLimit>) -> AccountLimiter {
-        let mut limiters = lock(&self.limiters);
-        if let Some((r, l)) = limiters.get(config_name)
-            && r.as_ref() == rate
-        {
-            return l.clone();
-        }
-        let (per_second, burst) = match rate {
+    fn limiter(
+        &self,
+        identity: &str,
+        config_name: &str,
+        rate: Option<&RateLimit>,
+    ) -> AccountLimiter {
+        let wanted = match rate {
             Some(r) => (
                 r.requests_per_second,
                 r.burst.unwrap_or(r.requests_per_second),
             ),
             None => (self.default_rate, self.default_rate.saturating_mul(2)),
         };
-        let l = account_limiter(per_second, burst);
-        limiters.insert(config_name.to_string(), (rate.cloned(), l.clone()));
-        l
+        self.gates.gate(identity, config_name, wanted)
+    }
+}
+
+impl Gates {
+    /// The gate of the account `identity`, shared by every ProviderConfig of that account and
+    /// kept across client rebuilds. `wanted` is (requests per second, burst) of `config_name`;
+    /// when the configs of one account ask for different rates, the smallest wins.
+    pub fn gate(&self, identity: &str, config_name: &str, wanted: (u32, u32)) -> AccountLimiter {
+        let mut gates = lock(&self.0);
+        // A config whose account changed (another endpoint or id) no longer counts for the old one.
+        for (other, shared) in gates.iter_mut() {
+            if other != identity && shared.rates.remove(config_name).is_some() {
+                shared.apply_smallest();
+            }
+        }
+        let shared = gates
+            .entry(identity.to_string())
+            .or_insert_with(|| SharedGate {
+                rates: BTreeMap::new(),
+                gate: account_limiter(wanted.0, wanted.1),
+            });
+        shared.rates.insert(config_name.to_string(), wanted);
+        shared.apply_smallest();
+        shared.gate.clone()
+    }
+}
+
+impl SharedGate {
+    /// Runs the gate at the smallest rate and burst its configs ask for.
+    fn apply_smallest(&self) {
+        let per_second = self.rates.values().map(|r| r.0).min();
+        let burst = self.rates.values().map(|r| r.1).min();
+        if let (Some(per_second), Some(burst)) = (per_second, burst) {
+            self.gate.set_rate(per_second, burst);
+        }
     }
 }
 
@@ -393,4 +440,57 @@ struct ConfigRead {
     account: ProviderAccount,
     secret_namespace: String,
     generation: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{ClerkAccount, QoveryAccount};
+
+    fn account(endpoint: &str, org: Option<&str>) -> ProviderAccount {
+        let mut a = ProviderAccount {
+            endpoint: Some(endpoint.to_string()),
+            ..Default::default()
+        };
+        match org {
+            Some(o) => {
+                a.qovery = Some(QoveryAccount {
+                    organization_id: o.to_string(),
+                })
+            }
+            None => a.clerk = Some(ClerkAccount::default()),
+        }
+        a
+    }
+
+    #[test]
+    fn two_configs_of_one_account_share_one_gate_at_the_smaller_rate() {
+        let gates = Gates::default();
+        let a = account("http://127.0.0.1:9/", None);
+        let b = account("http://127.0.0.1:9", None);
+        let ga = gates.gate(&a.identity(), "ProviderConfig ns/a", (10, 10));
+        let gb = gates.gate(&b.identity(), "ProviderConfig other/b", (20, 40));
+        assert!(Arc::ptr_eq(&ga, &gb), "one account, one gate");
+        assert_eq!(ga.rate(), (10, 10));
+        // A 429 seen through one config pauses the other.
+        ga.pause(std::time::Duration::from_secs(5));
+        assert!(gb.paused_for().is_some());
+        // Another endpoint or organization is another account.
+        let org = "3f8d2c4e-9b1a-4c7e-8f2d-5a6b7c8d9e0f";
+        let q1 = gates.gate(&account("http://x", Some(org)).identity(), "c", (5, 5));
+        let q2 = gates.gate(
+            &account("http://x", Some("00000000-9b1a-4c7e-8f2d-5a6b7c8d9e0f")).identity(),
+            "d",
+            (5, 5),
+        );
+        let c = gates.gate(&account("http://y", None).identity(), "e", (5, 5));
+        assert!(!Arc::ptr_eq(&q1, &q2) && !Arc::ptr_eq(&ga, &c));
+        // A config that moves to another account stops counting for the first.
+        gates.gate(
+            &account("http://y", None).identity(),
+            "ProviderConfig ns/a",
+            (10, 10),
+        );
+        assert_eq!(gb.rate(), (20, 40));
+    }
 }

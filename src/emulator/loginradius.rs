@@ -7,6 +7,10 @@
 //!   and answers `{ "Data": [...], "Count": total }`.
 //! - 81xx errors are HTTP 400 (8151 included); the client maps by `ErrorCode`, not by status.
 //! - Wrong key: 403 with ErrorCode 901; wrong secret: 401 with ErrorCode 902.
+//! - Credentials are taken from the `X-LoginRadius-ApiKey` / `X-LoginRadius-ApiSecret` headers
+//!   only. LoginRadius also takes them as `apikey` / `apisecret` query parameters (seed 002); the
+//!   emulator refuses that form (400, ErrorCode 908) on purpose, so that a client that puts a
+//!   credential in a URL, where logs and proxies keep it, fails every test.
 //! - 429 carries no rate-limit headers (none documented) and ErrorCode 429.
 //! - PUT replaces every writable field: what the body leaves out is cleared (the safest reading
 //!   for clients, which therefore send the whole object back).
@@ -297,18 +301,27 @@ impl LoginRadiusEmulator {
 }
 
 impl Inner {
-    /// Credentials as LoginRadius takes them: `apikey`/`apisecret` query parameters, or the
-    /// `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers.
+    /// Credentials from the `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers; the
+    /// `apikey`/`apisecret` query parameters that LoginRadius also takes are refused here.
     fn authorize(&self, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<(), Fail> {
-        let take = |q: &str, h: &str| {
-            query.get(q).cloned().or_else(|| {
-                headers
-                    .get(h)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            })
+        if query
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("apikey") || k.eq_ignore_ascii_case("apisecret"))
+        {
+            return Err(lr_error(
+                StatusCode::BAD_REQUEST,
+                codes::BAD_PARAMETER,
+                "Credentials in the query string are refused",
+                "The emulator takes the API key and secret only from the X-LoginRadius-ApiKey and X-LoginRadius-ApiSecret headers: a URL is logged.",
+            ));
+        }
+        let take = |h: &str| {
+            headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
         };
-        if take("apikey", "x-loginradius-apikey").as_deref() != Some(self.api_key.as_str()) {
+        if take("x-loginradius-apikey").as_deref() != Some(self.api_key.as_str()) {
             return Err(lr_error(
                 StatusCode::FORBIDDEN,
                 codes::API_KEY_INVALID,
@@ -316,8 +329,7 @@ impl Inner {
                 "LoginRadius API key is invalid, please use a valid API key of your LoginRadius account.",
             ));
         }
-        if take("apisecret", "x-loginradius-apisecret").as_deref() != Some(self.api_secret.as_str())
-        {
+        if take("x-loginradius-apisecret").as_deref() != Some(self.api_secret.as_str()) {
             return Err(lr_error(
                 StatusCode::UNAUTHORIZED,
                 codes::API_SECRET_INVALID,
@@ -607,11 +619,15 @@ mod tests {
             "{}/v2/manage/organizations/org_1/connections",
             running.url()
         );
-        let auth = [("apikey", "k"), ("apisecret", "s")];
+        let auth = |r: reqwest::RequestBuilder| {
+            r.header("X-LoginRadius-ApiKey", "k")
+                .header("X-LoginRadius-ApiSecret", "s")
+        };
 
         let r = http
             .get(&base)
-            .query(&[("apikey", "x"), ("apisecret", "s")])
+            .header("X-LoginRadius-ApiKey", "x")
+            .header("X-LoginRadius-ApiSecret", "s")
             .send()
             .await
             .unwrap();
@@ -619,16 +635,30 @@ mod tests {
         assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 901);
         let r = http
             .get(&base)
-            .query(&[("apikey", "k"), ("apisecret", "x")])
+            .header("X-LoginRadius-ApiKey", "k")
+            .header("X-LoginRadius-ApiSecret", "x")
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 401);
         assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 902);
+        // The query-string form, even with the right values, is refused.
+        let r = http
+            .get(&base)
+            .query(&[("apikey", "k"), ("apisecret", "s")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 908);
+        let r = auth(http.get(&base))
+            .query(&[("apikey", "k")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "headers do not excuse a key in the URL");
 
-        let created: Value = http
-            .post(&base)
-            .query(&auth)
+        let created: Value = auth(http.post(&base))
             .json(&body())
             .send()
             .await
@@ -648,9 +678,7 @@ mod tests {
         assert_eq!(created["MetadataUrl"], format!("{entity}/metadata.xml"));
 
         // PUT replaces: what the body leaves out is cleared (GroupRoles, IDPEntityId).
-        let put: Value = http
-            .put(format!("{base}/{id}"))
-            .query(&auth)
+        let put: Value = auth(http.put(format!("{base}/{id}")))
             .json(&json!({"Name": "n", "Domain": "a.example", "ConnectionType": "saml_custom"}))
             .send()
             .await
@@ -662,11 +690,7 @@ mod tests {
         assert!(put.get("IDPEntityId").is_none());
         assert_eq!(put["EntityId"], created["EntityId"]);
 
-        // Headers are accepted as well.
-        let list: Value = http
-            .get(&base)
-            .header("X-LoginRadius-ApiKey", "k")
-            .header("X-LoginRadius-ApiSecret", "s")
+        let list: Value = auth(http.get(&base))
             .query(&[("pageindex", "1"), ("pagesize", "1")])
             .send()
             .await
@@ -677,17 +701,13 @@ mod tests {
         assert_eq!(list["Count"], 1);
         assert_eq!(list["Data"].as_array().unwrap().len(), 1);
 
-        let r = http
-            .get(format!("{base}/conn_nope"))
-            .query(&auth)
+        let r = auth(http.get(format!("{base}/conn_nope")))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 400);
         assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 8151);
-        let del: Value = http
-            .delete(format!("{base}/{id}"))
-            .query(&auth)
+        let del: Value = auth(http.delete(format!("{base}/{id}")))
             .send()
             .await
             .unwrap()

@@ -90,6 +90,8 @@ pub struct EmulatorCore {
     calls: Mutex<BTreeMap<String, u64>>,
     faults: Mutex<Faults>,
     bucket: Mutex<Option<Bucket>>,
+    /// Every request is answered 429 until then (a provider's fixed rate-limit window).
+    closed_until: Mutex<Option<Instant>>,
     dialect: Box<dyn Dialect>,
 }
 
@@ -105,6 +107,7 @@ impl EmulatorCore {
             calls: Mutex::default(),
             faults: Mutex::default(),
             bucket: Mutex::new(None),
+            closed_until: Mutex::new(None),
             dialect: Box::new(dialect),
         })
     }
@@ -148,6 +151,12 @@ impl EmulatorCore {
         *lock(&self.bucket) = limit.map(|(capacity, per_second)| Bucket::new(capacity, per_second));
     }
 
+    /// Answers every request with a 429 for `window`, each asking to wait until the window ends
+    /// (a provider whose limit resets at a fixed time, as Auth0's does).
+    pub fn refuse_for(&self, window: Duration) {
+        *lock(&self.closed_until) = Some(Instant::now() + window);
+    }
+
     pub fn error(&self, status: StatusCode, message: &str) -> Response {
         self.dialect.error(status, message)
     }
@@ -188,6 +197,12 @@ pub async fn shared_layer(
             drop(f);
             return core.dialect.rate_limited(Duration::from_secs(1), 0);
         }
+    }
+    let closed = (*lock(&core.closed_until))
+        .map(|until| until.saturating_duration_since(Instant::now()))
+        .filter(|left| !left.is_zero());
+    if let Some(left) = closed {
+        return core.dialect.rate_limited(left, 0);
     }
     if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
         return core.error(

@@ -19,8 +19,12 @@ pub enum ProviderError {
         message: String,
         field: Option<String>,
     },
-    /// The provider asked us to slow down and wait `retry_after`.
-    #[error("rate limited: retry after {}s", retry_after.as_secs_f64())]
+    /// The provider asked us to slow down and wait `retry_after`. The message carries no number,
+    /// so that a condition built from it stays the same while the wait counts down (the wait goes
+    /// to logs as a field).
+    #[error(
+        "rate limited by the provider: every call of this account waits until the provider's limit resets"
+    )]
     RateLimited { retry_after: Duration },
     /// 5xx, timeout or connection failure: worth retrying later.
     #[error("provider unavailable: {0}")]
@@ -102,5 +106,22 @@ impl ProviderError {
             message: message.into(),
             field: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_message_does_not_change_with_the_wait() {
+        let a = ProviderError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        };
+        let b = ProviderError::RateLimited {
+            retry_after: Duration::ZERO,
+        };
+        assert_eq!(a.to_string(), b.to_string());
+        assert!(!a.to_string().chars().any(|c| c.is_ascii_digit()), "{a}");
     }
 }

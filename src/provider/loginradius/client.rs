@@ -1,17 +1,24 @@
 //! HTTP calls to LoginRadius' organization-connection API and the mapping of its errors.
 //!
-//! The tenant key and secret travel as the `apikey` / `apisecret` query parameters (seed 002), so
-//! URLs are never logged or put in errors here; [`HttpClient`] strips them from transport errors.
+//! The tenant key and secret travel as the `X-LoginRadius-ApiKey` / `X-LoginRadius-ApiSecret`
+//! headers, which LoginRadius documents beside (and recommends over) the `apikey` / `apisecret`
+//! query parameters of seed 002: a URL ends up in logs, proxies and error messages; a header
+//! marked sensitive does not.
 
 use std::fmt;
 
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, StatusCode, header::HeaderValue};
 use serde::Serialize;
 
 use super::api::{Connection, ConnectionList, ErrorBody, codes};
 use crate::core::desired::SecretValue;
 use crate::provider::ProviderError;
 use crate::provider::http::{HttpClient, Idempotency, Response};
+
+/// Header that carries the tenant API key.
+pub const API_KEY_HEADER: &str = "X-LoginRadius-ApiKey";
+/// Header that carries the tenant API secret.
+pub const API_SECRET_HEADER: &str = "X-LoginRadius-ApiSecret";
 
 /// Tenant credentials.
 #[derive(Clone)]
@@ -79,7 +86,7 @@ impl Client {
         }
     }
 
-    /// Sends one call with the credentials in the query, as the seed shows.
+    /// Sends one call with the credentials in headers (never in the URL).
     async fn call<B: Serialize + Sync>(
         &self,
         operation: &'static str,
@@ -102,12 +109,20 @@ impl Client {
                 |c| {
                     let mut req = c
                         .request(method.clone(), &url)
-                        .query(&[
-                            ("apikey", creds.api_key.expose()),
-                            ("apisecret", creds.api_secret.expose()),
-                        ])
                         .query(query)
                         .header(reqwest::header::ACCEPT, "application/json");
+                    for (name, value) in [
+                        (API_KEY_HEADER, creds.api_key.expose()),
+                        (API_SECRET_HEADER, creds.api_secret.expose()),
+                    ] {
+                        // Sensitive: hyper and reqwest leave the value out of their debug output.
+                        // A value that is no valid header value is left out, and refused as a
+                        // bad credential by LoginRadius, rather than sent some other way.
+                        if let Ok(mut v) = HeaderValue::from_str(value) {
+                            v.set_sensitive(true);
+                            req = req.header(name, v);
+                        }
+                    }
                     if let Some(b) = body {
                         req = req.json(b);
                     }

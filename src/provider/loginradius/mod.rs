@@ -291,6 +291,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn credentials_travel_in_headers_never_in_the_url() {
+        use axum::{extract::Request, routing::any};
+        type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>;
+        use std::sync::{Arc, Mutex};
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(any(move |req: Request| {
+            let log = log.clone();
+            async move {
+                let h = |n: &str| {
+                    req.headers()
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                log.lock().unwrap().push((
+                    req.uri().to_string(),
+                    h("x-loginradius-apikey"),
+                    h("x-loginradius-apisecret"),
+                ));
+                r#"{"Data": [], "Count": 0}"#
+            }
+        }));
+        let running = serve(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let p = provider(running.url(), KEY, SECRET);
+        p.verify_credentials().await.unwrap();
+        let _ = p
+            .observe(ResourceKind::EnterpriseConnection, "conn_1")
+            .await;
+        let _ = p.delete(ResourceKind::EnterpriseConnection, "conn_1").await;
+        let seen = seen.lock().unwrap();
+        assert!(seen.len() >= 3, "{seen:?}");
+        for (uri, key, secret) in seen.iter() {
+            no_secret(uri);
+            assert!(!uri.to_ascii_lowercase().contains("apikey"), "{uri}");
+            assert!(!uri.to_ascii_lowercase().contains("apisecret"), "{uri}");
+            assert_eq!(key.as_deref(), Some(KEY), "{uri}");
+            assert_eq!(secret.as_deref(), Some(SECRET), "{uri}");
+        }
+    }
+
+    #[tokio::test]
     async fn no_secret_in_debug_or_errors() {
         let emu = LoginRadiusEmulator::new(KEY, SECRET, "org_unit");
         let running = serve(emu.router(), "127.0.0.1:0".parse().unwrap())
@@ -322,7 +364,7 @@ mod tests {
         no_secret(&format!("{e} {e:?}"));
         emu.core().set_faults(Faults::default());
 
-        // Transport error (nothing listens): reqwest would print the URL with the query.
+        // Transport error (nothing listens): the message names the host, never the URL.
         drop(running);
         let e = good.verify_credentials().await.unwrap_err();
         no_secret(&format!("{e} {e:?}"));
