@@ -16,6 +16,7 @@ use crate::{
         ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind,
         ProviderConfigRef, RateLimit,
     },
+    leader::Fence,
     provider::{
         CallObserver, DynProvider, ProviderKind, atlas, auth0, clerk,
         http::{AccountLimiter, ClientSettings, account_limiter},
@@ -47,6 +48,9 @@ pub struct Registry {
     default_rate: u32,
     clients: Mutex<HashMap<String, Cached>>,
     limiters: Mutex<HashMap<String, (Option<RateLimit>, AccountLimiter)>>,
+    /// User-Agent and leadership fence of every provider client.
+    user_agent: Option<String>,
+    fence: Option<Fence>,
 }
 
 /// Which provider block an account sets.
@@ -74,7 +78,16 @@ impl Registry {
             default_rate,
             clients: Mutex::default(),
             limiters: Mutex::default(),
+            user_agent: None,
+            fence: None,
         }
+    }
+
+    /// Provider calls carry `user_agent` and are not sent while `fence` is closed.
+    pub fn with_guard(mut self, user_agent: String, fence: Fence) -> Self {
+        self.user_agent = Some(user_agent);
+        self.fence = Some(fence);
+        self
     }
 
     /// Resolves the account a managed resource in `namespace` refers to.
@@ -178,6 +191,10 @@ impl Registry {
         let key = |k: &str| secret_key(&data, k, secret_namespace, secret_name);
         let mut settings = ClientSettings::new(String::new());
         settings.observer = self.observer.clone();
+        if let Some(ua) = &self.user_agent {
+            settings.user_agent = ua.clone();
+        }
+        settings.fence = self.fence.clone();
         settings.limiter = Some(self.limiter(config_name, account.rate_limit.as_ref()));
         let base = |default: &str| {
             account
