@@ -81,6 +81,7 @@ fn managed_controller<K: Managed>(
     ctx: Arc<Context>,
     ns: Option<&str>,
     watch_secrets: bool,
+    heartbeat: &Heartbeat,
 ) -> BoxFuture<'static, ()> {
     let client = ctx.client.clone();
     let api: Api<K> = api_for(&client, ns);
@@ -144,9 +145,40 @@ fn managed_controller<K: Managed>(
         );
     }
     controller
-        .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, ctx)
+        .run(
+            tracked(heartbeat, reconcile::reconcile::<K>),
+            reconcile::error_policy::<K>,
+            ctx,
+        )
         .for_each(|_| futures::future::ready(()))
         .boxed()
+}
+
+/// Wraps a reconciler so that each reconcile counts as in flight ([`Heartbeat::begin`]) from its
+/// start until it ends or is cancelled: kube runs each reconcile as its own task, so a reconcile
+/// stuck for good (blocked thread or endless await) shows only this way.
+fn tracked<K, F, Fut>(
+    heartbeat: &Heartbeat,
+    reconciler: F,
+) -> impl FnMut(
+    Arc<K>,
+    Arc<Context>,
+) -> BoxFuture<'static, Result<kube::runtime::controller::Action, error::Error>>
++ use<K, F, Fut>
+where
+    F: Fn(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<kube::runtime::controller::Action, error::Error>> + Send + 'static,
+{
+    let heartbeat = heartbeat.clone();
+    move |obj, ctx| {
+        let in_flight = heartbeat.begin();
+        reconciler(obj, ctx)
+            .map(move |result| {
+                drop(in_flight);
+                result
+            })
+            .boxed()
+    }
 }
 
 fn matching<K: Managed>(store: &Store<K>, pred: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>> {
@@ -162,6 +194,7 @@ fn config_controllers(
     ctx: Arc<Context>,
     ns: Option<&str>,
     watch_secrets: bool,
+    heartbeat: &Heartbeat,
 ) -> Vec<BoxFuture<'static, ()>> {
     let client = ctx.client.clone();
     let api: Api<ProviderConfig> = api_for(&client, ns);
@@ -188,7 +221,7 @@ fn config_controllers(
     }
     let namespaced = pcs
         .run(
-            provider_config::reconcile_namespaced,
+            tracked(heartbeat, provider_config::reconcile_namespaced),
             provider_config::error_policy,
             ctx.clone(),
         )
@@ -263,17 +296,32 @@ pub async fn run_guarded(
         let ns = ns.as_deref();
         tasks.push((
             format!("EnterpriseConnection ({scope})"),
-            managed_controller::<EnterpriseConnection>(ctx.clone(), ns, config.watch_secrets),
+            managed_controller::<EnterpriseConnection>(
+                ctx.clone(),
+                ns,
+                config.watch_secrets,
+                &guard.heartbeat,
+            ),
         ));
         tasks.push((
             format!("ConnectionProfile ({scope})"),
-            managed_controller::<ConnectionProfile>(ctx.clone(), ns, config.watch_secrets),
+            managed_controller::<ConnectionProfile>(
+                ctx.clone(),
+                ns,
+                config.watch_secrets,
+                &guard.heartbeat,
+            ),
         ));
         tasks.push((
             format!("OrgRoleMapping ({scope})"),
-            managed_controller::<OrgRoleMapping>(ctx.clone(), ns, config.watch_secrets),
+            managed_controller::<OrgRoleMapping>(
+                ctx.clone(),
+                ns,
+                config.watch_secrets,
+                &guard.heartbeat,
+            ),
         ));
-        for c in config_controllers(ctx.clone(), ns, config.watch_secrets) {
+        for c in config_controllers(ctx.clone(), ns, config.watch_secrets, &guard.heartbeat) {
             tasks.push((format!("ProviderConfig ({scope})"), c));
         }
     }
@@ -286,7 +334,7 @@ pub async fn run_guarded(
     {
         tasks.push((
             "ClusterProviderConfig".into(),
-            cluster_config_controller(ctx.clone()),
+            cluster_config_controller(ctx.clone(), &guard.heartbeat),
         ));
     }
     supervise(tasks, &guard.heartbeat, shutdown).await
@@ -343,13 +391,13 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-fn cluster_config_controller(ctx: Arc<Context>) -> BoxFuture<'static, ()> {
+fn cluster_config_controller(ctx: Arc<Context>, heartbeat: &Heartbeat) -> BoxFuture<'static, ()> {
     Controller::new(
         Api::<ClusterProviderConfig>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .run(
-        provider_config::reconcile_cluster,
+        tracked(heartbeat, provider_config::reconcile_cluster),
         provider_config::error_policy,
         ctx,
     )

@@ -58,12 +58,12 @@ fn is_paused<K: Resource>(obj: &K) -> bool {
 
 /// Entry point of the controller for kind `K`.
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
-    // Liveness tests: `panic` here must end the process, `sleep(ms)` (it blocks the thread) must
-    // turn /healthz unhealthy.
-    fail::fail_point!("reconcile-start");
     let started = Instant::now();
     let kind = Metrics::kind(K::KIND.as_str());
     ctx.metrics.reconciles.get_or_create(&kind).inc();
+    // Liveness tests: `panic` here must end the process, `sleep(ms)` (it blocks the thread) must
+    // turn /healthz unhealthy.
+    fail::fail_point!("reconcile-start");
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let result = finalizer(&api, FINALIZER, obj, |event| async {

@@ -36,7 +36,7 @@ const LEASE: &str = "ssoperator-leader";
 /// The acceptance bound for a failover after SIGKILL (issue 9): lease 15 s plus 2 s.
 const FAILOVER_BOUND: Duration = Duration::from_secs(17);
 
-/// One operator process; killed when dropped. Its stderr goes to a file (the exit summary).
+/// One operator process; killed when dropped. Its output goes to a file (the exit summary).
 struct Replica {
     child: Child,
     identity: String,
@@ -62,7 +62,9 @@ impl Replica {
             .unwrap()
             .port();
         let log = std::env::temp_dir().join(format!("ssoperator-e2e-{ns}-{identity}.log"));
-        let stderr = std::fs::File::create(&log).unwrap();
+        // tracing writes to stdout, panics to stderr: both into the log.
+        let stdout = std::fs::File::create(&log).unwrap();
+        let stderr = stdout.try_clone().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_ssoperator"))
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "warn")
@@ -86,7 +88,7 @@ impl Replica {
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .args(["--log-format", "text", "--default-rate", "100"])
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr))
             .spawn()
             .unwrap();
@@ -182,7 +184,7 @@ impl Replica {
         assert!(status.is_some(), "replica did not stop on SIGTERM");
     }
 
-    /// Its stderr so far, without terminal colours.
+    /// Its output so far, without terminal colours.
     fn log(&self) -> String {
         let raw = std::fs::read_to_string(&self.log).unwrap_or_default();
         let mut out = String::with_capacity(raw.len());
