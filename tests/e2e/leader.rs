@@ -77,14 +77,12 @@ impl Replica {
                 "--lease-namespace",
                 ns,
             ])
-            .args([
-                "--lease-name",
-                LEASE,
-                "--identity",
-                identity,
-                "--resync",
-                "2s",
-            ])
+            .args(["--lease-name", LEASE, "--identity", identity])
+            .args(if args.contains(&"--resync") {
+                &[][..]
+            } else {
+                &["--resync", "2s"][..]
+            })
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .args(["--log-format", "text", "--default-rate", "100"])
             .args(args)
