@@ -47,6 +47,10 @@ pub struct Config {
     /// the same object and none needs access to every credentials Secret).
     #[arg(long, env = "SSOPERATOR_CLUSTER_PROVIDER_CONFIGS", action = clap::ArgAction::Set)]
     pub cluster_provider_configs: Option<bool>,
+    /// `/healthz` fails when the controllers' heartbeat (beaten every second by the task that runs
+    /// them, or by the standby's election loop) or the oldest reconcile in flight is older than this.
+    #[arg(long, env = "SSOPERATOR_LIVENESS_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub liveness_timeout: Duration,
     /// Client-side requests per second per provider account when its ProviderConfig sets no rateLimit.
     #[arg(long, env = "SSOPERATOR_DEFAULT_RATE", default_value_t = 5)]
     pub default_rate: u32,

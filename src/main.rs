@@ -1,22 +1,56 @@
 //! The operator binary: flags -> logging -> metrics/health server -> leader election -> controllers.
+//!
+//! Exit codes: 0 after SIGTERM/SIGINT (the Lease is released first); 1 when leadership is lost
+//! (no renewal within the renew deadline, or another replica took the Lease), when a controller
+//! ends or panics, or on a startup error. Kubernetes restarts the container in each case.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::{
+    process::ExitCode,
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use clap::Parser;
+use kube::client::ClientBuilder;
 use ssoperator::{
     config::Config,
-    controller,
-    leader::LeaderElector,
-    metrics::Metrics,
-    server::{self, Health},
+    controller::{self, Guard},
+    leader::{Fence, FenceLayer, LeaderElector},
+    metrics::{Metrics, provider_writes, sum_samples},
+    server::{self, Health, Heartbeat},
 };
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// How long a graceful shutdown waits for the controllers before it gives the Lease up anyway.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
     // Test builds only: FAILPOINTS=<point>=<action> turns named fault-injection points on.
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(run()) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %e, "ssoperator failed");
+            eprintln!("ssoperator: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    if code != ExitCode::SUCCESS {
+        // Do not wait for tasks that are stuck (a blocked controller thread): leave at once.
+        std::process::exit(1);
+    }
+    code
+}
+
+async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut config = Config::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_format == "json" {
@@ -32,11 +66,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     config.identity = Some(identity.clone());
 
-    let client = kube::Client::try_default().await?;
+    let kube_config = kube::Config::infer().await?;
+    // The elector's client writes the Lease while not leading; the controllers' client cannot
+    // write anything unless the fence is open.
+    let lease_client = kube::Client::try_from(kube_config.clone())?;
+    let fence = if config.leader_elect {
+        Fence::closed()
+    } else {
+        Fence::open()
+    };
+    let client = ClientBuilder::try_from(kube_config)?
+        .with_layer(&FenceLayer(fence.clone()))
+        .build();
     let metrics = Arc::new(Metrics::default());
+    let heartbeat = Heartbeat::default();
     let health = Health {
         metrics: metrics.clone(),
         ready: Arc::default(),
+        heartbeat: heartbeat.clone(),
+        liveness_timeout: config.liveness_timeout,
     };
     let addr = config.metrics_addr;
     let server_health = health.clone();
@@ -46,42 +94,107 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let elector = config.leader_elect.then(|| {
+    let mut elector = config.leader_elect.then(|| {
         LeaderElector::new(
-            client.clone(),
+            lease_client,
             &config.lease_namespace,
             &config.lease_name,
             &identity,
         )
     });
+    let mut signal = std::pin::pin!(shutdown_signal());
     health.ready.store(true, Ordering::Relaxed);
-    if let Some(e) = &elector {
+    if let Some(e) = elector.as_mut() {
         tracing::info!(identity, "waiting for leadership");
         tokio::select! {
-            _ = e.acquire() => tracing::info!(identity, "became leader"),
-            _ = shutdown_signal() => return Ok(()),
+            _ = e.acquire(&fence, &heartbeat) => tracing::info!(identity, "became leader"),
+            _ = &mut signal => return Ok(ExitCode::SUCCESS),
         }
     }
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let guard = Guard {
+        fence: fence.clone(),
+        heartbeat: heartbeat.clone(),
+    };
+    let mut controllers = tokio::spawn(controller::run_guarded(
+        client,
+        config,
+        metrics.clone(),
+        guard,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     let lost = async {
-        match &elector {
-            Some(e) => e.hold().await,
+        match elector.as_mut() {
+            Some(e) => e.hold(&fence).await,
             None => std::future::pending().await,
         }
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(controller::run(client, config, metrics, async {
-        let _ = stop_rx.await;
-    }));
-    tokio::select! {
-        _ = shutdown_signal() => tracing::info!("signal received"),
-        _ = lost => tracing::error!("leadership lost; stopping so that only one replica writes"),
+    enum Outcome {
+        Signal,
+        Lost(ssoperator::leader::Lost),
+        Stopped(String),
     }
-    let _ = stop_tx.send(());
-    let _ = run.await;
-    if let Some(e) = &elector {
-        e.release().await;
+    let outcome = tokio::select! {
+        _ = &mut signal => Outcome::Signal,
+        why = lost => Outcome::Lost(why),
+        ended = &mut controllers => Outcome::Stopped(match ended {
+            Ok(Ok(())) => "the controllers returned".into(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the controllers' task failed: {e}"),
+        }),
+    };
+    let text = metrics.render();
+    let status_writes = sum_samples(&text, "ssoperator_status_writes_total");
+    let provider_writes = provider_writes(&text);
+    match outcome {
+        Outcome::Signal => {
+            tracing::info!("signal received; stopping the controllers");
+            let _ = stop_tx.send(());
+            if tokio::time::timeout(STOP_TIMEOUT, &mut controllers)
+                .await
+                .is_err()
+            {
+                controllers.abort();
+            }
+            fence.close();
+            if let Some(e) = elector.as_mut() {
+                e.release().await;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Lost(why) => {
+            // The fence is closed already: nothing this process still runs can write.
+            fence.close();
+            controllers.abort();
+            tracing::error!(
+                identity,
+                reason = %why,
+                status_writes,
+                provider_writes,
+                "leadership lost; exiting so that only one replica writes"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Stopped(why) => {
+            fence.close();
+            controllers.abort();
+            tracing::error!(
+                identity,
+                reason = %why,
+                status_writes,
+                provider_writes,
+                "a controller stopped; exiting"
+            );
+            // Still the holder: hand the Lease over so that the standby takes over at once.
+            if let Some(e) = elector.as_mut() {
+                e.release().await;
+            }
+            Ok(ExitCode::FAILURE)
+        }
     }
-    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -140,6 +140,20 @@ pub fn sum_samples(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Provider writes (calls whose operation is create, update or delete, whatever their outcome) in a
+/// text exposition.
+pub fn provider_writes(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("ssoperator_provider_calls_total{"))
+        .filter(|l| {
+            ["create", "update", "delete"]
+                .iter()
+                .any(|op| l.contains(&format!("operation=\"{op}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Feeds provider calls into [`Metrics`].
 pub struct MetricsObserver(pub Arc<Metrics>);
 
@@ -189,5 +203,18 @@ mod tests {
                     ssoperator_status_writes_total_other 100\n";
         assert_eq!(sum_samples(text, "ssoperator_status_writes_total"), 5.0);
         assert_eq!(sum_samples(text, "ssoperator_reconciles_total"), 0.0);
+    }
+
+    #[test]
+    fn provider_writes_count_creates_updates_and_deletes_only() {
+        let m = Metrics::default();
+        let obs = MetricsObserver(Arc::new(m));
+        for op in [
+            "get", "list", "create", "update", "update", "delete", "token",
+        ] {
+            obs.call(ProviderKind::Clerk, op, "200", Duration::ZERO);
+        }
+        obs.call(ProviderKind::Clerk, "update", "error", Duration::ZERO);
+        assert_eq!(provider_writes(&obs.0.render()), 5.0);
     }
 }

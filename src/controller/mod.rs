@@ -31,6 +31,7 @@ use kube::{
         watcher,
     },
 };
+use std::panic::AssertUnwindSafe;
 
 pub use context::Context;
 use managed::Managed;
@@ -41,7 +42,9 @@ use crate::{
         ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping,
         PAUSED_ANNOTATION, ProviderConfig, ProviderConfigKind,
     },
+    leader::Fence,
     metrics::{Metrics, MetricsObserver},
+    server::Heartbeat,
 };
 
 /// Changes that warrant a reconcile: the spec (generation), the pause annotation, deletion and finalizers.
@@ -96,6 +99,7 @@ fn managed_controller<K: Managed>(
     ctx: Arc<Context>,
     ns: Option<&str>,
     watch_secrets: bool,
+    heartbeat: &Heartbeat,
 ) -> BoxFuture<'static, ()> {
     let client = ctx.client.clone();
     let api: Api<K> = api_for(&client, ns);
@@ -174,9 +178,40 @@ fn managed_controller<K: Managed>(
         );
     }
     controller
-        .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, ctx)
+        .run(
+            tracked(heartbeat, reconcile::reconcile::<K>),
+            reconcile::error_policy::<K>,
+            ctx,
+        )
         .for_each(|_| futures::future::ready(()))
         .boxed()
+}
+
+/// Wraps a reconciler so that each reconcile counts as in flight ([`Heartbeat::begin`]) from its
+/// start until it ends or is cancelled: kube runs each reconcile as its own task, so a reconcile
+/// stuck for good (blocked thread or endless await) shows only this way.
+fn tracked<K, F, Fut>(
+    heartbeat: &Heartbeat,
+    reconciler: F,
+) -> impl FnMut(
+    Arc<K>,
+    Arc<Context>,
+) -> BoxFuture<'static, Result<kube::runtime::controller::Action, error::Error>>
++ use<K, F, Fut>
+where
+    F: Fn(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<kube::runtime::controller::Action, error::Error>> + Send + 'static,
+{
+    let heartbeat = heartbeat.clone();
+    move |obj, ctx| {
+        let in_flight = heartbeat.begin();
+        reconciler(obj, ctx)
+            .map(move |result| {
+                drop(in_flight);
+                result
+            })
+            .boxed()
+    }
 }
 
 fn matching<K: Managed>(store: &Store<K>, pred: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>> {
@@ -192,6 +227,7 @@ fn config_controllers(
     ctx: Arc<Context>,
     ns: Option<&str>,
     watch_secrets: bool,
+    heartbeat: &Heartbeat,
 ) -> Vec<BoxFuture<'static, ()>> {
     let client = ctx.client.clone();
     let api: Api<ProviderConfig> = api_for(&client, ns);
@@ -218,7 +254,7 @@ fn config_controllers(
     }
     let namespaced = pcs
         .run(
-            provider_config::reconcile_namespaced,
+            tracked(heartbeat, provider_config::reconcile_namespaced),
             provider_config::error_policy,
             ctx.clone(),
         )
@@ -227,15 +263,49 @@ fn config_controllers(
     vec![namespaced]
 }
 
-/// Runs every controller until `shutdown` completes.
+/// What the binary puts around the controllers: the leadership fence every write checks (open
+/// without leader election) and the heartbeat `/healthz` reads.
+#[derive(Clone, Default)]
+pub struct Guard {
+    pub fence: Fence,
+    pub heartbeat: Heartbeat,
+}
+
+/// Why the controllers stopped although nobody asked them to.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped {
+    #[error("controller {0} ended")]
+    Ended(String),
+    #[error("controller {0} panicked: {1}")]
+    Panicked(String, String),
+}
+
+/// Runs every controller until `shutdown` completes (a controller that ends is logged).
 pub async fn run(
     client: Client,
     config: Config,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    if let Err(e) = run_guarded(client, config, metrics, Guard::default(), shutdown).await {
+        tracing::error!(error = %e, "controllers stopped");
+    }
+}
+
+/// Runs every controller until `shutdown` completes (`Ok`) or until one of them ends or panics
+/// (`Err`). `client` should carry the fence too ([`crate::leader::FenceLayer`]).
+pub async fn run_guarded(
+    client: Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    guard: Guard,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Stopped> {
     let observer = Arc::new(MetricsObserver(metrics.clone()));
-    let registry = registry::Registry::new(client.clone(), observer, config.default_rate);
+    let identity = config.identity.clone().unwrap_or_default();
+    let user_agent = format!("ssoperator/{} ({identity})", env!("CARGO_PKG_VERSION"));
+    let registry = registry::Registry::new(client.clone(), observer, config.default_rate)
+        .with_guard(user_agent, guard.fence.clone());
     let reporter = Reporter {
         controller: "ssoperator".into(),
         instance: config.identity.clone(),
@@ -253,49 +323,191 @@ pub async fn run(
     } else {
         config.namespaces.iter().cloned().map(Some).collect()
     };
-    let mut tasks: Vec<BoxFuture<'static, ()>> = vec![];
+    let mut tasks: Vec<(String, BoxFuture<'static, ()>)> = vec![];
     for ns in &namespaces {
+        let scope = ns.as_deref().unwrap_or("all namespaces");
         let ns = ns.as_deref();
-        tasks.push(managed_controller::<EnterpriseConnection>(
-            ctx.clone(),
-            ns,
-            config.watch_secrets,
+        tasks.push((
+            format!("EnterpriseConnection ({scope})"),
+            managed_controller::<EnterpriseConnection>(
+                ctx.clone(),
+                ns,
+                config.watch_secrets,
+                &guard.heartbeat,
+            ),
         ));
-        tasks.push(managed_controller::<ConnectionProfile>(
-            ctx.clone(),
-            ns,
-            config.watch_secrets,
+        tasks.push((
+            format!("ConnectionProfile ({scope})"),
+            managed_controller::<ConnectionProfile>(
+                ctx.clone(),
+                ns,
+                config.watch_secrets,
+                &guard.heartbeat,
+            ),
         ));
-        tasks.push(managed_controller::<OrgRoleMapping>(
-            ctx.clone(),
-            ns,
-            config.watch_secrets,
+        tasks.push((
+            format!("OrgRoleMapping ({scope})"),
+            managed_controller::<OrgRoleMapping>(
+                ctx.clone(),
+                ns,
+                config.watch_secrets,
+                &guard.heartbeat,
+            ),
         ));
-        tasks.extend(config_controllers(ctx.clone(), ns, config.watch_secrets));
+        for c in config_controllers(ctx.clone(), ns, config.watch_secrets, &guard.heartbeat) {
+            tasks.push((format!("ProviderConfig ({scope})"), c));
+        }
     }
     // Cluster-scoped configs get their status from a cluster-wide operator (by default): a
     // namespace-scoped one just reads them (it may not read their Secrets' namespace, and two
     // namespace-scoped installs would fight over the same status).
     if config.manages_cluster_provider_configs() {
-        tasks.push(cluster_config_controller(ctx.clone()));
+        tasks.push((
+            "ClusterProviderConfig".into(),
+            cluster_config_controller(ctx.clone(), &guard.heartbeat),
+        ));
     }
-    let all = futures::future::join_all(tasks);
-    tokio::select! {
-        _ = all => {}
-        _ = shutdown => tracing::info!("shutting down controllers"),
+    supervise(tasks, &guard.heartbeat, shutdown).await
+}
+
+/// Polls every controller in this one future, beating `heartbeat` every second beside them, until
+/// `shutdown` completes (`Ok`) or a controller ends or panics (`Err`, naming it). The heartbeat
+/// shares the controllers' task, so it stops when a controller blocks the thread that polls them.
+pub async fn supervise(
+    controllers: Vec<(String, BoxFuture<'static, ()>)>,
+    heartbeat: &Heartbeat,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Stopped> {
+    let watched: Vec<_> = controllers
+        .into_iter()
+        .map(|(name, fut)| {
+            AssertUnwindSafe(fut)
+                .catch_unwind()
+                .map(move |r| (name, r))
+                .boxed()
+        })
+        .collect();
+    let mut all = if watched.is_empty() {
+        futures::future::pending().boxed()
+    } else {
+        futures::future::select_all(watched)
+            .map(|(first, _, _)| first)
+            .boxed()
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            (name, result) = &mut all => {
+                return Err(match result {
+                    Ok(()) => Stopped::Ended(name),
+                    Err(panic) => Stopped::Panicked(name, panic_message(panic.as_ref())),
+                });
+            }
+            _ = &mut shutdown => {
+                tracing::info!("shutting down controllers");
+                return Ok(());
+            }
+            _ = beat.tick() => heartbeat.beat(),
+        }
     }
 }
 
-fn cluster_config_controller(ctx: Arc<Context>) -> BoxFuture<'static, ()> {
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+fn cluster_config_controller(ctx: Arc<Context>, heartbeat: &Heartbeat) -> BoxFuture<'static, ()> {
     Controller::new(
         Api::<ClusterProviderConfig>::all(ctx.client.clone()),
         watcher::Config::default(),
     )
     .run(
-        provider_config::reconcile_cluster,
+        tracked(heartbeat, provider_config::reconcile_cluster),
         provider_config::error_policy,
         ctx,
     )
     .for_each(|_| futures::future::ready(()))
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn forever() -> BoxFuture<'static, ()> {
+        futures::future::pending().boxed()
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_returns_stops_the_supervisor_and_is_named() {
+        let controllers = vec![
+            ("A".to_string(), forever()),
+            (
+                "B".to_string(),
+                async { tokio::time::sleep(Duration::from_millis(20)).await }.boxed(),
+            ),
+        ];
+        let got = supervise(
+            controllers,
+            &Heartbeat::default(),
+            futures::future::pending(),
+        )
+        .await;
+        assert!(
+            matches!(&got, Err(Stopped::Ended(n)) if n == "B"),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_panics_stops_the_supervisor_with_its_message() {
+        let controllers = vec![
+            ("A".to_string(), forever()),
+            (
+                "B".to_string(),
+                async {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    panic!("boom");
+                }
+                .boxed(),
+            ),
+        ];
+        let got = supervise(
+            controllers,
+            &Heartbeat::default(),
+            futures::future::pending(),
+        )
+        .await;
+        assert!(
+            matches!(&got, Err(Stopped::Panicked(n, m)) if n == "B" && m == "boom"),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_the_supervisor_cleanly_and_the_heartbeat_beats_meanwhile() {
+        let heartbeat = Heartbeat::default();
+        std::thread::sleep(Duration::from_millis(30));
+        let before = std::time::Instant::now();
+        let controllers = vec![("A".to_string(), forever())];
+        let got = supervise(
+            controllers,
+            &heartbeat,
+            tokio::time::sleep(Duration::from_millis(20)),
+        )
+        .await;
+        assert!(got.is_ok(), "{got:?}");
+        assert!(
+            heartbeat.age() <= before.elapsed(),
+            "not beaten while supervising: {:?}",
+            heartbeat.age()
+        );
+    }
 }

@@ -110,6 +110,9 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     let started = Instant::now();
     let kind = Metrics::kind(K::KIND.as_str());
     ctx.metrics.reconciles.get_or_create(&kind).inc();
+    // Liveness tests: `panic` here must end the process, `sleep(ms)` (it blocks the thread) must
+    // turn /healthz unhealthy.
+    fail::fail_point!("reconcile-start");
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);

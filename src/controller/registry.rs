@@ -16,6 +16,7 @@ use crate::{
         ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind,
         ProviderConfigRef, RateLimit,
     },
+    leader::Fence,
     provider::{
         CallObserver, DynProvider, ProviderKind, atlas, auth0, clerk,
         http::{AccountLimiter, ClientSettings, account_limiter},
@@ -68,6 +69,9 @@ pub struct Registry {
     clients: Mutex<HashMap<String, Cached>>,
     /// One gate per account identity, shared by every ProviderConfig of that account.
     gates: Gates,
+    /// User-Agent and leadership fence of every provider client.
+    user_agent: Option<String>,
+    fence: Option<Fence>,
 }
 
 /// The gates (token bucket and 429 pause) of every account, keyed by account identity.
@@ -106,7 +110,16 @@ impl Registry {
             default_rate,
             clients: Mutex::default(),
             gates: Gates::default(),
+            user_agent: None,
+            fence: None,
         }
+    }
+
+    /// Provider calls carry `user_agent` and are not sent while `fence` is closed.
+    pub fn with_guard(mut self, user_agent: String, fence: Fence) -> Self {
+        self.user_agent = Some(user_agent);
+        self.fence = Some(fence);
+        self
     }
 
     /// Resolves the account a managed resource in `namespace` refers to.
@@ -261,6 +274,10 @@ impl Registry {
         let key = |k: &str| secret_key(&data, k, secret_namespace, secret_name);
         let mut settings = ClientSettings::new(String::new());
         settings.observer = self.observer.clone();
+        if let Some(ua) = &self.user_agent {
+            settings.user_agent = ua.clone();
+        }
+        settings.fence = self.fence.clone();
         settings.limiter = Some(self.limiter(
             &account.identity(),
             config_name,

@@ -88,6 +88,8 @@ pub trait Dialect: Send + Sync + 'static {
 pub struct EmulatorCore {
     pub name: &'static str,
     calls: Mutex<BTreeMap<String, u64>>,
+    /// Writes (POST, PUT, PATCH, DELETE) per User-Agent, so tests can tell replicas apart.
+    agent_writes: Mutex<BTreeMap<String, u64>>,
     faults: Mutex<Faults>,
     bucket: Mutex<Option<Bucket>>,
     /// Every request is answered 429 until then (a provider's fixed rate-limit window).
@@ -105,6 +107,7 @@ impl EmulatorCore {
         Arc::new(Self {
             name,
             calls: Mutex::default(),
+            agent_writes: Mutex::default(),
             faults: Mutex::default(),
             bucket: Mutex::new(None),
             closed_until: Mutex::new(None),
@@ -132,6 +135,20 @@ impl EmulatorCore {
             .iter()
             .map(|m| self.calls_of(m))
             .sum()
+    }
+
+    /// Writes so far whose User-Agent contains `agent` (e.g. a replica's identity).
+    pub fn writes_by(&self, agent: &str) -> u64 {
+        lock(&self.agent_writes)
+            .iter()
+            .filter(|(k, _)| k.contains(agent))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// Writes so far per User-Agent.
+    pub fn writes_per_agent(&self) -> BTreeMap<String, u64> {
+        lock(&self.agent_writes).clone()
     }
 
     pub fn reset_calls(&self) {
@@ -179,6 +196,15 @@ pub async fn shared_layer(
     let route = route.unwrap_or_else(|| req.uri().path().to_string());
     if !route.starts_with("/_emulator") {
         core.count(format!("{} {}", req.method(), route));
+        if ["POST", "PUT", "PATCH", "DELETE"].contains(&req.method().as_str()) {
+            let agent = req
+                .headers()
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            *lock(&core.agent_writes).entry(agent).or_default() += 1;
+        }
     }
     let faults = core.faults();
     if !faults.latency.is_zero() {

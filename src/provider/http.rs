@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{CallObserver, NoopObserver, ProviderError, ProviderKind};
+use crate::leader::Fence;
 
 /// When and how often to retry.
 #[derive(Clone, Debug)]
@@ -168,6 +169,10 @@ pub struct ClientSettings {
     pub limiter: Option<AccountLimiter>,
     /// Metrics hook.
     pub observer: Arc<dyn CallObserver>,
+    /// User-Agent of every call (the operator adds its replica identity).
+    pub user_agent: String,
+    /// Leadership fence: no request is sent while it is closed.
+    pub fence: Option<Fence>,
 }
 
 impl ClientSettings {
@@ -178,6 +183,8 @@ impl ClientSettings {
             retry: RetryPolicy::default(),
             limiter: None,
             observer: Arc::new(NoopObserver),
+            user_agent: concat!("ssoperator/", env!("CARGO_PKG_VERSION")).into(),
+            fence: None,
         }
     }
 }
@@ -226,7 +233,7 @@ impl HttpClient {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("ssoperator/", env!("CARGO_PKG_VERSION")))
+            .user_agent(settings.user_agent.clone())
             .build()
             .map_err(|e| {
                 ProviderError::Unavailable(format!("cannot build HTTP client: {}", e.without_url()))
@@ -281,6 +288,14 @@ impl HttpClient {
                     // The account is paused for longer than a call may wait: not sent at all.
                     Err(left) => return Err(rate_limited(left)),
                 }
+            }
+            if let Some(fence) = &self.settings.fence
+                && !fence.allows()
+            {
+                return Err(ProviderError::Unavailable(format!(
+                    "{operation}: {}",
+                    crate::leader::NotLeader
+                )));
             }
             let span = tracing::debug_span!("provider_call", provider = %self.provider, operation, attempt);
             let started = tokio::time::Instant::now();

@@ -238,7 +238,7 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
     assert_eq!(roles.len(), 1, "only the leader-election Role: {roles:#?}");
     assert_eq!(
         verbs(&roles[0]["rules"], "coordination.k8s.io", "leases"),
-        set(&["create", "get", "update"])
+        set(&["create", "get", "update", "watch"])
     );
 
     // Opting in to watching Secrets cluster-wide.
