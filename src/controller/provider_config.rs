@@ -166,7 +166,7 @@ async fn guard_usage<K>(
     users: &[String],
 ) -> Result<Option<Action>, Error>
 where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     if pc.meta().deletion_timestamp.is_none() {
         // Added when used; never dropped while the object lives (a resource may be adding
@@ -318,7 +318,7 @@ async fn finish<K>(
     (status, action): (ProviderConfigStatus, Action),
 ) -> Result<Action, Error>
 where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     if old != Some(&status) {
         api.patch_status(
@@ -329,7 +329,7 @@ where
         .await?;
         ctx.metrics
             .status_writes
-            .get_or_create(&crate::metrics::Metrics::kind("ProviderConfig"))
+            .get_or_create(&crate::metrics::Metrics::kind(&K::kind(&())))
             .inc();
     }
     Ok(action)
