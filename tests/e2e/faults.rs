@@ -16,7 +16,10 @@ use kube::{
     core::{ApiResource, DynamicObject, GroupVersionKind},
 };
 use serde_json::{Value, json};
-use ssoperator::emulator::demo::{self, DemoEmulators};
+use ssoperator::{
+    controller::reconcile::CRASH_POINTS,
+    emulator::demo::{self, DemoEmulators},
+};
 
 use crate::{
     operator::{apply, provider_config, secret, setup},
@@ -396,6 +399,15 @@ async fn a_crash_at_any_write_point_leaves_one_object_per_resource() {
         .map(|r| format!("{} {} {}", r.provider, r.phase, r.point))
         .collect();
     assert!(missed.is_empty(), "points never reached: {missed:?}");
+    // The phases together cover every fail point the reconcile flow has.
+    let covered: std::collections::BTreeSet<&str> = CREATE_POINTS
+        .iter()
+        .chain(&UPDATE_POINTS)
+        .chain(&DELETE_POINTS)
+        .copied()
+        .collect();
+    let all: std::collections::BTreeSet<&str> = CRASH_POINTS.iter().copied().collect();
+    assert_eq!(covered, all, "fail points the suite does not crash at");
     let by_provider: BTreeMap<&str, usize> = rows.iter().fold(BTreeMap::new(), |mut m, r| {
         *m.entry(r.provider).or_default() += 1;
         m

@@ -58,9 +58,11 @@ impl Operator {
         config.resync = RESYNC;
         config.default_rate = 100;
         config.identity = Some(format!("e2e-{ns}"));
-        // Scoped to one namespace, yet reporting ClusterProviderConfigs, so that their status is
-        // tested too (every test's operator writes the same, agreed status).
-        config.cluster_provider_configs = Some(true);
+        // Scoped to one namespace, so it reports no ClusterProviderConfig (the chart's default for
+        // a namespace-scoped install). A test that checks their status turns it on: an operator
+        // that reports them verifies every one in the cluster, and all tests share one API
+        // server, so every test's operator would call every other test's emulators.
+        config.cluster_provider_configs = Some(false);
         tweak(&mut config);
         let metrics = Arc::new(Metrics::default());
         let (tx, rx) = oneshot::channel();

@@ -32,7 +32,7 @@ async fn unreachable_providers_are_reported_with_cause_and_host() {
         ),
         (
             "dns",
-            "http://clerk.ssoperator-e2e.invalid".to_string(),
+            "https://clerk.ssoperator-e2e.invalid".to_string(),
             "DNS failure",
             "clerk.ssoperator-e2e.invalid".to_string(),
         ),
