@@ -11,6 +11,11 @@
 #   K8S_WATCH_PID          (--serve) also exit when this process is gone
 #   K8S_KEEP=1             keep the work dir (logs, PKI) after exit
 #   K8S_APISERVER_EXTRA_ARGS  extra kube-apiserver flags
+# Restarting the control plane (--serve only; for tests of an API server outage): the work dir is
+# the kubeconfig's directory. Write "stop" to <work dir>/control to stop kube-apiserver and etcd
+# (TERM, then KILL after 3 s), keeping etcd's data and every port; write "start" to start both
+# again on the same ports with the same data. The script takes the order within 0.2 s, removes the
+# control file, and writes "stopped" or "running" (once /readyz answers) to <work dir>/state.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -163,30 +168,19 @@ ADMIN_TOKEN=$(python3 -c 'import secrets;print(secrets.token_hex(16))')
 echo "${ADMIN_TOKEN},e2e-admin,e2e-admin-uid,\"system:masters\"" > "$WORK/tokens.csv"
 chmod 600 "$WORK/tokens.csv"
 
-# --- etcd (single member, loopback only, no fsync). Retried with new ports if one was taken meanwhile.
-ETCD_PID=""
-for attempt in 1 2 3; do
-  read -r ETCD_PORT PEER_PORT < <(free_ports 2)
-  rm -rf "$WORK/etcd"
+# launch_etcd: etcd on $ETCD_PORT/$PEER_PORT with its data in $WORK/etcd (kept if there).
+launch_etcd() {
   "$BIN/etcd" --name=e2e --data-dir="$WORK/etcd" \
     --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
     --listen-peer-urls="http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$PEER_PORT" \
     --initial-cluster="e2e=http://127.0.0.1:$PEER_PORT" \
-    --unsafe-no-fsync=true --log-level=warn >"$WORK/etcd.log" 2>&1 &
+    --unsafe-no-fsync=true --log-level=warn >>"$WORK/etcd.log" 2>&1 &
   ETCD_PID=$!
   PIDS+=("$ETCD_PID")
-  wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" && break
-  stop_pid "$ETCD_PID"
-  PIDS=()
-  # Only a port taken between choosing and binding it is worth another try.
-  if [ "$attempt" = 3 ] || ! port_taken "$WORK/etcd.log"; then show_logs; exit 1; fi
-  echo "with-k8s: a port was taken; retrying etcd with other ports" >&2
-done
+}
 
-# --- kube-apiserver
-API_PID=""
-for attempt in 1 2 3; do
-  read -r API_PORT < <(free_ports 1)
+# launch_apiserver: kube-apiserver on $API_PORT against the etcd on $ETCD_PORT.
+launch_apiserver() {
   # shellcheck disable=SC2086  # K8S_APISERVER_EXTRA_ARGS is a list of flags
   "$BIN/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
@@ -203,9 +197,30 @@ for attempt in 1 2 3; do
     --disable-admission-plugins=ServiceAccount \
     --allow-privileged=true \
     --cert-dir="$PKI" \
-    ${K8S_APISERVER_EXTRA_ARGS:-} >"$WORK/apiserver.log" 2>&1 &
+    ${K8S_APISERVER_EXTRA_ARGS:-} >>"$WORK/apiserver.log" 2>&1 &
   API_PID=$!
   PIDS+=("$API_PID")
+}
+
+# --- etcd (single member, loopback only, no fsync). Retried with new ports if one was taken meanwhile.
+ETCD_PID=""
+for attempt in 1 2 3; do
+  read -r ETCD_PORT PEER_PORT < <(free_ports 2)
+  rm -rf "$WORK/etcd"
+  launch_etcd
+  wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" && break
+  stop_pid "$ETCD_PID"
+  PIDS=()
+  # Only a port taken between choosing and binding it is worth another try.
+  if [ "$attempt" = 3 ] || ! port_taken "$WORK/etcd.log"; then show_logs; exit 1; fi
+  echo "with-k8s: a port was taken; retrying etcd with other ports" >&2
+done
+
+# --- kube-apiserver
+API_PID=""
+for attempt in 1 2 3; do
+  read -r API_PORT < <(free_ports 1)
+  launch_apiserver
   API="https://127.0.0.1:$API_PORT"
   wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz" && break
   stop_pid "$API_PID"
@@ -241,10 +256,43 @@ echo "with-k8s: kube-apiserver ready at $API (etcd 127.0.0.1:$ETCD_PORT, work di
 if [ "$SERVE" = 1 ]; then
   echo "KUBECONFIG=$KUBECONFIG"
   # Block until a signal arrives (the traps exit and the EXIT trap cleans up), a component dies,
-  # or the watched process is gone.
-  while alive "$ETCD_PID" && alive "$API_PID"; do
+  # or the watched process is gone. Meanwhile obey $WORK/control (see the header): "stop" stops
+  # kube-apiserver and etcd, keeping etcd's data dir and every port; "start" starts them again.
+  echo running >"$WORK/state"
+  STOPPED=0
+  while [ "$STOPPED" = 1 ] || { alive "$ETCD_PID" && alive "$API_PID"; }; do
     if [ -n "${K8S_WATCH_PID:-}" ] && ! alive "$K8S_WATCH_PID"; then exit 0; fi
-    sleep 1 & wait $! || true
+    if [ -s "$WORK/control" ]; then
+      order=$(cat "$WORK/control")
+      rm -f "$WORK/control"
+      case "$order" in
+        stop)
+          if [ "$STOPPED" = 0 ]; then
+            stop_pid "$API_PID"
+            stop_pid "$ETCD_PID"
+            PIDS=()
+            STOPPED=1
+          fi
+          echo stopped >"$WORK/state"
+          echo "with-k8s: stopped kube-apiserver and etcd (control file)" >&2
+          ;;
+        start)
+          if [ "$STOPPED" = 1 ]; then
+            launch_etcd
+            wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" || { show_logs; exit 1; }
+            launch_apiserver
+            wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz" \
+              || { show_logs; exit 1; }
+            STOPPED=0
+          fi
+          echo running >"$WORK/state"
+          echo "with-k8s: started kube-apiserver and etcd again (control file)" >&2
+          ;;
+        *) echo "with-k8s: unknown order in $WORK/control: $order" >&2 ;;
+      esac
+      continue
+    fi
+    sleep 0.2 & wait $! || true
   done
   echo "with-k8s: a control-plane process exited" >&2
   show_logs
