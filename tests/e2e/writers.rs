@@ -4,11 +4,18 @@
 //! remote object (`Context::lock_remote`), one controller's write carries the other's stale read
 //! back: the other resource's change is lost, and its next reconcile "repairs" it as drift.
 //!
-//! 50 spec edits, alternating between the connection and its mapping, are sent without waiting in
-//! between, while the emulator answers every request after a delay so that the read→write windows
-//! of the two controllers overlap. At the end the remote object equals both specs and neither
-//! resource posted a `DriftRepaired` Event (nor counted a drift repair), while the operator kept
-//! reconciling.
+//! Two phases, while the emulator answers every request after a delay so that the read→write
+//! windows of the two controllers overlap:
+//! 1. 50 spec edits, alternating between the connection and its mapping, sent without waiting in
+//!    between; then the remote object equals both specs. The controllers coalesce most of these
+//!    edits, so only the last reconciles of each decide the outcome: without the lock this phase
+//!    alone failed 1 run in 3.
+//! 2. 25 pairs (a connection edit and a mapping edit sent back to back), each followed by a wait
+//!    until both are Ready at their new generation and a check that the remote equals both specs:
+//!    25 chances for the two updates to overlap, each checked on its own.
+//!
+//! At the end neither resource has a `DriftRepaired` Event (nor was a drift repair counted) over
+//! two resyncs in which the operator kept reconciling.
 
 use std::time::{Duration, Instant};
 
@@ -82,13 +89,60 @@ async fn assert_no_drift_repaired(op: &Operator, client: &kube::Client, ns: &str
     }
 }
 
-fn report(what: &str, core: &EmulatorCore, sent: Duration, converged: Duration) {
+/// One provider's case: the spec edits and how to compare the remote object with the specs.
+struct Case<'a> {
+    what: &'static str,
+    core: std::sync::Arc<EmulatorCore>,
+    /// Edit `i`'s spec merge patch: even for the connection, odd for the mapping.
+    edit: &'a dyn Fn(usize) -> Value,
+    /// Whether the remote object equals the connection after edit `conn` and the mapping after
+    /// edit `roles`; the error describes it.
+    remote_matches: &'a dyn Fn(usize, usize) -> Result<(), String>,
+}
+
+const PAIRS: usize = 25;
+
+async fn run(op: &Operator, client: &kube::Client, ns: &str, case: Case<'_>) {
+    let what = case.what;
+    case.core.reset_calls();
+    case.core.set_faults(Faults {
+        latency: LATENCY,
+        ..Faults::default()
+    });
+
+    // 1. 50 edits without waiting.
+    let started = Instant::now();
+    let sent = edit_alternately(client, ns, case.edit).await;
+    wait_both_ready(client, ns).await;
+    let converged = started.elapsed();
+    let burst_writes = case.core.writes();
+    if let Err(e) = (case.remote_matches)(EDITS - 2, EDITS - 1) {
+        panic!("{what}: after {EDITS} edits without waiting: {e}");
+    }
     println!(
-        "writers: {what}: {EDITS} alternating edits sent in {sent:.2?}, both Ready after {converged:.2?}; \
-         provider writes during the edits: {} (PUT {}), emulator latency {LATENCY:?}",
-        core.writes(),
-        core.calls_of("PUT"),
+        "writers: {what}: {EDITS} alternating edits sent in {sent:.2?}, both Ready after \
+         {converged:.2?}; provider writes: {burst_writes}"
     );
+
+    // 2. Pairs, each checked.
+    let started = Instant::now();
+    for k in 0..PAIRS {
+        let (conn, roles) = (1000 + 2 * k, 1001 + 2 * k);
+        patch_spec::<EnterpriseConnection>(client, ns, "conn", (case.edit)(conn)).await;
+        patch_spec::<OrgRoleMapping>(client, ns, "roles", (case.edit)(roles)).await;
+        wait_both_ready(client, ns).await;
+        if let Err(e) = (case.remote_matches)(conn, roles) {
+            panic!("{what}: after pair {k} of {PAIRS}: {e}");
+        }
+    }
+    println!(
+        "writers: {what}: {PAIRS} pairs of edits, each converged and checked, in {:.2?}; \
+         provider writes: {} (emulator latency {LATENCY:?})",
+        started.elapsed(),
+        case.core.writes() - burst_writes
+    );
+    case.core.set_faults(Faults::default());
+    assert_no_drift_repaired(op, client, ns, what).await;
 }
 
 #[tokio::test]
@@ -138,46 +192,51 @@ async fn loginradius_connection_and_role_mapping_edits_do_not_undo_each_other() 
     let ec = wait_for::<EnterpriseConnection>(&client, &ns, "conn", "Ready", ready).await;
     let id = ec.status.unwrap().external_id.unwrap();
 
-    core.reset_calls();
-    core.set_faults(Faults {
-        latency: LATENCY,
-        ..Faults::default()
-    });
-    let started = Instant::now();
-    let sent = edit_alternately(&client, &ns, |i| {
+    let edit = |i: usize| {
         if i % 2 == 0 {
             json!({"saml": {"idpEntityId": entity(i)}})
         } else {
             json!({"mappings": mappings(i)})
         }
-    })
+    };
+    let remote_matches = |conn: usize, roles: usize| {
+        let c = emu.get_connection(&id).ok_or("the connection is gone")?;
+        if c.idp_entity_id.as_deref() != Some(entity(conn).as_str()) {
+            return Err(format!(
+                "the connection's edit {conn} was lost: IDPEntityId {:?}",
+                c.idp_entity_id
+            ));
+        }
+        let mut got: Vec<(String, String)> = c
+            .group_roles
+            .iter()
+            .map(|g| (g.name.clone(), g.role_id.clone()))
+            .collect();
+        got.sort();
+        let mut want = vec![
+            (format!("group-{roles}"), "role_admin".to_string()),
+            ("everyone".to_string(), format!("role_r{roles}")),
+        ];
+        want.sort();
+        if got != want {
+            return Err(format!(
+                "the mapping's edit {roles} was lost: GroupRoles {got:?}"
+            ));
+        }
+        Ok(())
+    };
+    run(
+        &op,
+        &client,
+        &ns,
+        Case {
+            what: "loginradius",
+            core,
+            edit: &edit,
+            remote_matches: &remote_matches,
+        },
+    )
     .await;
-    wait_both_ready(&client, &ns).await;
-    let converged = started.elapsed();
-    core.set_faults(Faults::default());
-    report("loginradius", &core, sent, converged);
-
-    // The remote connection equals both specs: the last connection edit and the last mapping edit.
-    let (last_conn, last_roles) = (EDITS - 2, EDITS - 1);
-    let conn = emu.get_connection(&id).unwrap();
-    assert_eq!(
-        conn.idp_entity_id.as_deref(),
-        Some(entity(last_conn).as_str()),
-        "the connection's last edit was lost: {conn:#?}"
-    );
-    let mut roles: Vec<(String, String)> = conn
-        .group_roles
-        .iter()
-        .map(|g| (g.name.clone(), g.role_id.clone()))
-        .collect();
-    roles.sort();
-    let mut want = vec![
-        (format!("group-{last_roles}"), "role_admin".to_string()),
-        ("everyone".to_string(), format!("role_r{last_roles}")),
-    ];
-    want.sort();
-    assert_eq!(roles, want, "the mapping's last edit was lost: {conn:#?}");
-    assert_no_drift_repaired(&op, &client, &ns, "loginradius").await;
     drop(op);
 }
 
@@ -225,45 +284,42 @@ async fn qovery_connection_and_role_mapping_edits_do_not_undo_each_other() {
     .await;
     wait_both_ready(&client, &ns).await;
 
-    core.reset_calls();
-    core.set_faults(Faults {
-        latency: LATENCY,
-        ..Faults::default()
-    });
-    let started = Instant::now();
-    let sent = edit_alternately(&client, &ns, |i| {
+    let edit = |i: usize| {
         if i % 2 == 0 {
             json!({"deletionPolicy": policy(i)})
         } else {
             json!({"defaultRole": role(i), "mappings": mappings(i)})
         }
-    })
+    };
+    let remote_matches = |_conn: usize, roles: usize| {
+        let c = emu.get_connection(NAME).ok_or("the connection is gone")?;
+        let want: std::collections::BTreeMap<String, Vec<String>> = [
+            ("admin".to_string(), vec![format!("group-{roles}")]),
+            ("devops".to_string(), vec!["everyone".to_string()]),
+        ]
+        .into();
+        if c.default_role != role(roles) || !c.enforce_group_sync || c.group_mappings != want {
+            return Err(format!("the mapping's edit {roles} was lost: {c:?}"));
+        }
+        Ok(())
+    };
+    run(
+        &op,
+        &client,
+        &ns,
+        Case {
+            what: "qovery",
+            core,
+            edit: &edit,
+            remote_matches: &remote_matches,
+        },
+    )
     .await;
-    wait_both_ready(&client, &ns).await;
-    let converged = started.elapsed();
-    core.set_faults(Faults::default());
-    report("qovery", &core, sent, converged);
-
-    let last_roles = EDITS - 1;
-    let conn = emu.get_connection(NAME).unwrap();
-    assert_eq!(conn.connection_name, NAME);
-    assert_eq!(conn.default_role, role(last_roles), "{conn:#?}");
-    assert!(conn.enforce_group_sync, "{conn:#?}");
-    let want: std::collections::BTreeMap<String, Vec<String>> = [
-        ("admin".to_string(), vec![format!("group-{last_roles}")]),
-        ("devops".to_string(), vec!["everyone".to_string()]),
-    ]
-    .into();
-    assert_eq!(
-        conn.group_mappings, want,
-        "the mapping's last edit was lost"
-    );
     let ec = wait_for::<EnterpriseConnection>(&client, &ns, "conn", "Ready", ready).await;
     assert_eq!(
         serde_json::to_value(&ec.spec.managed.deletion_policy).unwrap(),
-        json!(policy(EDITS - 2))
+        json!(policy(1000 + 2 * (PAIRS - 1)))
     );
     assert_eq!(ec.status.unwrap().external_id.as_deref(), Some(NAME));
-    assert_no_drift_repaired(&op, &client, &ns, "qovery").await;
     drop(op);
 }
