@@ -13,7 +13,8 @@
 #   K8S_APISERVER_EXTRA_ARGS  extra kube-apiserver flags
 # Restarting the control plane (--serve only; for tests of an API server outage): the work dir is
 # the kubeconfig's directory. Write "stop" to <work dir>/control to stop kube-apiserver and etcd
-# (TERM, then KILL after 3 s), keeping etcd's data and every port; write "start" to start both
+# (TERM, then KILL after 3 s; "kill": KILL both at once, as a crash or power loss would), keeping
+# etcd's data and every port; write "start" to start both
 # again on the same ports with the same data. The script takes the order within 0.2 s, removes the
 # control file, and writes "stopped" or "running" (once /readyz answers) to <work dir>/state.
 set -euo pipefail
@@ -64,11 +65,12 @@ PIDS=()
 
 # stop_pid <pid>: TERM, a short grace period, then KILL. The state is thrown away, so there is
 # nothing to wait for.
+# Safe under set -e (the control file stops components while the script runs on).
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
+  for _ in $(seq 1 30); do alive "$1" || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
   return 0
 }
 
@@ -86,14 +88,25 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP
 
-# Distinct free loopback ports: all sockets are held open until every port is chosen.
+# Distinct free loopback ports: all sockets are held open until every port is chosen. They are
+# chosen below the kernel's range of ephemeral ports, so that no outgoing connection takes one as
+# its source port while the control plane is stopped (see the control file above).
 free_ports() { # free_ports <n>
   python3 - "$1" <<'PY'
-import socket, sys
+import random, socket, sys
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
 socks = []
-for _ in range(int(sys.argv[1])):
+while len(socks) < int(sys.argv[1]):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
+    port = random.randrange(10000, low) if low > 11000 else 0
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
@@ -266,10 +279,15 @@ if [ "$SERVE" = 1 ]; then
       order=$(cat "$WORK/control")
       rm -f "$WORK/control"
       case "$order" in
-        stop)
+        stop | kill)
           if [ "$STOPPED" = 0 ]; then
-            stop_pid "$API_PID"
-            stop_pid "$ETCD_PID"
+            if [ "$order" = kill ]; then
+              kill -KILL "$API_PID" "$ETCD_PID" 2>/dev/null || true
+              wait "$API_PID" "$ETCD_PID" 2>/dev/null || true
+            else
+              stop_pid "$API_PID"
+              stop_pid "$ETCD_PID"
+            fi
             PIDS=()
             STOPPED=1
           fi
@@ -278,11 +296,23 @@ if [ "$SERVE" = 1 ]; then
           ;;
         start)
           if [ "$STOPPED" = 1 ]; then
-            launch_etcd
-            wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" || { show_logs; exit 1; }
-            launch_apiserver
-            wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz" \
-              || { show_logs; exit 1; }
+            # A port may still be held for a moment by the stopped process's sockets: retry.
+            for attempt in 1 2 3 4 5; do
+              launch_etcd
+              wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" && break
+              stop_pid "$ETCD_PID"
+              PIDS=()
+              [ "$attempt" = 5 ] && { show_logs; exit 1; }
+              sleep 1
+            done
+            for attempt in 1 2 3 4 5; do
+              launch_apiserver
+              wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz" && break
+              stop_pid "$API_PID"
+              PIDS=("$ETCD_PID")
+              [ "$attempt" = 5 ] && { show_logs; exit 1; }
+              sleep 1
+            done
             STOPPED=0
           fi
           echo running >"$WORK/state"
