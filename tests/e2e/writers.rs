@@ -50,7 +50,7 @@ async fn edit_alternately(
 ) -> Duration {
     let started = Instant::now();
     for i in 0..EDITS {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             patch_spec::<EnterpriseConnection>(client, ns, "conn", edit(i)).await;
         } else {
             patch_spec::<OrgRoleMapping>(client, ns, "roles", edit(i)).await;
@@ -193,7 +193,7 @@ async fn loginradius_connection_and_role_mapping_edits_do_not_undo_each_other() 
     let id = ec.status.unwrap().external_id.unwrap();
 
     let edit = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             json!({"saml": {"idpEntityId": entity(i)}})
         } else {
             json!({"mappings": mappings(i)})
@@ -263,7 +263,13 @@ async fn qovery_connection_and_role_mapping_edits_do_not_undo_each_other() {
     // Qovery's connection kind owns none of the object's fields (Qovery sets up the identity
     // provider side itself; the API exposes only the role fields): the connection's editable spec
     // is its policies. Its reconciles read the object while the mapping writes it.
-    let policy = |i: usize| if i % 4 == 0 { "Delete" } else { "Orphan" };
+    let policy = |i: usize| {
+        if i.is_multiple_of(4) {
+            "Delete"
+        } else {
+            "Orphan"
+        }
+    };
     let role = |i: usize| if i % 4 == 1 { "devops" } else { "viewer" };
     let mappings = |i: usize| {
         json!([{"externalGroup": format!("group-{i}"), "roles": [{"role": "admin"}]},
@@ -285,7 +291,7 @@ async fn qovery_connection_and_role_mapping_edits_do_not_undo_each_other() {
     wait_both_ready(&client, &ns).await;
 
     let edit = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             json!({"deletionPolicy": policy(i)})
         } else {
             json!({"defaultRole": role(i), "mappings": mappings(i)})
@@ -317,7 +323,7 @@ async fn qovery_connection_and_role_mapping_edits_do_not_undo_each_other() {
     .await;
     let ec = wait_for::<EnterpriseConnection>(&client, &ns, "conn", "Ready", ready).await;
     assert_eq!(
-        serde_json::to_value(&ec.spec.managed.deletion_policy).unwrap(),
+        serde_json::to_value(ec.spec.managed.deletion_policy).unwrap(),
         json!(policy(1000 + 2 * (PAIRS - 1)))
     );
     assert_eq!(ec.status.unwrap().external_id.as_deref(), Some(NAME));
