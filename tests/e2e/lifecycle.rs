@@ -5,6 +5,10 @@
 //! and the resource are `Unauthenticated`, fixed credentials → Ready without a restart; delete
 //! under `Delete`; and, where the provider can create, adoption by `externalName` (nothing
 //! created) and delete under `Orphan` (the remote object stays).
+//!
+//! Every case runs twice (`lifecycle_tests!`): with the in-process fixture's Secret watch, and in
+//! the chart's default `--watch-secrets=false` (`Install::ChartDefault`), where fixed credentials
+//! are noticed by rechecks instead of a Secret event.
 
 use std::time::Duration;
 
