@@ -11,6 +11,12 @@
 #   K8S_WATCH_PID          (--serve) also exit when this process is gone
 #   K8S_KEEP=1             keep the work dir (logs, PKI) after exit
 #   K8S_APISERVER_EXTRA_ARGS  extra kube-apiserver flags
+# Restarting the control plane (--serve only; for tests of an API server outage): the work dir is
+# the kubeconfig's directory. Write "stop" to <work dir>/control to stop kube-apiserver and etcd
+# (TERM, then KILL after 3 s; "kill": KILL both at once, as a crash or power loss would), keeping
+# etcd's data and every port; write "start" to start both
+# again on the same ports with the same data. The script takes the order within 0.2 s, removes the
+# control file, and writes "stopped" or "running" (once /readyz answers) to <work dir>/state.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,11 +65,12 @@ PIDS=()
 
 # stop_pid <pid>: TERM, a short grace period, then KILL. The state is thrown away, so there is
 # nothing to wait for.
+# Safe under set -e (the control file stops components while the script runs on).
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
+  for _ in $(seq 1 30); do alive "$1" || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
   return 0
 }
 
@@ -81,14 +88,25 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP
 
-# Distinct free loopback ports: all sockets are held open until every port is chosen.
+# Distinct free loopback ports: all sockets are held open until every port is chosen. They are
+# chosen below the kernel's range of ephemeral ports, so that no outgoing connection takes one as
+# its source port while the control plane is stopped (see the control file above).
 free_ports() { # free_ports <n>
   python3 - "$1" <<'PY'
-import socket, sys
+import random, socket, sys
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
 socks = []
-for _ in range(int(sys.argv[1])):
+while len(socks) < int(sys.argv[1]):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
+    port = random.randrange(10000, low) if low > 11000 else 0
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
@@ -163,30 +181,19 @@ ADMIN_TOKEN=$(python3 -c 'import secrets;print(secrets.token_hex(16))')
 echo "${ADMIN_TOKEN},e2e-admin,e2e-admin-uid,\"system:masters\"" > "$WORK/tokens.csv"
 chmod 600 "$WORK/tokens.csv"
 
-# --- etcd (single member, loopback only, no fsync). Retried with new ports if one was taken meanwhile.
-ETCD_PID=""
-for attempt in 1 2 3; do
-  read -r ETCD_PORT PEER_PORT < <(free_ports 2)
-  rm -rf "$WORK/etcd"
+# launch_etcd: etcd on $ETCD_PORT/$PEER_PORT with its data in $WORK/etcd (kept if there).
+launch_etcd() {
   "$BIN/etcd" --name=e2e --data-dir="$WORK/etcd" \
     --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
     --listen-peer-urls="http://127.0.0.1:$PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$PEER_PORT" \
     --initial-cluster="e2e=http://127.0.0.1:$PEER_PORT" \
-    --unsafe-no-fsync=true --log-level=warn >"$WORK/etcd.log" 2>&1 &
+    --unsafe-no-fsync=true --log-level=warn >>"$WORK/etcd.log" 2>&1 &
   ETCD_PID=$!
   PIDS+=("$ETCD_PID")
-  wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" && break
-  stop_pid "$ETCD_PID"
-  PIDS=()
-  # Only a port taken between choosing and binding it is worth another try.
-  if [ "$attempt" = 3 ] || ! port_taken "$WORK/etcd.log"; then show_logs; exit 1; fi
-  echo "with-k8s: a port was taken; retrying etcd with other ports" >&2
-done
+}
 
-# --- kube-apiserver
-API_PID=""
-for attempt in 1 2 3; do
-  read -r API_PORT < <(free_ports 1)
+# launch_apiserver: kube-apiserver on $API_PORT against the etcd on $ETCD_PORT.
+launch_apiserver() {
   # shellcheck disable=SC2086  # K8S_APISERVER_EXTRA_ARGS is a list of flags
   "$BIN/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
@@ -203,9 +210,30 @@ for attempt in 1 2 3; do
     --disable-admission-plugins=ServiceAccount \
     --allow-privileged=true \
     --cert-dir="$PKI" \
-    ${K8S_APISERVER_EXTRA_ARGS:-} >"$WORK/apiserver.log" 2>&1 &
+    ${K8S_APISERVER_EXTRA_ARGS:-} >>"$WORK/apiserver.log" 2>&1 &
   API_PID=$!
   PIDS+=("$API_PID")
+}
+
+# --- etcd (single member, loopback only, no fsync). Retried with new ports if one was taken meanwhile.
+ETCD_PID=""
+for attempt in 1 2 3; do
+  read -r ETCD_PORT PEER_PORT < <(free_ports 2)
+  rm -rf "$WORK/etcd"
+  launch_etcd
+  wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" && break
+  stop_pid "$ETCD_PID"
+  PIDS=()
+  # Only a port taken between choosing and binding it is worth another try.
+  if [ "$attempt" = 3 ] || ! port_taken "$WORK/etcd.log"; then show_logs; exit 1; fi
+  echo "with-k8s: a port was taken; retrying etcd with other ports" >&2
+done
+
+# --- kube-apiserver
+API_PID=""
+for attempt in 1 2 3; do
+  read -r API_PORT < <(free_ports 1)
+  launch_apiserver
   API="https://127.0.0.1:$API_PORT"
   wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz" && break
   stop_pid "$API_PID"
@@ -241,10 +269,60 @@ echo "with-k8s: kube-apiserver ready at $API (etcd 127.0.0.1:$ETCD_PORT, work di
 if [ "$SERVE" = 1 ]; then
   echo "KUBECONFIG=$KUBECONFIG"
   # Block until a signal arrives (the traps exit and the EXIT trap cleans up), a component dies,
-  # or the watched process is gone.
-  while alive "$ETCD_PID" && alive "$API_PID"; do
+  # or the watched process is gone. Meanwhile obey $WORK/control (see the header): "stop" stops
+  # kube-apiserver and etcd, keeping etcd's data dir and every port; "start" starts them again.
+  echo running >"$WORK/state"
+  STOPPED=0
+  while [ "$STOPPED" = 1 ] || { alive "$ETCD_PID" && alive "$API_PID"; }; do
     if [ -n "${K8S_WATCH_PID:-}" ] && ! alive "$K8S_WATCH_PID"; then exit 0; fi
-    sleep 1 & wait $! || true
+    if [ -s "$WORK/control" ]; then
+      order=$(cat "$WORK/control")
+      rm -f "$WORK/control"
+      case "$order" in
+        stop | kill)
+          if [ "$STOPPED" = 0 ]; then
+            if [ "$order" = kill ]; then
+              kill -KILL "$API_PID" "$ETCD_PID" 2>/dev/null || true
+              wait "$API_PID" "$ETCD_PID" 2>/dev/null || true
+            else
+              stop_pid "$API_PID"
+              stop_pid "$ETCD_PID"
+            fi
+            PIDS=()
+            STOPPED=1
+          fi
+          echo stopped >"$WORK/state"
+          echo "with-k8s: stopped kube-apiserver and etcd (control file)" >&2
+          ;;
+        start)
+          if [ "$STOPPED" = 1 ]; then
+            # A port may still be held for a moment by the stopped process's sockets: retry.
+            for attempt in 1 2 3 4 5; do
+              launch_etcd
+              wait_for etcd "$ETCD_PID" curl -sf "http://127.0.0.1:$ETCD_PORT/health" && break
+              stop_pid "$ETCD_PID"
+              PIDS=()
+              [ "$attempt" = 5 ] && { show_logs; exit 1; }
+              sleep 1
+            done
+            for attempt in 1 2 3 4 5; do
+              launch_apiserver
+              wait_for "kube-apiserver /readyz" "$API_PID" curl -sf --cacert "$PKI/ca.crt" "$API/readyz" && break
+              stop_pid "$API_PID"
+              PIDS=("$ETCD_PID")
+              [ "$attempt" = 5 ] && { show_logs; exit 1; }
+              sleep 1
+            done
+            STOPPED=0
+          fi
+          echo running >"$WORK/state"
+          echo "with-k8s: started kube-apiserver and etcd again (control file)" >&2
+          ;;
+        *) echo "with-k8s: unknown order in $WORK/control: $order" >&2 ;;
+      esac
+      continue
+    fi
+    sleep 0.2 & wait $! || true
   done
   echo "with-k8s: a control-plane process exited" >&2
   show_logs

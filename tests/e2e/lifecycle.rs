@@ -5,6 +5,10 @@
 //! and the resource are `Unauthenticated`, fixed credentials → Ready without a restart; delete
 //! under `Delete`; and, where the provider can create, adoption by `externalName` (nothing
 //! created) and delete under `Orphan` (the remote object stays).
+//!
+//! Every case runs twice (`lifecycle_tests!`): with the in-process fixture's Secret watch, and in
+//! the chart's default `--watch-secrets=false` (`Install::ChartDefault`), where fixed credentials
+//! are noticed by rechecks instead of a Secret event.
 
 use std::time::Duration;
 
@@ -169,8 +173,26 @@ fn manifest(case: &Case, name: &str, extra: Value) -> Value {
     json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": case.kind, "metadata": {"name": name}, "spec": spec})
 }
 
-async fn lifecycle(case: Case) {
+/// The operator configuration a lifecycle runs under.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Install {
+    /// The in-process fixture's: Secret watches on (a changed credentials Secret wakes its
+    /// ProviderConfig at once).
+    SecretWatch,
+    /// The chart's default (charts/ssoperator/values.yaml), `--watch-secrets=false`: a fixed
+    /// credentials Secret is only seen by the ProviderConfig's periodic recheck
+    /// (`Context::credentials_recheck`, the resync capped at 60 s; the tests' resync is 2 s).
+    ///
+    /// The chart's other default, a cluster-wide scope, cannot be tested here: every test shares
+    /// one API server, and a cluster-wide operator in each test would reconcile every other test's
+    /// namespace (their writes would count in each other's emulators and assertions). Scope is
+    /// tested on its own in tenancy.rs; everything the lifecycle does happens in one namespace.
+    ChartDefault,
+}
+
+async fn lifecycle(case: Case, install: Install) {
     let p = case.provider;
+    let started = std::time::Instant::now();
     let (client, ns) = setup().await;
     let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
     let writes = || e.writes()[p];
@@ -184,7 +206,9 @@ async fn lifecycle(case: Case) {
         &e.endpoints()[p],
     )
     .await;
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start_with(&client, &ns, |config| {
+        config.watch_secrets = install == Install::SecretWatch;
+    });
     for doc in &case.prelude {
         apply(&client, &ns, doc.clone()).await;
     }
@@ -348,12 +372,15 @@ async fn lifecycle(case: Case) {
             .unwrap_or_default();
         assert_eq!(stalled["status"], "True", "{p}: {:#}", o["status"]);
     }
+    // Without a Secret watch the fix is seen by the ProviderConfig's recheck (the tests' resync).
+    let fixed = std::time::Instant::now();
     secret(&client, &ns, "creds", &case.credentials).await;
     wait_for::<ProviderConfig>(&client, &ns, p, "Ready", |pc| {
         pc_ready(pc).is_some_and(|(s, _)| s == "True")
     })
     .await;
     let o = wait_until(&client, &ns, case.kind, "r", "Ready again", is_ready).await;
+    let fix_seen = fixed.elapsed();
     assert!(
         !o["status"]["conditions"].to_string().contains("Stalled"),
         "{p}: Stalled stayed after the fix: {:#}",
@@ -413,6 +440,10 @@ async fn lifecycle(case: Case) {
         assert_eq!((case.count)(&e), count);
     }
     drop(op);
+    println!(
+        "lifecycle: {p} ({install:?}) took {:.1?}; fixed credentials to Ready: {fix_seen:.1?}",
+        started.elapsed()
+    );
 }
 
 async fn wait_until_gone(client: &Client, ns: &str, kind: &str, name: &str) {
@@ -426,9 +457,8 @@ async fn wait_until_gone(client: &Client, ns: &str, kind: &str, name: &str) {
     }
 }
 
-#[tokio::test]
-async fn clerk_enterprise_connection_lifecycle() {
-    lifecycle(Case {
+fn clerk_enterprise_connection_case() -> Case {
+    Case {
         provider: "clerk",
         block: json!({"clerk": {}}),
         credentials: vec![("secretKey", demo::CLERK_SECRET_KEY)],
@@ -442,7 +472,8 @@ async fn clerk_enterprise_connection_lifecycle() {
         edited: json!("Acme Okta EU"),
         remote: |e, id| json_of(e.clerk.get_connection(id)),
         console: |e, id| {
-            e.clerk.edit_connection(id, |c| c.name = "Renamed in the dashboard".into());
+            e.clerk
+                .edit_connection(id, |c| c.name = "Renamed in the dashboard".into());
         },
         count: |e| e.clerk.count_connections(),
         creatable: true,
@@ -454,13 +485,11 @@ async fn clerk_enterprise_connection_lifecycle() {
                 .unwrap();
             id.to_string()
         }),
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn auth0_connection_profile_lifecycle() {
-    lifecycle(Case {
+fn auth0_connection_profile_case() -> Case {
+    Case {
         provider: "auth0",
         block: json!({"auth0": {"domain": demo::AUTH0_DOMAIN}}),
         credentials: vec![
@@ -477,7 +506,8 @@ async fn auth0_connection_profile_lifecycle() {
         edited: json!("workforce-v2"),
         remote: |e, id| json_of(e.auth0.get_profile(id)),
         console: |e, id| {
-            e.auth0.edit_profile(id, |p| p.name = "renamed-in-dashboard".into());
+            e.auth0
+                .edit_profile(id, |p| p.name = "renamed-in-dashboard".into());
         },
         count: |e| e.auth0.count_profiles(),
         creatable: true,
@@ -493,13 +523,11 @@ async fn auth0_connection_profile_lifecycle() {
             );
             id.to_string()
         }),
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn loginradius_enterprise_connection_lifecycle() {
-    lifecycle(Case {
+fn loginradius_enterprise_connection_case() -> Case {
+    Case {
         provider: "loginradius",
         block: json!({"loginradius": {"organizationId": demo::LOGINRADIUS_ORG}}),
         credentials: vec![
@@ -534,13 +562,11 @@ async fn loginradius_enterprise_connection_lifecycle() {
                 },
             )
         }),
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn qovery_org_role_mapping_lifecycle() {
-    lifecycle(Case {
+fn qovery_org_role_mapping_case() -> Case {
+    Case {
         provider: "qovery",
         block: json!({"qovery": {"organizationId": demo::QOVERY_ORG}}),
         credentials: vec![("token", demo::QOVERY_TOKEN)],
@@ -571,13 +597,11 @@ async fn qovery_org_role_mapping_lifecycle() {
                 .is_some_and(|c| c.group_mappings.is_empty())
         },
         seed: None,
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn atlas_org_role_mapping_lifecycle() {
-    lifecycle(Case {
+fn atlas_org_role_mapping_case() -> Case {
+    Case {
         provider: "atlas",
         block: json!({"atlas": {"federationSettingsId": demo::ATLAS_FEDERATION}}),
         credentials: vec![
@@ -606,6 +630,35 @@ async fn atlas_org_role_mapping_lifecycle() {
                 .is_some_and(|c| c.role_mappings.is_empty())
         },
         seed: None,
-    })
-    .await;
+    }
+}
+
+/// Each lifecycle case twice: with the fixture's Secret watch, and in the chart's default
+/// configuration (`--watch-secrets=false`, see [`Install::ChartDefault`]).
+macro_rules! lifecycle_tests {
+    ($($case:ident => $watching:ident, $chart_default:ident;)*) => {$(
+        #[tokio::test]
+        async fn $watching() {
+            lifecycle($case(), Install::SecretWatch).await;
+        }
+
+        #[tokio::test]
+        async fn $chart_default() {
+            lifecycle($case(), Install::ChartDefault).await;
+        }
+    )*};
+}
+
+lifecycle_tests! {
+    clerk_enterprise_connection_case =>
+        clerk_enterprise_connection_lifecycle, clerk_enterprise_connection_lifecycle_chart_default;
+    auth0_connection_profile_case =>
+        auth0_connection_profile_lifecycle, auth0_connection_profile_lifecycle_chart_default;
+    loginradius_enterprise_connection_case =>
+        loginradius_enterprise_connection_lifecycle,
+        loginradius_enterprise_connection_lifecycle_chart_default;
+    qovery_org_role_mapping_case =>
+        qovery_org_role_mapping_lifecycle, qovery_org_role_mapping_lifecycle_chart_default;
+    atlas_org_role_mapping_case =>
+        atlas_org_role_mapping_lifecycle, atlas_org_role_mapping_lifecycle_chart_default;
 }
