@@ -28,34 +28,19 @@ pub async fn reconcile_namespaced(
     let ns = pc.namespace().unwrap_or_default();
     let name = format!("ProviderConfig {ns}/{}", pc.name_any());
     let api: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), &ns);
-    let users = users(
+    let found = users(
         &ctx,
         ProviderConfigKind::ProviderConfig,
         &pc.name_any(),
         Some(&ns),
     )
     .await?;
-    if let Some(action) = guard_usage(&ctx, &api, pc.as_ref(), pc.status.as_ref(), &users).await? {
-        return Ok(action);
-    }
-    let (mut status, action) = verify(
-        &ctx,
-        &name,
-        &pc.spec.account,
-        &ns,
-        pc.meta().generation,
-        pc.status.as_ref(),
-    )
-    .await;
-    status.used_by = Some(count(&users));
-    finish(
-        &ctx,
-        &api,
-        &pc.name_any(),
-        pc.status.as_ref(),
-        (status, action),
-    )
-    .await
+    let account = Verify {
+        name: &name,
+        account: &pc.spec.account,
+        secret_ns: &ns,
+    };
+    check_config(&ctx, &api, pc.as_ref(), pc.status.as_ref(), &found, account).await
 }
 
 /// Verifies the credentials of a ClusterProviderConfig.
@@ -72,34 +57,56 @@ pub async fn reconcile_cluster(
         .clone()
         .unwrap_or_default();
     let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
-    let users = users(
+    let found = users(
         &ctx,
         ProviderConfigKind::ClusterProviderConfig,
         &pc.name_any(),
         None,
     )
     .await?;
-    if let Some(action) = guard_usage(&ctx, &api, pc.as_ref(), pc.status.as_ref(), &users).await? {
+    let account = Verify {
+        name: &name,
+        account: &pc.spec.account,
+        secret_ns: &ns,
+    };
+    check_config(&ctx, &api, pc.as_ref(), pc.status.as_ref(), &found, account).await
+}
+
+/// The account of a ProviderConfig or ClusterProviderConfig to verify.
+struct Verify<'a> {
+    /// `ProviderConfig ns/name` or `ClusterProviderConfig name`, for messages.
+    name: &'a str,
+    account: &'a crate::crd::ProviderAccount,
+    /// Where its credentials Secret lives.
+    secret_ns: &'a str,
+}
+
+/// Both kinds alike: guard the in-use finalizer, verify the credentials, write status.
+async fn check_config<K>(
+    ctx: &Context,
+    api: &Api<K>,
+    pc: &K,
+    old: Option<&ProviderConfigStatus>,
+    users: &[String],
+    v: Verify<'_>,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if let Some(action) = guard_usage(ctx, api, pc, old, users).await? {
         return Ok(action);
     }
     let (mut status, action) = verify(
-        &ctx,
-        &name,
-        &pc.spec.account,
-        &ns,
+        ctx,
+        v.name,
+        v.account,
+        v.secret_ns,
         pc.meta().generation,
-        pc.status.as_ref(),
+        old,
     )
     .await;
-    status.used_by = Some(count(&users));
-    finish(
-        &ctx,
-        &api,
-        &pc.name_any(),
-        pc.status.as_ref(),
-        (status, action),
-    )
-    .await
+    status.used_by = Some(count(users));
+    finish(ctx, api, &pc.name_any(), old, (status, action)).await
 }
 
 fn count(users: &[String]) -> u32 {

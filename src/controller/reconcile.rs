@@ -203,29 +203,24 @@ fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<Stri
 
 /// Records the remote object's id in the resource's annotations (see [`EXTERNAL_ID_ANNOTATION`]).
 async fn record_external_id<K: Managed>(api: &Api<K>, obj: &K, id: &str) -> Result<(), Error> {
+    set_external_id(api, obj, Some(id)).await
+}
+
+/// Removes the recorded id (its object is gone).
+async fn forget_external_id<K: Managed>(api: &Api<K>, obj: &K) -> Result<(), Error> {
+    set_external_id(api, obj, None).await
+}
+
+async fn set_external_id<K: Managed>(api: &Api<K>, obj: &K, id: Option<&str>) -> Result<(), Error> {
     if obj
         .annotations()
         .get(EXTERNAL_ID_ANNOTATION)
         .map(String::as_str)
-        == Some(id)
+        == id
     {
         return Ok(());
     }
     let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: id } } });
-    api.patch(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn forget_external_id<K: Managed>(api: &Api<K>, obj: &K) -> Result<(), Error> {
-    if !obj.annotations().contains_key(EXTERNAL_ID_ANNOTATION) {
-        return Ok(());
-    }
-    let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: null } } });
     api.patch(
         &obj.name_any(),
         &PatchParams::default(),
