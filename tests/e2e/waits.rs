@@ -13,17 +13,27 @@ use ssoperator::{
     metrics::sum_samples,
 };
 
-use crate::operator::{Operator, apply, provider_config, ready, reason, secret, setup, wait_for};
+use crate::{
+    operator::{Operator, apply, provider_config, ready, reason, secret, wait_for},
+    support,
+};
 
 const RESYNC: Duration = Duration::from_secs(6);
 
-/// The chart's default, minus the cluster-wide scope (tests share one API server): no Secret
-/// watch, and a resync short enough for a test.
-fn chart_default(client: &kube::Client, ns: &str) -> Operator {
-    Operator::start_with(client, ns, |c| {
+/// The chart's default configuration exactly: cluster-wide, no Secret watch (and a resync short
+/// enough for a test). Cluster-wide, it would reconcile every other test's namespace in the
+/// shared API server, so it gets a control plane of its own.
+async fn chart_default() -> (kube::Client, Operator) {
+    let kubeconfig = support::start_control_plane();
+    let client = support::client_for(&kubeconfig).await;
+    support::apply_crds(&client).await;
+    let op = Operator::start_with(&client, "", |c| {
+        c.namespaces = vec![];
         c.watch_secrets = false;
+        c.cluster_provider_configs = None;
         c.resync = RESYNC;
-    })
+    });
+    (client, op)
 }
 
 async fn wait_reason(client: &kube::Client, ns: &str, name: &str, want: &str) {
@@ -37,44 +47,51 @@ async fn ready_after(client: &kube::Client, ns: &str, name: &str, since: Instant
 }
 
 #[tokio::test]
-async fn a_late_client_secret_is_noticed_without_a_secret_watch() {
-    let (client, ns) = setup().await;
+async fn waits_recover_by_themselves_in_the_charts_default_configuration() {
+    let (client, op) = chart_default().await;
     let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
-    let op = chart_default(&client, &ns);
+    late_client_secret(&client, &op, &e).await;
+    qovery_connection_made_later(&client, &e).await;
+}
+
+/// A client Secret created 10 s after its connection is noticed within one resync.
+async fn late_client_secret(client: &kube::Client, op: &Operator, e: &DemoEmulators) {
+    let ns = support::temp_namespace(client).await;
+    let (client, ns) = (client.clone(), ns.as_str());
     secret(
         &client,
-        &ns,
+        ns,
         "creds",
         &[("secretKey", demo::CLERK_SECRET_KEY)],
     )
     .await;
     provider_config(
         &client,
-        &ns,
+        ns,
         "clerk",
         json!({"clerk": {}}),
         "creds",
         &e.endpoints()["clerk"],
     )
     .await;
-    apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+    apply(&client, ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "oidc"},
         "spec": {"providerConfigRef": {"name": "clerk"}, "name": "GitLab", "domains": ["gitlab.example"],
                  "idpType": "oidc_custom",
                  "oidc": {"discoveryUrl": "https://gitlab.example/.well-known/openid-configuration",
                           "clientId": "client", "clientSecretRef": {"name": "oidc-client", "key": "clientSecret"}}}}))
     .await;
-    wait_reason(&client, &ns, "oidc", "SecretNotFound").await;
+    wait_reason(&client, ns, "oidc", "SecretNotFound").await;
     let reconciles = sum_samples(&op.metrics.render(), "ssoperator_reconciles_total");
     tokio::time::sleep(Duration::from_secs(10)).await;
     secret(
         &client,
-        &ns,
+        ns,
         "oidc-client",
         &[("clientSecret", "s3cr3t-value")],
     )
     .await;
-    let took = ready_after(&client, &ns, "oidc", Instant::now()).await;
+    let took = ready_after(&client, ns, "oidc", Instant::now()).await;
     eprintln!(
         "a Secret created 10 s after its connection: Ready {took:?} later (resync {RESYNC:?})"
     );
@@ -86,15 +103,14 @@ async fn a_late_client_secret_is_noticed_without_a_secret_watch() {
     assert_eq!(e.clerk.count_connections(), 1);
 }
 
-#[tokio::test]
-async fn a_qovery_connection_made_later_is_adopted() {
-    let (client, ns) = setup().await;
-    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
-    let _op = chart_default(&client, &ns);
-    secret(&client, &ns, "creds", &[("token", demo::QOVERY_TOKEN)]).await;
+/// A Qovery connection that Qovery staff make after the resource is adopted within one resync.
+async fn qovery_connection_made_later(client: &kube::Client, e: &DemoEmulators) {
+    let ns = support::temp_namespace(client).await;
+    let (client, ns) = (client.clone(), ns.as_str());
+    secret(&client, ns, "creds", &[("token", demo::QOVERY_TOKEN)]).await;
     provider_config(
         &client,
-        &ns,
+        ns,
         "qovery",
         json!({"qovery": {"organizationId": demo::QOVERY_ORG}}),
         "creds",
@@ -103,16 +119,16 @@ async fn a_qovery_connection_made_later_is_adopted() {
     .await;
     apply(
         &client,
-        &ns,
+        ns,
         json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "later"},
         "spec": {"providerConfigRef": {"name": "qovery"}, "name": "made-later", "saml": {}}}),
     )
     .await;
-    wait_reason(&client, &ns, "later", "RemoteNotFound").await;
+    wait_reason(&client, ns, "later", "RemoteNotFound").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     e.qovery.insert_connection("made-later", "member");
-    let took = ready_after(&client, &ns, "later", Instant::now()).await;
+    let took = ready_after(&client, ns, "later", Instant::now()).await;
     eprintln!(
         "a Qovery connection made after its resource: adopted {took:?} later (resync {RESYNC:?})"
     );
