@@ -21,6 +21,8 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// One lock per remote object (account identity + id): see [`Context::lock_remote`].
     remote_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The write-only hash last sent per object uid: see [`Context::sent_hash`].
+    sent_hashes: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -39,6 +41,7 @@ impl Context {
             config,
             failures: Mutex::default(),
             remote_locks: Mutex::default(),
+            sent_hashes: Mutex::default(),
         }
     }
 
@@ -91,6 +94,25 @@ impl Context {
             locks.entry(key).or_default().clone()
         };
         lock.lock_owned().await
+    }
+
+    /// The write-only hash this process last sent for the object, if any. The next reconcile can
+    /// start from a cached object that does not show our own status write yet; without this it
+    /// would see the old hash and send the (unchanged) secret a second time.
+    pub fn sent_hash(&self, uid: &str) -> Option<String> {
+        self.sent_hashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uid)
+            .cloned()
+    }
+
+    pub fn record_sent_hash(&self, uid: &str, hash: Option<&String>) {
+        let mut hashes = self.sent_hashes.lock().unwrap_or_else(|e| e.into_inner());
+        match hash {
+            Some(h) => hashes.insert(uid.to_string(), h.clone()),
+            None => hashes.remove(uid),
+        };
     }
 
     pub fn succeeded(&self, uid: &str) {

@@ -586,6 +586,10 @@ async fn sync<K: Managed>(
                 status.external_id = Some(made.id.clone());
                 status.pending_create = None;
                 status.write_only_hash = desired.write_only_hash(&hash_key);
+                ctx.record_sent_hash(
+                    &obj.uid().unwrap_or_default(),
+                    status.write_only_hash.as_ref(),
+                );
                 write_status(ctx, api, obj, status).await?;
                 publish(
                     ctx,
@@ -609,7 +613,11 @@ async fn sync<K: Managed>(
     };
     let mut d = diff(&want, &remote.fields);
     let hash = desired.write_only_hash(&hash_key);
-    if hash.is_some() && hash != status.write_only_hash && !created {
+    let uid = obj.uid().unwrap_or_default();
+    let sent = ctx
+        .sent_hash(&uid)
+        .or_else(|| status.write_only_hash.clone());
+    if hash.is_some() && hash != sent && !created {
         for path in provider.write_only_paths(&desired) {
             d.push(path);
         }
@@ -636,6 +644,7 @@ async fn sync<K: Managed>(
         crash_point!("update-before");
         latest = provider.update(&id, &desired, &latest, &d).await?;
         crash_point!("update-after");
+        ctx.record_sent_hash(&uid, hash.as_ref());
         status.write_only_hash = hash;
         let fields = d.paths.join(", ");
         if spec_changed {
