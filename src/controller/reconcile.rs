@@ -453,6 +453,7 @@ async fn sync<K: Managed>(
     let desired = obj.desired(ctx).await?;
     secrets.extend(&desired.secrets());
     let hash_key = account.hash_key();
+    let uid = obj.uid().unwrap_or_default();
     let want = provider.desired_fields(&desired)?;
     let object_key = known_external_id(obj, status).unwrap_or_else(|| desired.name().to_string());
     let _one_writer = ctx
@@ -613,7 +614,6 @@ async fn sync<K: Managed>(
     };
     let mut d = diff(&want, &remote.fields);
     let hash = desired.write_only_hash(&hash_key);
-    let uid = obj.uid().unwrap_or_default();
     let sent = ctx
         .sent_hash(&uid)
         .or_else(|| status.write_only_hash.clone());

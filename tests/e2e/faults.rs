@@ -277,6 +277,26 @@ const CREATE_POINTS: [&str; 5] = [
 const UPDATE_POINTS: [&str; 3] = ["update-before", "update-after", "status-write-before"];
 const DELETE_POINTS: [&str; 2] = ["delete-before", "delete-after"];
 
+/// A namespace of its own and fresh emulators with the target's resources applied; `ready`:
+/// reconciled to Ready by an operator without fail points, which is then stopped.
+async fn fresh(
+    client: &Client,
+    target: Target,
+    ready: bool,
+) -> (String, DemoEmulators, Api<DynamicObject>) {
+    let ns = support::temp_namespace(client).await;
+    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
+    target.install(client, &ns, &e).await;
+    let api = target.api(client, &ns);
+    if ready {
+        let _op = Process::start(&ns, None);
+        while !all_ready(&api, 1).await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    (ns, e, api)
+}
+
 async fn run_target(client: &Client, target: Target) -> Vec<Row> {
     let mut rows = vec![];
     let row = |phase, point, (crashed, recovery): (bool, Option<Duration>), count: usize| Row {
@@ -293,24 +313,12 @@ async fn run_target(client: &Client, target: Target) -> Vec<Row> {
         recovery,
     };
     for point in CREATE_POINTS {
-        let ns = support::temp_namespace(client).await;
-        let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
-        target.install(client, &ns, &e).await;
-        let api = target.api(client, &ns);
+        let (ns, e, api) = fresh(client, target, false).await;
         let outcome = phase(&ns, point, || all_ready(&api, 1)).await;
         rows.push(row("create", point, outcome, target.count(&e)));
     }
     for point in UPDATE_POINTS {
-        let ns = support::temp_namespace(client).await;
-        let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
-        target.install(client, &ns, &e).await;
-        let api = target.api(client, &ns);
-        {
-            let _op = Process::start(&ns, None);
-            while !all_ready(&api, 1).await {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+        let (ns, e, api) = fresh(client, target, true).await;
         for i in 0..RESOURCES {
             let patch = json!({"spec": {"name": format!("Fault {i} v2")}});
             api.patch(
@@ -333,16 +341,7 @@ async fn run_target(client: &Client, target: Target) -> Vec<Row> {
         rows.push(row("update", point, outcome, target.count(&e)));
     }
     for point in DELETE_POINTS {
-        let ns = support::temp_namespace(client).await;
-        let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
-        target.install(client, &ns, &e).await;
-        let api = target.api(client, &ns);
-        {
-            let _op = Process::start(&ns, None);
-            while !all_ready(&api, 1).await {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+        let (ns, e, api) = fresh(client, target, true).await;
         for i in 0..RESOURCES {
             api.delete(&format!("r{i}"), &DeleteParams::default())
                 .await
