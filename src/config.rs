@@ -15,7 +15,7 @@ pub struct Config {
     #[arg(long, env = "SSOPERATOR_RESYNC", default_value = "10m", value_parser = parse_duration)]
     pub resync: Duration,
     /// Reconciles running at once per kind.
-    #[arg(long, env = "SSOPERATOR_CONCURRENCY", default_value_t = 4)]
+    #[arg(long, env = "SSOPERATOR_CONCURRENCY", default_value_t = 32)]
     pub concurrency: u16,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(long, env = "SSOPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]

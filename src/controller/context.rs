@@ -6,16 +6,18 @@ use std::{
     time::Duration,
 };
 
-use kube::{Client, runtime::events::Recorder};
+use kube::Client;
 
-use super::registry::Registry;
+use super::{events::Publisher, observations::Observations, registry::Registry};
 use crate::{config::Config, metrics::Metrics};
 
 pub struct Context {
     pub client: Client,
     pub registry: Registry,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    pub events: Publisher,
+    /// What the providers hold, one sweep per account and kind.
+    pub observations: Observations,
     pub config: Config,
     /// Consecutive failures per object uid, for capped exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
@@ -30,14 +32,15 @@ impl Context {
         client: Client,
         registry: Registry,
         metrics: Arc<Metrics>,
-        recorder: Recorder,
+        events: Publisher,
         config: Config,
     ) -> Self {
         Self {
             client,
             registry,
             metrics,
-            recorder,
+            events,
+            observations: Observations::new(config.resync),
             config,
             failures: Mutex::default(),
             remote_locks: Mutex::default(),

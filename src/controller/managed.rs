@@ -3,11 +3,11 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use k8s_openapi::{NamespaceResourceScope, api::core::v1::Secret};
-use kube::{Api, Resource, ResourceExt};
+use k8s_openapi::NamespaceResourceScope;
+use kube::{Resource, ResourceExt, runtime::reflector::Store};
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{context::Context, error::Error, registry::secret_key};
+use super::{context::Context, error::Error, registry::secret_key, stores::Stores};
 use crate::{
     core::{
         conditions,
@@ -31,6 +31,8 @@ pub trait Managed:
     + 'static
 {
     const KIND: ResourceKind;
+    /// Where the operator holds every object of this kind.
+    fn store(stores: &Stores) -> &Store<Self>;
     fn managed(&self) -> &ManagedFields;
     fn managed_status(&self) -> Option<&ManagedStatus>;
     /// Secrets in the same namespace that the spec refers to (besides the provider credentials).
@@ -53,14 +55,14 @@ async fn read_secret_key(
     field: &str,
     r: &SecretKeyRef,
 ) -> Result<crate::core::desired::SecretValue, Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let secret = api.get_opt(&r.name).await?.ok_or_else(|| {
+    let secret = ctx.registry.secret(ns, &r.name).await?.ok_or_else(|| {
         Error::dependency(
             "SecretNotFound",
             format!("{field}: Secret {ns}/{} not found", r.name),
         )
     })?;
-    secret_key(&secret.data.unwrap_or_default(), &r.key, ns, &r.name).map_err(|e| match e {
+    let empty = Default::default();
+    secret_key(secret.data.as_ref().unwrap_or(&empty), &r.key, ns, &r.name).map_err(|e| match e {
         Error::Dependency { reason, message } => Error::Dependency {
             reason,
             message: format!("{field}: {message}"),
@@ -76,6 +78,9 @@ async fn read_secret_key(
 #[async_trait]
 impl Managed for EnterpriseConnection {
     const KIND: ResourceKind = ResourceKind::EnterpriseConnection;
+    fn store(stores: &Stores) -> &Store<Self> {
+        &stores.connections
+    }
     fn managed(&self) -> &ManagedFields {
         &self.spec.managed
     }
@@ -112,6 +117,9 @@ impl Managed for EnterpriseConnection {
 #[async_trait]
 impl Managed for ConnectionProfile {
     const KIND: ResourceKind = ResourceKind::ConnectionProfile;
+    fn store(stores: &Stores) -> &Store<Self> {
+        &stores.profiles
+    }
     fn managed(&self) -> &ManagedFields {
         &self.spec.managed
     }
@@ -126,6 +134,9 @@ impl Managed for ConnectionProfile {
 #[async_trait]
 impl Managed for OrgRoleMapping {
     const KIND: ResourceKind = ResourceKind::OrgRoleMapping;
+    fn store(stores: &Stores) -> &Store<Self> {
+        &stores.mappings
+    }
     fn managed(&self) -> &ManagedFields {
         &self.spec.managed
     }
@@ -139,17 +150,20 @@ impl Managed for OrgRoleMapping {
         let target = match (&self.spec.connection_ref, &self.spec.managed.external_name) {
             (Some(r), _) => {
                 let ns = self.namespace().unwrap_or_default();
-                let api: Api<EnterpriseConnection> = Api::namespaced(ctx.client.clone(), &ns);
-                let conn = api.get_opt(&r.name).await?.ok_or_else(|| {
-                    Error::dependency(
-                        "ConnectionNotFound",
-                        format!(
-                            "spec.connectionRef: EnterpriseConnection {ns}/{} not found",
-                            r.name
-                        ),
-                    )
-                })?;
-                let status = conn.status.unwrap_or_default();
+                let stores = ctx.registry.stores();
+                let conn = stores
+                    .get_namespaced(&ctx.client, &stores.connections, &ns, &r.name)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::dependency(
+                            "ConnectionNotFound",
+                            format!(
+                                "spec.connectionRef: EnterpriseConnection {ns}/{} not found",
+                                r.name
+                            ),
+                        )
+                    })?;
+                let status = conn.status.clone().unwrap_or_default();
                 let ready = conditions::is_true(&status.conditions, conditions::READY);
                 match status.external_id {
                     Some(id) if ready => id,

@@ -3,21 +3,24 @@
 
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod finalizer;
 pub mod managed;
+pub mod observations;
 pub mod provider_config;
 pub mod reconcile;
 pub mod registry;
+pub mod stores;
 pub mod tenancy;
+pub mod watch;
 
-use std::{
-    collections::hash_map::DefaultHasher,
-    future::Future,
-    hash::{Hash, Hasher},
-    sync::Arc,
+use std::{future::Future, sync::Arc};
+
+use futures::{
+    FutureExt, StreamExt,
+    future::BoxFuture,
+    stream::{self, BoxStream},
 };
-
-use futures::{FutureExt, StreamExt, future::BoxFuture};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -25,9 +28,8 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt,
         controller::Config as ControllerConfig,
-        events::{Recorder, Reporter},
-        predicates, reflector,
-        reflector::{ObjectRef, Store},
+        reflector,
+        reflector::{ObjectRef, ReflectHandle, Store},
         watcher,
     },
 };
@@ -35,11 +37,12 @@ use std::panic::AssertUnwindSafe;
 
 pub use context::Context;
 use managed::Managed;
+use watch::{changed, hash_of};
 
 use crate::{
     config::Config,
     crd::{
-        ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping,
+        ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, FINALIZER, OrgRoleMapping,
         PAUSED_ANNOTATION, ProviderConfig, ProviderConfigKind,
     },
     leader::Fence,
@@ -47,15 +50,24 @@ use crate::{
     server::Heartbeat,
 };
 
-/// Changes that warrant a reconcile: the spec (generation), the pause annotation, deletion and finalizers.
-/// Status writes change none of these, so our own writes do not trigger reconciles.
-fn meaningful<K: Resource>(obj: &K) -> Option<u64> {
-    let mut h = DefaultHasher::new();
-    predicates::generation(obj).hash(&mut h);
-    obj.annotations().get(PAUSED_ANNOTATION).hash(&mut h);
-    obj.meta().deletion_timestamp.is_some().hash(&mut h);
-    obj.finalizers().hash(&mut h);
-    Some(h.finish())
+/// Events a shared watch buffers for each subscriber before the watch waits for the slowest.
+const SHARED_BUFFER: usize = 1024;
+
+/// Changes that warrant a reconcile: the spec (generation), the pause annotation, deletion and
+/// finalizers other than ours. Status writes change none of these, and neither does adding our
+/// own finalizer, so a new resource takes one reconcile, not two.
+fn meaningful<K: Resource>(obj: &K) -> u64 {
+    let others: Vec<&String> = obj
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .collect();
+    hash_of((
+        obj.meta().generation,
+        obj.annotations().get(PAUSED_ANNOTATION),
+        obj.meta().deletion_timestamp.is_some(),
+        others,
+    ))
 }
 
 /// What of a ProviderConfig matters to the resources that use it: its generation, whether it is
@@ -63,15 +75,20 @@ fn meaningful<K: Resource>(obj: &K) -> Option<u64> {
 fn config_wakes(
     meta: &kube::api::ObjectMeta,
     status: Option<&crate::crd::ProviderConfigStatus>,
-) -> Option<u64> {
+) -> u64 {
     let ready = status
         .and_then(|s| crate::core::conditions::get(&s.conditions, crate::core::conditions::READY))
         .map(|c| c.status.clone());
-    let mut h = DefaultHasher::new();
-    meta.generation.hash(&mut h);
-    meta.deletion_timestamp.is_some().hash(&mut h);
-    ready.hash(&mut h);
-    Some(h.finish())
+    hash_of((meta.generation, meta.deletion_timestamp.is_some(), ready))
+}
+
+/// What of an EnterpriseConnection matters to the role mappings that refer to it: whether it
+/// is Ready, and its id.
+fn connection_wakes(ec: &EnterpriseConnection) -> u64 {
+    let status = ec.status.as_ref();
+    let ready = status
+        .map(|s| crate::core::conditions::is_true(&s.conditions, crate::core::conditions::READY));
+    hash_of((ready, status.and_then(|s| s.external_id.clone())))
 }
 
 fn api_for<K>(client: &Client, ns: Option<&str>) -> Api<K>
@@ -81,6 +98,67 @@ where
     match ns {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
+    }
+}
+
+/// Opens the watch of a namespaced kind in one namespace (or all).
+fn watch_of<K>(
+    client: &Client,
+) -> impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>> + use<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    let client = client.clone();
+    move |ns| {
+        watcher(api_for::<K>(&client, ns), watcher::Config::default())
+            .default_backoff()
+            .boxed()
+    }
+}
+
+/// One shared watch: the store every reader uses, the streams of its subscribers, and the task
+/// that feeds them (it must run for any subscriber to see anything).
+struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    feed: BoxFuture<'static, ()>,
+    subscribers: Vec<ReflectHandle<K>>,
+}
+
+impl<K> Shared<K>
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn new(
+        scopes: Vec<Option<String>>,
+        subscribers: usize,
+        watch: impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>>,
+    ) -> Self {
+        let (store, writer) = reflector::store_shared(SHARED_BUFFER);
+        let subscribers = (0..subscribers)
+            .filter_map(|_| writer.subscribe())
+            .collect();
+        let events = watch::merged(scopes, store.clone(), watch);
+        let feed = reflector(writer, events)
+            .for_each(|_| futures::future::ready(()))
+            .boxed();
+        Self {
+            store,
+            feed,
+            subscribers,
+        }
+    }
+
+    fn take(&mut self) -> ReflectHandle<K> {
+        // Each is created in `new`, one per use below; a missing one is a wiring mistake.
+        #[allow(clippy::expect_used)]
+        self.subscribers
+            .pop()
+            .expect("a subscriber for each use of a shared watch")
     }
 }
 
@@ -94,89 +172,82 @@ fn refs_config<K: Managed>(
     r.kind == kind && r.name == name && (ns.is_none() || obj.namespace().as_deref() == ns)
 }
 
-/// Runs the controller of one managed kind in one namespace (or all).
+/// What a managed kind's controller is woken by besides its own objects.
+struct Wakes {
+    provider_configs: ReflectHandle<ProviderConfig>,
+    cluster_provider_configs: ReflectHandle<ClusterProviderConfig>,
+    secrets: Option<ReflectHandle<PartialObjectMeta<Secret>>>,
+    connections: Option<ReflectHandle<EnterpriseConnection>>,
+}
+
+/// Runs the controller of one managed kind, over every watched namespace.
 fn managed_controller<K: Managed>(
     ctx: Arc<Context>,
-    ns: Option<&str>,
-    watch_secrets: bool,
+    own: ReflectHandle<K>,
+    wakes: Wakes,
     heartbeat: &Heartbeat,
 ) -> BoxFuture<'static, ()> {
-    let client = ctx.client.clone();
-    let api: Api<K> = api_for(&client, ns);
-    let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(meaningful::<K>, Default::default());
-    let mut controller = Controller::for_stream(stream, reader.clone())
-        .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency));
+    let reader = K::store(ctx.registry.stores()).clone();
+    let mut controller =
+        Controller::for_shared_stream(changed(own, meaningful::<K>), reader.clone())
+            .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency));
 
     // A ProviderConfig wakes its resources only when its spec or its readiness changes: its
     // status is rewritten for other reasons (a recheck, a message), and waking every dependent
     // on each write would multiply provider calls by the number of resources.
     let store = reader.clone();
-    let pcs = watcher(
-        api_for::<ProviderConfig>(&client, ns),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects()
-    .predicate_filter(
-        |pc: &ProviderConfig| config_wakes(pc.meta(), pc.status.as_ref()),
-        Default::default(),
-    );
-    controller = controller.watches_stream(pcs, move |pc| {
+    let pcs = changed(wakes.provider_configs, |pc: &ProviderConfig| {
+        config_wakes(pc.meta(), pc.status.as_ref())
+    });
+    controller = controller.watches_shared_stream(pcs, move |pc| {
         let (name, pns) = (pc.name_any(), pc.namespace());
         matching(&store, |o: &K| {
             refs_config(o, ProviderConfigKind::ProviderConfig, &name, pns.as_deref())
         })
     });
     let store = reader.clone();
-    let cpcs = watcher(
-        Api::<ClusterProviderConfig>::all(ctx.client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects()
-    .predicate_filter(
+    let cpcs = changed(
+        wakes.cluster_provider_configs,
         |pc: &ClusterProviderConfig| config_wakes(pc.meta(), pc.status.as_ref()),
-        Default::default(),
     );
-    controller = controller.watches_stream(cpcs, move |pc| {
+    controller = controller.watches_shared_stream(cpcs, move |pc| {
         let name = pc.name_any();
         matching(&store, |o: &K| {
             refs_config(o, ProviderConfigKind::ClusterProviderConfig, &name, None)
         })
     });
-    if watch_secrets {
-        // Metadata only: the operator never holds every Secret's data in memory.
-        let secrets = watcher(
-            api_for::<PartialObjectMeta<Secret>>(&client, ns),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .touched_objects();
+    if let Some(secrets) = wakes.secrets {
         let store = reader.clone();
-        controller = controller.watches_stream(secrets, move |s| {
+        controller = controller.watches_shared_stream(secrets, move |s| {
             let (name, sns) = (s.name_any(), s.namespace());
             matching(&store, |o: &K| {
                 o.namespace() == sns && o.secret_names().contains(&name)
             })
         });
     }
-    if K::KIND == crate::core::desired::ResourceKind::OrgRoleMapping {
+    if let Some(connections) = wakes.connections {
         let store = reader.clone();
-        controller = controller.watches(
-            api_for::<EnterpriseConnection>(&client, ns),
-            watcher::Config::default(),
-            move |ec| {
+        controller =
+            controller.watches_shared_stream(changed(connections, connection_wakes), move |ec| {
                 let (name, ens) = (ec.name_any(), ec.namespace());
                 matching(&store, |o: &K| {
                     o.namespace() == ens && o.connection_name().as_deref() == Some(name.as_str())
                 })
-            },
-        );
+            });
     }
+    // Remote objects a sweep found changed or gone: their resources look at once.
+    let store = reader.clone();
+    let swept = stream::unfold(ctx.observations.subscribe(K::KIND), |mut rx| async move {
+        rx.recv().await.map(|changed| (changed, rx))
+    })
+    .flat_map(move |(provider, id)| {
+        stream::iter(matching(&store, |o: &K| {
+            let status = o.managed_status().cloned().unwrap_or_default();
+            status.provider.as_deref() == Some(provider.as_str())
+                && reconcile::known_external_id(o, &status).as_deref() == Some(id.as_str())
+        }))
+    });
+    controller = controller.reconcile_on(swept);
     controller
         .run(
             tracked(heartbeat, reconcile::reconcile::<K>),
@@ -223,24 +294,18 @@ fn matching<K: Managed>(store: &Store<K>, pred: impl Fn(&K) -> bool) -> Vec<Obje
         .collect()
 }
 
-fn config_controllers(
+/// The controller of namespaced ProviderConfigs, over every watched namespace.
+fn config_controller(
     ctx: Arc<Context>,
-    ns: Option<&str>,
-    watch_secrets: bool,
+    own: ReflectHandle<ProviderConfig>,
+    secrets: Option<ReflectHandle<PartialObjectMeta<Secret>>>,
     heartbeat: &Heartbeat,
-) -> Vec<BoxFuture<'static, ()>> {
-    let client = ctx.client.clone();
-    let api: Api<ProviderConfig> = api_for(&client, ns);
-    let mut pcs = Controller::new(api, watcher::Config::default());
-    if watch_secrets {
-        let store = pcs.store();
-        let secrets = watcher(
-            api_for::<PartialObjectMeta<Secret>>(&client, ns),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .touched_objects();
-        pcs = pcs.watches_stream(secrets, move |s| {
+) -> BoxFuture<'static, ()> {
+    let reader = ctx.registry.stores().provider_configs.clone();
+    let mut pcs = Controller::for_shared_stream(own, reader.clone());
+    if let Some(secrets) = secrets {
+        let store = reader;
+        pcs = pcs.watches_shared_stream(secrets, move |s| {
             let (name, sns) = (s.name_any(), s.namespace());
             store
                 .state()
@@ -252,15 +317,13 @@ fn config_controllers(
                 .collect::<Vec<_>>()
         });
     }
-    let namespaced = pcs
-        .run(
-            tracked(heartbeat, provider_config::reconcile_namespaced),
-            provider_config::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| futures::future::ready(()))
-        .boxed();
-    vec![namespaced]
+    pcs.run(
+        tracked(heartbeat, provider_config::reconcile_namespaced),
+        provider_config::error_policy,
+        ctx,
+    )
+    .for_each(|_| futures::future::ready(()))
+    .boxed()
 }
 
 /// What the binary puts around the controllers: the leadership fence every write checks (open
@@ -304,68 +367,105 @@ pub async fn run_guarded(
     let observer = Arc::new(MetricsObserver(metrics.clone()));
     let identity = config.identity.clone().unwrap_or_default();
     let user_agent = format!("ssoperator/{} ({identity})", env!("CARGO_PKG_VERSION"));
-    let registry = registry::Registry::new(client.clone(), observer, config.default_rate)
+    let scopes = watch::scopes(&config.namespaces);
+    let manages_cluster_configs = config.manages_cluster_provider_configs();
+
+    // One watch per kind, whatever the number of namespaces, each shared by every controller
+    // that needs it; their stores are what reconciles read.
+    let mut pcs = Shared::new(scopes.clone(), 4, watch_of::<ProviderConfig>(&client));
+    let cpc_client = client.clone();
+    let mut cpcs = Shared::new(
+        vec![None],
+        3 + usize::from(manages_cluster_configs),
+        move |_| {
+            watcher(
+                Api::<ClusterProviderConfig>::all(cpc_client.clone()),
+                watcher::Config::default(),
+            )
+            .default_backoff()
+            .boxed()
+        },
+    );
+    let mut ecs = Shared::new(scopes.clone(), 2, watch_of::<EnterpriseConnection>(&client));
+    let mut cps = Shared::new(scopes.clone(), 1, watch_of::<ConnectionProfile>(&client));
+    let mut orms = Shared::new(scopes.clone(), 1, watch_of::<OrgRoleMapping>(&client));
+    // Metadata only: the operator never holds every Secret's data in memory.
+    let mut secrets = config.watch_secrets.then(|| {
+        let client = client.clone();
+        Shared::new(scopes.clone(), 4, move |ns| {
+            let api: Api<PartialObjectMeta<Secret>> = api_for(&client, ns);
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed()
+        })
+    });
+    let stores = Arc::new(stores::Stores::new(
+        client.clone(),
+        pcs.store.clone(),
+        cpcs.store.clone(),
+        secrets.as_ref().map(|s| s.store.clone()),
+        ecs.store.clone(),
+        cps.store.clone(),
+        orms.store.clone(),
+    ));
+    let registry = registry::Registry::new(client.clone(), stores, observer, config.default_rate)
         .with_guard(user_agent, guard.fence.clone());
-    let reporter = Reporter {
-        controller: "ssoperator".into(),
-        instance: config.identity.clone(),
-    };
-    let recorder = Recorder::new(client.clone(), reporter);
+    let events = events::Publisher::new(client.clone(), "ssoperator", config.identity.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         registry,
         metrics,
-        recorder,
+        events,
         config.clone(),
     ));
-    let namespaces: Vec<Option<String>> = if config.namespaces.is_empty() {
-        vec![None]
-    } else {
-        config.namespaces.iter().cloned().map(Some).collect()
+    let mut wakes = || Wakes {
+        provider_configs: pcs.take(),
+        cluster_provider_configs: cpcs.take(),
+        secrets: secrets.as_mut().map(Shared::take),
+        connections: None,
     };
-    let mut tasks: Vec<(String, BoxFuture<'static, ()>)> = vec![];
-    for ns in &namespaces {
-        let scope = ns.as_deref().unwrap_or("all namespaces");
-        let ns = ns.as_deref();
-        tasks.push((
-            format!("EnterpriseConnection ({scope})"),
-            managed_controller::<EnterpriseConnection>(
+    let (ec_wakes, cp_wakes, mut orm_wakes) = (wakes(), wakes(), wakes());
+    orm_wakes.connections = Some(ecs.take());
+    let hb = &guard.heartbeat;
+    let mut tasks: Vec<(String, BoxFuture<'static, ()>)> = vec![
+        (
+            "EnterpriseConnection".into(),
+            managed_controller::<EnterpriseConnection>(ctx.clone(), ecs.take(), ec_wakes, hb),
+        ),
+        (
+            "ConnectionProfile".into(),
+            managed_controller::<ConnectionProfile>(ctx.clone(), cps.take(), cp_wakes, hb),
+        ),
+        (
+            "OrgRoleMapping".into(),
+            managed_controller::<OrgRoleMapping>(ctx.clone(), orms.take(), orm_wakes, hb),
+        ),
+        (
+            "ProviderConfig".into(),
+            config_controller(
                 ctx.clone(),
-                ns,
-                config.watch_secrets,
-                &guard.heartbeat,
+                pcs.take(),
+                secrets.as_mut().map(Shared::take),
+                hb,
             ),
-        ));
-        tasks.push((
-            format!("ConnectionProfile ({scope})"),
-            managed_controller::<ConnectionProfile>(
-                ctx.clone(),
-                ns,
-                config.watch_secrets,
-                &guard.heartbeat,
-            ),
-        ));
-        tasks.push((
-            format!("OrgRoleMapping ({scope})"),
-            managed_controller::<OrgRoleMapping>(
-                ctx.clone(),
-                ns,
-                config.watch_secrets,
-                &guard.heartbeat,
-            ),
-        ));
-        for c in config_controllers(ctx.clone(), ns, config.watch_secrets, &guard.heartbeat) {
-            tasks.push((format!("ProviderConfig ({scope})"), c));
-        }
-    }
+        ),
+    ];
     // Cluster-scoped configs get their status from a cluster-wide operator (by default): a
     // namespace-scoped one just reads them (it may not read their Secrets' namespace, and two
     // namespace-scoped installs would fight over the same status).
-    if config.manages_cluster_provider_configs() {
+    if manages_cluster_configs {
         tasks.push((
             "ClusterProviderConfig".into(),
-            cluster_config_controller(ctx.clone(), &guard.heartbeat),
+            cluster_config_controller(ctx.clone(), cpcs.take(), hb),
         ));
+    }
+    tasks.push(("watch ProviderConfig".into(), pcs.feed));
+    tasks.push(("watch ClusterProviderConfig".into(), cpcs.feed));
+    tasks.push(("watch EnterpriseConnection".into(), ecs.feed));
+    tasks.push(("watch ConnectionProfile".into(), cps.feed));
+    tasks.push(("watch OrgRoleMapping".into(), orms.feed));
+    if let Some(s) = secrets {
+        tasks.push(("watch Secret".into(), s.feed));
     }
     supervise(tasks, &guard.heartbeat, shutdown).await
 }
@@ -421,18 +521,20 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-fn cluster_config_controller(ctx: Arc<Context>, heartbeat: &Heartbeat) -> BoxFuture<'static, ()> {
-    Controller::new(
-        Api::<ClusterProviderConfig>::all(ctx.client.clone()),
-        watcher::Config::default(),
-    )
-    .run(
-        tracked(heartbeat, provider_config::reconcile_cluster),
-        provider_config::error_policy,
-        ctx,
-    )
-    .for_each(|_| futures::future::ready(()))
-    .boxed()
+fn cluster_config_controller(
+    ctx: Arc<Context>,
+    own: ReflectHandle<ClusterProviderConfig>,
+    heartbeat: &Heartbeat,
+) -> BoxFuture<'static, ()> {
+    let reader = ctx.registry.stores().cluster_provider_configs.clone();
+    Controller::for_shared_stream(own, reader)
+        .run(
+            tracked(heartbeat, provider_config::reconcile_cluster),
+            provider_config::error_policy,
+            ctx,
+        )
+        .for_each(|_| futures::future::ready(()))
+        .boxed()
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
     Api, Resource, ResourceExt,
-    api::{ListParams, Patch, PatchParams},
-    runtime::controller::Action,
+    api::{Patch, PatchParams},
+    runtime::{controller::Action, reflector::ObjectRef},
 };
 use serde_json::json;
 
@@ -33,8 +33,7 @@ pub async fn reconcile_namespaced(
         ProviderConfigKind::ProviderConfig,
         &pc.name_any(),
         Some(&ns),
-    )
-    .await?;
+    );
     let account = Verify {
         name: &name,
         account: &pc.spec.account,
@@ -62,8 +61,7 @@ pub async fn reconcile_cluster(
         ProviderConfigKind::ClusterProviderConfig,
         &pc.name_any(),
         None,
-    )
-    .await?;
+    );
     let account = Verify {
         name: &name,
         account: &pc.spec.account,
@@ -115,51 +113,38 @@ fn count(users: &[String]) -> u32 {
 
 /// The resources that need this configuration to apply their deletion policy: those that carry
 /// the resource finalizer (Delete, Manage), as "Kind ns/name".
-async fn users(
-    ctx: &Context,
-    kind: ProviderConfigKind,
-    name: &str,
-    ns: Option<&str>,
-) -> Result<Vec<String>, Error> {
-    let mut all = users_of::<EnterpriseConnection>(ctx, kind, name, ns).await?;
-    all.extend(users_of::<ConnectionProfile>(ctx, kind, name, ns).await?);
-    all.extend(users_of::<OrgRoleMapping>(ctx, kind, name, ns).await?);
-    Ok(all)
+fn users(ctx: &Context, kind: ProviderConfigKind, name: &str, ns: Option<&str>) -> Vec<String> {
+    let mut all = users_of::<EnterpriseConnection>(ctx, kind, name, ns);
+    all.extend(users_of::<ConnectionProfile>(ctx, kind, name, ns));
+    all.extend(users_of::<OrgRoleMapping>(ctx, kind, name, ns));
+    all.sort();
+    all
 }
 
-async fn users_of<K: Managed>(
+/// From memory: the store holds every resource in the watched namespaces.
+fn users_of<K: Managed>(
     ctx: &Context,
     kind: ProviderConfigKind,
     name: &str,
     ns: Option<&str>,
-) -> Result<Vec<String>, Error> {
-    let apis: Vec<Api<K>> = match ns {
-        Some(ns) => vec![Api::namespaced(ctx.client.clone(), ns)],
-        None if ctx.config.namespaces.is_empty() => vec![Api::all(ctx.client.clone())],
-        None => ctx
-            .config
-            .namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect(),
-    };
-    let mut users = vec![];
-    for api in apis {
-        for o in api.list(&ListParams::default()).await?.items {
+) -> Vec<String> {
+    K::store(ctx.registry.stores())
+        .state()
+        .iter()
+        .filter(|o| ns.is_none() || o.namespace().as_deref() == ns)
+        .filter(|o| {
             let r = &o.managed().provider_config_ref;
-            let holds = o.finalizers().iter().any(|f| f == FINALIZER);
-            if r.kind == kind && r.name == name && holds {
-                users.push(format!(
-                    "{} {}/{}",
-                    K::KIND,
-                    o.namespace().unwrap_or_default(),
-                    o.name_any()
-                ));
-            }
-        }
-    }
-    users.sort();
-    Ok(users)
+            r.kind == kind && r.name == name && o.finalizers().iter().any(|f| f == FINALIZER)
+        })
+        .map(|o| {
+            format!(
+                "{} {}/{}",
+                K::KIND,
+                o.namespace().unwrap_or_default(),
+                o.name_any()
+            )
+        })
+        .collect()
 }
 
 /// Keeps the in-use finalizer while resources use the configuration. When it is being deleted
@@ -221,10 +206,19 @@ where
 /// finalizer: from then on the configuration cannot go before the resource's deletion is done.
 pub async fn mark_in_use<K: Managed>(ctx: &Context, obj: &K) -> Result<(), Error> {
     let r = &obj.managed().provider_config_ref;
+    let ns = obj.namespace().unwrap_or_default();
+    let stores = ctx.registry.stores();
+    let marked = |f: &[String]| f.iter().any(|f| f == IN_USE_FINALIZER);
     match r.kind {
         ProviderConfigKind::ProviderConfig => {
-            let api: Api<ProviderConfig> =
-                Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+            let held = stores
+                .provider_configs
+                .get(&ObjectRef::new(&r.name).within(&ns));
+            if held.is_some_and(|pc| marked(pc.finalizers())) {
+                return Ok(());
+            }
+            // Read afresh: the copy in memory may lag a finalizer another reconcile just added.
+            let api: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), &ns);
             if let Some(pc) = api.get_opt(&r.name).await? {
                 finalizer::set(&api, &pc, IN_USE_FINALIZER, true).await?;
             }
@@ -234,6 +228,12 @@ pub async fn mark_in_use<K: Managed>(ctx: &Context, obj: &K) -> Result<(), Error
         ProviderConfigKind::ClusterProviderConfig
             if !ctx.config.manages_cluster_provider_configs() => {}
         ProviderConfigKind::ClusterProviderConfig => {
+            let held = stores
+                .cluster_provider_configs
+                .get(&ObjectRef::new(&r.name));
+            if held.is_some_and(|pc| marked(pc.finalizers())) {
+                return Ok(());
+            }
             let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
             if let Some(pc) = api.get_opt(&r.name).await? {
                 finalizer::set(&api, &pc, IN_USE_FINALIZER, true).await?;

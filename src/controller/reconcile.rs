@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Instant};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
     Api, Resource, ResourceExt,
-    api::{ListParams, Patch, PatchParams},
+    api::{Patch, PatchParams},
     runtime::{
         controller::Action,
         events::{Event, EventType},
@@ -164,7 +164,7 @@ async fn publish<K: Managed>(ctx: &Context, obj: &K, type_: EventType, reason: &
         action: reason.into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&())).await {
+    if let Err(e) = ctx.events.publish(&ev, &obj.object_ref(&())).await {
         tracing::warn!(error = %e, "cannot publish event");
     }
 }
@@ -193,7 +193,7 @@ async fn write_status<K: Managed>(
 
 /// The remote object's id this resource owns: the annotation is written before status after a
 /// create, so it is the newer of the two, and it survives a status wipe.
-fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
+pub fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
     obj.annotations()
         .get(EXTERNAL_ID_ANNOTATION)
         .filter(|id| !id.is_empty())
@@ -376,7 +376,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
 }
 
 /// Refuses to take over a remote object another resource of the same kind already manages in
-/// the same account. Only the namespaces this operator watches are searched.
+/// the same account. Only the namespaces this operator watches are searched (in memory).
 async fn ensure_not_managed_elsewhere<K: Managed>(
     ctx: &Context,
     obj: &K,
@@ -384,40 +384,33 @@ async fn ensure_not_managed_elsewhere<K: Managed>(
     id: &str,
 ) -> Result<(), Error> {
     let provider = account.kind.as_str();
-    let apis: Vec<Api<K>> = if ctx.config.namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
-    } else {
-        ctx.config
-            .namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect()
-    };
-    for api in apis {
-        for other in api.list(&ListParams::default()).await?.items {
-            let same_object = other.managed_status().is_some_and(|s| {
-                s.external_id.as_deref() == Some(id) && s.provider.as_deref() == Some(provider)
-            });
-            if other.uid() == obj.uid() || !same_object {
-                continue;
-            }
-            // The same id in another account (e.g. a Qovery connection name in another
-            // organization) is another object.
-            let other_ns = other.namespace().unwrap_or_default();
-            let other_ref = &other.managed().provider_config_ref;
-            let other_identity = ctx.registry.identity(&other_ns, other_ref).await.ok();
-            if other_identity.is_some_and(|i| i != account.identity) {
-                continue;
-            }
-            return Err(Error::refused(
-                "AlreadyManaged",
-                format!(
-                    "{provider} object {id} is already managed by {} {other_ns}/{}",
-                    K::KIND,
-                    other.name_any()
-                ),
-            ));
+    let others: Vec<Arc<K>> = K::store(ctx.registry.stores())
+        .state()
+        .into_iter()
+        .filter(|other| other.uid() != obj.uid())
+        .filter(|other| {
+            let status = other.managed_status().cloned().unwrap_or_default();
+            status.provider.as_deref() == Some(provider)
+                && known_external_id(other.as_ref(), &status).as_deref() == Some(id)
+        })
+        .collect();
+    for other in others {
+        // The same id in another account (e.g. a Qovery connection name in another
+        // organization) is another object.
+        let other_ns = other.namespace().unwrap_or_default();
+        let other_ref = &other.managed().provider_config_ref;
+        let other_identity = ctx.registry.identity(&other_ns, other_ref).await.ok();
+        if other_identity.is_some_and(|i| i != account.identity) {
+            continue;
         }
+        return Err(Error::refused(
+            "AlreadyManaged",
+            format!(
+                "{provider} object {id} is already managed by {} {other_ns}/{}",
+                K::KIND,
+                other.name_any()
+            ),
+        ));
     }
     Ok(())
 }
@@ -464,7 +457,7 @@ async fn sync<K: Managed>(
     let mut remote: Option<Remote> = None;
     if let Some(id) = known_external_id(obj, status) {
         status.external_id = Some(id.clone());
-        remote = provider.observe(K::KIND, &id).await?;
+        remote = ctx.observations.observe(&account, K::KIND, &id).await?;
         if remote.is_some() {
             // Ours, found by id: a name recorded before an interrupted create is no longer needed.
             status.pending_create = None;
@@ -491,16 +484,20 @@ async fn sync<K: Managed>(
             status.pending_create = None;
         }
     } else if let Some(ext) = managed.external_name.clone() {
-        let found = provider.observe(K::KIND, &ext).await?.ok_or_else(|| {
-            Error::dependency(
-                "RemoteNotFound",
-                format!("spec.externalName {ext:?} does not exist at {provider_name}"),
-            )
-        })?;
+        let found = ctx
+            .observations
+            .observe(&account, K::KIND, &ext)
+            .await?
+            .ok_or_else(|| {
+                Error::dependency(
+                    "RemoteNotFound",
+                    format!("spec.externalName {ext:?} does not exist at {provider_name}"),
+                )
+            })?;
         ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
+        // The annotation holds the id from here on; status follows with the result.
         record_external_id(api, obj, &found.id).await?;
         status.external_id = Some(found.id.clone());
-        write_status(ctx, api, obj, status).await?;
         publish(
             ctx,
             obj,
@@ -514,7 +511,15 @@ async fn sync<K: Managed>(
 
     if remote.is_none() {
         let name = desired.name().to_string();
-        match provider.find_by_name(K::KIND, &name).await? {
+        // After an interrupted create the sweep may predate the object: ask the provider.
+        let found = if status.pending_create.is_some() {
+            provider.find_by_name(K::KIND, &name).await?
+        } else {
+            ctx.observations
+                .find_by_name(&account, K::KIND, &name)
+                .await?
+        };
+        match found {
             Some(found) => {
                 let ours = status.pending_create.as_deref() == Some(name.as_str());
                 if !ours && kind_caps.create {
@@ -532,7 +537,6 @@ async fn sync<K: Managed>(
                 record_external_id(api, obj, &found.id).await?;
                 status.external_id = Some(found.id.clone());
                 status.pending_create = None;
-                write_status(ctx, api, obj, status).await?;
                 let why = if ours {
                     "an interrupted create"
                 } else {
@@ -582,16 +586,15 @@ async fn sync<K: Managed>(
                     }
                 };
                 crash_point!("create-after");
+                ctx.observations.record(&account, K::KIND, &made);
                 record_external_id(api, obj, &made.id).await?;
                 crash_point!("create-recorded");
                 status.external_id = Some(made.id.clone());
                 status.pending_create = None;
                 status.write_only_hash = desired.write_only_hash(&hash_key);
-                ctx.record_sent_hash(
-                    &obj.uid().unwrap_or_default(),
-                    status.write_only_hash.as_ref(),
-                );
-                write_status(ctx, api, obj, status).await?;
+                ctx.record_sent_hash(&uid, status.write_only_hash.as_ref());
+                // Two status writes per create: the pending name before it, the result after
+                // (in `apply`); the annotation holds the id in between.
                 publish(
                     ctx,
                     obj,
@@ -623,6 +626,28 @@ async fn sync<K: Managed>(
         }
     }
     let mut latest = remote;
+    if !d.is_empty() && !read_only && !created {
+        // About to write: the sweep may be a resync old, and a write built on it could carry
+        // stale values back. Read the object now and compare again.
+        latest = ctx
+            .observations
+            .observe_live(&account, K::KIND, &latest.id)
+            .await?
+            .ok_or_else(|| {
+                Error::dependency(
+                    "RemoteNotFound",
+                    format!(
+                        "{provider_name} object {} was deleted while being compared",
+                        latest.id
+                    ),
+                )
+            })?;
+        let write_only = std::mem::take(&mut d).paths;
+        d = diff(&want, &latest.fields);
+        for path in write_only.into_iter().filter(|p| !want.contains_key(p)) {
+            d.push(path);
+        }
+    }
     if !d.is_empty() {
         if read_only {
             status.last_drift = Some(DriftRecord {
@@ -644,6 +669,7 @@ async fn sync<K: Managed>(
         crash_point!("update-before");
         latest = provider.update(&id, &desired, &latest, &d).await?;
         crash_point!("update-after");
+        ctx.observations.record(&account, K::KIND, &latest);
         ctx.record_sent_hash(&uid, hash.as_ref());
         status.write_only_hash = hash;
         let fields = d.paths.join(", ");
@@ -772,7 +798,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
     let deleted = account.provider.delete(K::KIND, &id).await;
     crash_point!("delete-after");
     match deleted {
-        Ok(()) | Err(ProviderError::NotFound(_)) => {}
+        Ok(()) | Err(ProviderError::NotFound(_)) => ctx.observations.forget(&account, K::KIND, &id),
         Err(e) => {
             let e = e.redacted(|m| account.secrets.redact(m));
             publish(

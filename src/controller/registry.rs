@@ -6,16 +6,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use k8s_openapi::{ByteString, api::core::v1::Secret};
-use kube::{Api, Client, ResourceExt};
+use k8s_openapi::ByteString;
+use kube::{Client, ResourceExt};
 
-use super::error::Error;
+use super::{error::Error, stores::Stores};
 use crate::{
     core::{desired::SecretValue, redact::Secrets},
-    crd::{
-        ClusterProviderConfig, ProviderAccount, ProviderConfig, ProviderConfigKind,
-        ProviderConfigRef, RateLimit,
-    },
+    crd::{ProviderAccount, ProviderConfigKind, ProviderConfigRef, RateLimit},
     leader::Fence,
     provider::{
         CallObserver, DynProvider, ProviderKind, atlas, auth0, clerk,
@@ -64,6 +61,7 @@ struct Cached {
 /// Caches one client per ProviderConfig; rebuilt when the config or its Secret changes.
 pub struct Registry {
     client: Client,
+    stores: Arc<Stores>,
     observer: Arc<dyn CallObserver>,
     default_rate: u32,
     clients: Mutex<HashMap<String, Cached>>,
@@ -103,9 +101,15 @@ pub fn provider_kind(account: &ProviderAccount) -> Option<ProviderKind> {
 }
 
 impl Registry {
-    pub fn new(client: Client, observer: Arc<dyn CallObserver>, default_rate: u32) -> Self {
+    pub fn new(
+        client: Client,
+        stores: Arc<Stores>,
+        observer: Arc<dyn CallObserver>,
+        default_rate: u32,
+    ) -> Self {
         Self {
             client,
+            stores,
             observer,
             default_rate,
             clients: Mutex::default(),
@@ -174,38 +178,49 @@ impl Registry {
         Ok(self.config(namespace, r).await?.account.identity())
     }
 
-    /// Reads the ProviderConfig or ClusterProviderConfig a resource in `namespace` refers to.
+    /// The ProviderConfig or ClusterProviderConfig a resource in `namespace` refers to (from memory).
     async fn config(&self, namespace: &str, r: &ProviderConfigRef) -> Result<ConfigRead, Error> {
         match r.kind {
             ProviderConfigKind::ProviderConfig => {
-                let api: Api<ProviderConfig> = Api::namespaced(self.client.clone(), namespace);
-                let pc = api.get_opt(&r.name).await?.ok_or_else(|| {
-                    Error::dependency(
-                        "ProviderConfigNotFound",
-                        format!(
-                            "spec.providerConfigRef: ProviderConfig {namespace}/{} not found",
-                            r.name
-                        ),
+                let pc = self
+                    .stores
+                    .get_namespaced(
+                        &self.client,
+                        &self.stores.provider_configs,
+                        namespace,
+                        &r.name,
                     )
-                })?;
+                    .await?
+                    .ok_or_else(|| {
+                        Error::dependency(
+                            "ProviderConfigNotFound",
+                            format!(
+                                "spec.providerConfigRef: ProviderConfig {namespace}/{} not found",
+                                r.name
+                            ),
+                        )
+                    })?;
                 Ok(ConfigRead {
                     name: format!("ProviderConfig {namespace}/{}", r.name),
                     secret_namespace: namespace.to_string(),
                     generation: pc.metadata.generation,
-                    account: pc.spec.account,
+                    account: pc.spec.account.clone(),
                 })
             }
             ProviderConfigKind::ClusterProviderConfig => {
-                let api: Api<ClusterProviderConfig> = Api::all(self.client.clone());
-                let pc = api.get_opt(&r.name).await?.ok_or_else(|| {
-                    Error::dependency(
-                        "ProviderConfigNotFound",
-                        format!(
-                            "spec.providerConfigRef: ClusterProviderConfig {} not found",
-                            r.name
-                        ),
-                    )
-                })?;
+                let pc = self
+                    .stores
+                    .cluster_provider_config(&self.client, &r.name)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::dependency(
+                            "ProviderConfigNotFound",
+                            format!(
+                                "spec.providerConfigRef: ClusterProviderConfig {} not found",
+                                r.name
+                            ),
+                        )
+                    })?;
                 super::tenancy::check_namespace(&self.client, namespace, &pc).await?;
                 Ok(ConfigRead {
                     name: format!("ClusterProviderConfig {}", r.name),
@@ -217,7 +232,7 @@ impl Registry {
                         .clone()
                         .unwrap_or_default(),
                     generation: pc.metadata.generation,
-                    account: pc.spec.account,
+                    account: pc.spec.account.clone(),
                 })
             }
         }
@@ -240,8 +255,7 @@ impl Registry {
         crate::core::validate::endpoint(account)
             .map_err(|m| Error::refused("InvalidEndpoint", format!("{config_name}: {m}")))?;
         let secret_name = &account.credentials_secret_ref.name;
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), secret_namespace);
-        let secret = secrets.get_opt(secret_name).await?.ok_or_else(|| {
+        let secret = self.secret(secret_namespace, secret_name).await?.ok_or_else(|| {
             Error::dependency(
                 "SecretNotFound",
                 format!(
@@ -264,7 +278,7 @@ impl Registry {
                 secrets: c.secrets.clone(),
             });
         }
-        let data = secret.data.unwrap_or_default();
+        let data = secret.data.clone().unwrap_or_default();
         let mut values = Secrets::default();
         for v in data.values() {
             if let Ok(v) = std::str::from_utf8(&v.0) {
@@ -369,6 +383,19 @@ impl Registry {
             identity: account.identity(),
             secrets: values,
         })
+    }
+
+    /// A Secret, from memory where its version is known ([`Stores::secret`]).
+    pub async fn secret(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<Arc<k8s_openapi::api::core::v1::Secret>>, Error> {
+        self.stores.secret(ns, name).await
+    }
+
+    pub fn stores(&self) -> &Stores {
+        &self.stores
     }
 
     fn limiter(

@@ -163,7 +163,14 @@ pub trait Provider: Send + Sync {
         name: &str,
     ) -> Result<Option<Remote>, ProviderError>;
 
-    /// One page of the objects of a kind; pass the previous page's `next` to continue.
+    /// Whether [`Provider::find_by_name`] finds the object by id (where the name is the id).
+    /// Otherwise it matches the name, trimmed, and refuses a name that two objects share.
+    fn name_is_id(&self, _kind: ResourceKind) -> bool {
+        false
+    }
+
+    /// One page of the objects of a kind (the largest page the provider allows): the sweeps of
+    /// [`crate::controller::observations`] read every object of an account this way. pass the previous page's `next` to continue.
     async fn list(&self, kind: ResourceKind, cursor: Option<String>)
     -> Result<Page, ProviderError>;
 

@@ -27,8 +27,9 @@ use api::ConnectedOrgConfig;
 /// The real service.
 pub const DEFAULT_BASE_URL: &str = "https://cloud.mongodb.com";
 
-/// The API's default page size (it accepts 1 to 500).
-pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Page size of [`Provider::list`]: the largest the API accepts (1 to 500; its default is 100),
+/// as a sweep reads every object.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
 
 /// Atlas provider client for one federation.
 pub struct AtlasProvider {
@@ -120,6 +121,10 @@ impl Provider for AtlasProvider {
     }
 
     /// An org config is known by its org id.
+    fn name_is_id(&self, _kind: ResourceKind) -> bool {
+        true
+    }
+
     async fn find_by_name(
         &self,
         kind: ResourceKind,

@@ -29,8 +29,9 @@ pub const DEFAULT_BASE_URL: &str = "https://api.clerk.com";
 pub const DEFAULT_API_VERSION: &str = "2026-05-12";
 /// Clerk's largest page.
 pub const MAX_PAGE_SIZE: u32 = 500;
-/// Page size of [`Provider::list`] unless set with [`ClerkProvider::with_page_size`].
-pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Page size of [`Provider::list`] unless set with [`ClerkProvider::with_page_size`]: the
+/// largest, as a sweep reads every object.
+pub const DEFAULT_PAGE_SIZE: u32 = MAX_PAGE_SIZE;
 
 /// Credentials of one Clerk instance.
 #[derive(Clone)]

@@ -137,6 +137,10 @@ impl Provider for LoginRadiusProvider {
         }
     }
 
+    fn name_is_id(&self, kind: ResourceKind) -> bool {
+        kind == ResourceKind::OrgRoleMapping
+    }
+
     async fn find_by_name(
         &self,
         kind: ResourceKind,

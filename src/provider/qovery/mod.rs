@@ -124,6 +124,10 @@ impl Provider for QoveryProvider {
         }
     }
 
+    fn name_is_id(&self, _kind: ResourceKind) -> bool {
+        true
+    }
+
     async fn find_by_name(
         &self,
         kind: ResourceKind,

@@ -1,0 +1,336 @@
+//! What the providers hold, read once per resync for a whole account: one sweep of list pages
+//! per account and kind feeds every reconcile of that account, instead of one GET per resource
+//! per resync and a full list before every create.
+//!
+//! A sweep is at most one resync period old. A reconcile reads its object from it, and reads the
+//! object by id only when the sweep does not hold it (made since, or by someone else) or when it
+//! is about to write (so that no write is built on a stale read). The operator's own creates,
+//! updates and deletes update the sweep at once. When a new sweep shows an object changed or
+//! gone since the last one, the resources that manage it are woken ([`Observations::subscribe`]),
+//! so that a change made in a console is repaired within one resync.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::mpsc;
+
+use super::registry::Account;
+use crate::provider::{ProviderError, Remote, ResourceKind};
+
+/// After a failed sweep, the next is not tried before this; the last good sweep serves meanwhile.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// A remote object that changed or vanished between two sweeps: (provider name, id).
+pub type Changed = (String, String);
+
+pub struct Observations {
+    max_age: Duration,
+    slots: Mutex<HashMap<(String, ResourceKind), Arc<Slot>>>,
+    wakes: Mutex<HashMap<ResourceKind, mpsc::UnboundedSender<Changed>>>,
+}
+
+/// The sweep of one account and kind.
+#[derive(Default)]
+struct Slot {
+    /// One sweep at a time; the reconciles that need it meanwhile wait for it.
+    refresh: tokio::sync::Mutex<()>,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    sweep: Option<Sweep>,
+    /// The provider cannot list this kind (or not with these credentials): GET by id.
+    no_list: bool,
+    /// No sweep is tried before then (after a failure).
+    retry_at: Option<Instant>,
+}
+
+struct Sweep {
+    taken: Instant,
+    objects: HashMap<String, Remote>,
+}
+
+impl Observations {
+    /// Sweeps are at most `max_age` old (the resync period).
+    pub fn new(max_age: Duration) -> Self {
+        Self {
+            max_age,
+            slots: Mutex::default(),
+            wakes: Mutex::default(),
+        }
+    }
+
+    /// The remote objects of `kind` that later sweeps find changed or gone.
+    pub fn subscribe(&self, kind: ResourceKind) -> mpsc::UnboundedReceiver<Changed> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.wakes).insert(kind, tx);
+        rx
+    }
+
+    fn slot(&self, account: &Account, kind: ResourceKind) -> Arc<Slot> {
+        lock(&self.slots)
+            .entry((account.identity.clone(), kind))
+            .or_default()
+            .clone()
+    }
+
+    /// Makes sure the slot holds a sweep no older than `max_age` (taking one if needed).
+    /// `Ok(false)`: no sweep can serve (the provider cannot list the kind).
+    async fn ensure_fresh(
+        &self,
+        account: &Account,
+        kind: ResourceKind,
+        slot: &Slot,
+    ) -> Result<bool, ProviderError> {
+        if let Some(usable) = slot.usable(self.max_age) {
+            return Ok(usable);
+        }
+        let _one_sweep = slot.refresh.lock().await;
+        if let Some(usable) = slot.usable(self.max_age) {
+            return Ok(usable);
+        }
+        match sweep(account, kind).await {
+            Ok(objects) => {
+                let changed = {
+                    let mut state = lock(&slot.state);
+                    let changed = state
+                        .sweep
+                        .as_ref()
+                        .map(|old| changes(&old.objects, &objects))
+                        .unwrap_or_default();
+                    state.sweep = Some(Sweep {
+                        taken: Instant::now(),
+                        objects,
+                    });
+                    state.retry_at = None;
+                    state.no_list = false;
+                    changed
+                };
+                if let Some(tx) = lock(&self.wakes).get(&kind) {
+                    for id in changed {
+                        let _ = tx.send((account.kind.as_str().to_string(), id));
+                    }
+                }
+                Ok(true)
+            }
+            Err(e @ (ProviderError::Unsupported { .. } | ProviderError::PermissionDenied(_))) => {
+                tracing::info!(account = %account.config_name, kind = %kind, error = %e, "cannot list; reading objects one by one");
+                let mut state = lock(&slot.state);
+                state.no_list = true;
+                state.retry_at = Some(Instant::now() + self.max_age);
+                Ok(false)
+            }
+            Err(e) => {
+                let mut state = lock(&slot.state);
+                state.retry_at = Some(Instant::now() + RETRY_AFTER);
+                if state.sweep.is_some() {
+                    tracing::warn!(account = %account.config_name, kind = %kind, error = %e, "sweep failed; the previous one serves");
+                    Ok(true)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The object `id`: from the sweep, or read by id when the sweep does not hold it.
+    pub async fn observe(
+        &self,
+        account: &Account,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Remote>, ProviderError> {
+        let slot = self.slot(account, kind);
+        if self.ensure_fresh(account, kind, &slot).await?
+            && let Some(found) = slot.get(id)
+        {
+            return Ok(Some(found));
+        }
+        self.observe_live(account, kind, id).await
+    }
+
+    /// The object `id` read from the provider now (before a write), kept in the sweep.
+    pub async fn observe_live(
+        &self,
+        account: &Account,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Remote>, ProviderError> {
+        let live = account.provider.observe(kind, id).await?;
+        match &live {
+            Some(r) => self.record(account, kind, r),
+            None => self.forget(account, kind, id),
+        }
+        Ok(live)
+    }
+
+    /// The object named `name` (see [`crate::provider::Provider::find_by_name`]), from the sweep.
+    pub async fn find_by_name(
+        &self,
+        account: &Account,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<Option<Remote>, ProviderError> {
+        let slot = self.slot(account, kind);
+        if !self.ensure_fresh(account, kind, &slot).await? {
+            return account.provider.find_by_name(kind, name).await;
+        }
+        if account.provider.name_is_id(kind) {
+            return Ok(match slot.get(name) {
+                Some(found) => Some(found),
+                None => self.observe_live(account, kind, name).await?,
+            });
+        }
+        let state = lock(&slot.state);
+        let name = name.trim();
+        let mut found = state
+            .sweep
+            .iter()
+            .flat_map(|s| s.objects.values())
+            .filter(|r| r.name.trim() == name);
+        match (found.next(), found.next()) {
+            (None, _) => Ok(None),
+            (Some(one), None) => Ok(Some(one.clone())),
+            (Some(_), Some(_)) => Err(ProviderError::Conflict(format!(
+                "more than one {} object is named {name:?}; set spec.externalName to choose one",
+                account.kind
+            ))),
+        }
+    }
+
+    /// Keeps what the operator itself wrote (a create or update answer) in the sweep.
+    pub fn record(&self, account: &Account, kind: ResourceKind, remote: &Remote) {
+        let slot = self.slot(account, kind);
+        let mut state = lock(&slot.state);
+        if let Some(s) = state.sweep.as_mut() {
+            s.objects.insert(remote.id.clone(), remote.clone());
+        }
+    }
+
+    /// Drops an object that is gone (deleted by the operator, or read as not found).
+    pub fn forget(&self, account: &Account, kind: ResourceKind, id: &str) {
+        let slot = self.slot(account, kind);
+        let mut state = lock(&slot.state);
+        if let Some(s) = state.sweep.as_mut() {
+            s.objects.remove(id);
+        }
+    }
+}
+
+impl Slot {
+    /// `Some(true)`: a fresh sweep serves; `Some(false)`: none can, read by id; `None`: sweep now.
+    fn usable(&self, max_age: Duration) -> Option<bool> {
+        let state = lock(&self.state);
+        let waiting = state.retry_at.is_some_and(|t| Instant::now() < t);
+        if state.no_list {
+            return waiting.then_some(false);
+        }
+        match &state.sweep {
+            Some(s) if s.taken.elapsed() < max_age || waiting => Some(true),
+            _ if waiting => Some(false),
+            _ => None,
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<Remote> {
+        lock(&self.state)
+            .sweep
+            .as_ref()
+            .and_then(|s| s.objects.get(id).cloned())
+    }
+}
+
+/// Lists every object of `kind` in the account, page by page.
+async fn sweep(
+    account: &Account,
+    kind: ResourceKind,
+) -> Result<HashMap<String, Remote>, ProviderError> {
+    let mut objects = HashMap::new();
+    let mut cursor = None;
+    loop {
+        let page = account.provider.list(kind, cursor.take()).await?;
+        for r in page.items {
+            objects.insert(r.id.clone(), r);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(objects),
+        }
+    }
+}
+
+/// The ids whose object differs between two sweeps, or that the new one no longer shows.
+/// Objects new in `new` are not changes: nothing manages them yet, or their create recorded them.
+fn changes(old: &HashMap<String, Remote>, new: &HashMap<String, Remote>) -> Vec<String> {
+    old.iter()
+        .filter(|(id, r)| new.get(*id) != Some(*r))
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(id: &str, v: i64) -> Remote {
+        Remote {
+            id: id.into(),
+            name: id.into(),
+            fields: [("a".to_string(), serde_json::json!(v))].into(),
+            outputs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_changed_or_vanished_object_is_a_change_and_a_new_one_is_not() {
+        let old: HashMap<_, _> = [("x", 1), ("y", 1), ("z", 1)]
+            .map(|(id, v)| (id.to_string(), remote(id, v)))
+            .into();
+        let new: HashMap<_, _> = [("x", 1), ("y", 2), ("n", 1)]
+            .map(|(id, v)| (id.to_string(), remote(id, v)))
+            .into();
+        let mut got = changes(&old, &new);
+        got.sort();
+        assert_eq!(got, ["y", "z"]);
+    }
+
+    #[test]
+    fn a_slot_sweeps_when_stale_and_waits_after_a_failure() {
+        let slot = Slot::default();
+        let age = Duration::from_secs(60);
+        assert_eq!(slot.usable(age), None, "no sweep yet: take one");
+        lock(&slot.state).retry_at = Some(Instant::now() + Duration::from_secs(5));
+        assert_eq!(
+            slot.usable(age),
+            Some(false),
+            "failed, nothing to serve: read by id"
+        );
+        lock(&slot.state).sweep = Some(Sweep {
+            taken: Instant::now() - Duration::from_secs(120),
+            objects: HashMap::new(),
+        });
+        assert_eq!(
+            slot.usable(age),
+            Some(true),
+            "the old sweep serves until the retry"
+        );
+        lock(&slot.state).retry_at = None;
+        assert_eq!(slot.usable(age), None, "stale: sweep again");
+        lock(&slot.state).no_list = true;
+        assert_eq!(
+            slot.usable(age),
+            None,
+            "cannot list: try again after a while"
+        );
+        lock(&slot.state).retry_at = Some(Instant::now() + age);
+        assert_eq!(slot.usable(age), Some(false));
+    }
+}

@@ -1,0 +1,314 @@
+//! One in-memory store per kind, whatever the number of watched namespaces, and the objects in
+//! it stripped of what nothing reads.
+//!
+//! kube's reflector replaces its whole store on each `InitDone`, so the watch streams of several
+//! namespaces cannot feed one store as they are: one namespace's relist would drop the others'
+//! objects. [`merged`] turns the namespaces' streams into one: a single initial list (`Init`,
+//! every namespace's objects, then one `InitDone` once all are listed), and after that every
+//! relist of a namespace as `Apply` events plus a `Delete` for each of its objects that the
+//! relist no longer shows. That also keeps a relist from holding a second copy of the store.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt::Debug,
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::Arc,
+};
+
+use futures::{
+    Stream, StreamExt,
+    future::ready,
+    stream::{self, BoxStream},
+};
+use kube::{
+    Resource, ResourceExt,
+    runtime::{
+        WatchStreamExt,
+        reflector::{ObjectRef, Store},
+        watcher::{self, Event},
+    },
+};
+
+/// The annotation `kubectl apply` writes: the whole last-applied object, read by nothing here.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the operator never reads from an object before it is stored: `managedFields`
+/// (about three quarters of a typical object) and kubectl's last-applied copy.
+pub fn strip<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+    if let Some(a) = obj.meta_mut().annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
+/// The namespaces to watch: each of `namespaces`, or all (`None`) when it is empty.
+pub fn scopes(namespaces: &[String]) -> Vec<Option<String>> {
+    if namespaces.is_empty() {
+        vec![None]
+    } else {
+        namespaces.iter().cloned().map(Some).collect()
+    }
+}
+
+/// The watch events of `K` in every scope (`watch` opens the stream of one) as one stream,
+/// stripped ([`strip`]) and with the relist semantics described in the module comment.
+/// `reader` must be the store this stream feeds: a namespace's relist is compared with it.
+pub fn merged<K>(
+    scopes: Vec<Option<String>>,
+    reader: Store<K>,
+    watch: impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<Event<K>>>,
+) -> BoxStream<'static, watcher::Result<Event<K>>>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    let streams = scopes.iter().enumerate().map(|(i, ns)| {
+        watch(ns.as_deref())
+            .modify(strip)
+            .map(move |e| (i, e))
+            .boxed()
+    });
+    let streams: Vec<_> = streams.collect();
+    let mut merge = Merge::new(scopes, reader);
+    stream::select_all(streams)
+        .flat_map(move |(i, e)| stream::iter(merge.step(i, e)))
+        .boxed()
+}
+
+/// The state of [`merged`].
+struct Merge<K: Resource<DynamicType = ()> + 'static> {
+    /// The namespace of each stream; `None` watches all.
+    scopes: Vec<Option<String>>,
+    reader: Store<K>,
+    started: bool,
+    /// Which streams have finished their first list.
+    listed: Vec<bool>,
+    /// Objects deleted before every stream had finished its first list (the reflector's list
+    /// buffer cannot drop them, so they are deleted right after).
+    deleted_early: HashMap<ObjectRef<K>, K>,
+    /// Per stream, during a later relist: the objects it has shown so far.
+    relisting: Vec<Option<HashSet<ObjectRef<K>>>>,
+}
+
+impl<K> Merge<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    fn new(scopes: Vec<Option<String>>, reader: Store<K>) -> Self {
+        let n = scopes.len();
+        Self {
+            scopes,
+            reader,
+            started: false,
+            listed: vec![false; n],
+            deleted_early: HashMap::new(),
+            relisting: vec![None; n],
+        }
+    }
+
+    fn all_listed(&self) -> bool {
+        self.listed.iter().all(|l| *l)
+    }
+
+    fn step(
+        &mut self,
+        i: usize,
+        event: watcher::Result<Event<K>>,
+    ) -> Vec<watcher::Result<Event<K>>> {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => return vec![Err(e)],
+        };
+        let mut out = vec![];
+        if !self.started {
+            self.started = true;
+            out.push(Ok(Event::Init));
+        }
+        if !self.all_listed() {
+            match event {
+                // A stream that restarts before the others are listed lists its objects again;
+                // the buffer keeps one copy of each.
+                Event::Init => {}
+                Event::InitApply(o) | Event::Apply(o) => {
+                    self.deleted_early.remove(&ObjectRef::from_obj(&o));
+                    out.push(Ok(Event::InitApply(o)));
+                }
+                Event::Delete(o) => {
+                    self.deleted_early.insert(ObjectRef::from_obj(&o), o);
+                }
+                Event::InitDone => {
+                    self.listed[i] = true;
+                    if self.all_listed() {
+                        out.push(Ok(Event::InitDone));
+                        out.extend(
+                            self.deleted_early
+                                .drain()
+                                .map(|(_, o)| Ok(Event::Delete(o))),
+                        );
+                    }
+                }
+            }
+            return out;
+        }
+        match event {
+            Event::Init => self.relisting[i] = Some(HashSet::new()),
+            Event::InitApply(o) => {
+                if let Some(seen) = self.relisting[i].as_mut() {
+                    seen.insert(ObjectRef::from_obj(&o));
+                }
+                out.push(Ok(Event::Apply(o)));
+            }
+            Event::InitDone => {
+                if let Some(seen) = self.relisting[i].take() {
+                    let scope = self.scopes[i].as_deref();
+                    out.extend(
+                        self.reader
+                            .state()
+                            .into_iter()
+                            .filter(|o| scope.is_none() || o.namespace().as_deref() == scope)
+                            .filter(|o| !seen.contains(&ObjectRef::from_obj(o.as_ref())))
+                            .map(|o| Ok(Event::Delete(o.as_ref().clone()))),
+                    );
+                }
+            }
+            e @ (Event::Apply(_) | Event::Delete(_)) => out.push(Ok(e)),
+        }
+        out
+    }
+}
+
+/// Passes an object on only when `key` of it changed since this stream last passed it (kube's
+/// `predicate_filter`, for the shared streams of [`kube::runtime::reflector::store_shared`]).
+pub fn changed<K, S>(
+    stream: S,
+    key: impl Fn(&K) -> u64 + Send + 'static,
+) -> impl Stream<Item = Arc<K>> + Send + 'static
+where
+    K: Resource + Send + Sync + 'static,
+    S: Stream<Item = Arc<K>> + Send + 'static,
+{
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    stream.filter(move |o| {
+        let uid = o.meta().uid.clone().unwrap_or_default();
+        let k = key(o);
+        ready(seen.insert(uid, k) != Some(k))
+    })
+}
+
+/// Hashes a value (for the keys of [`changed`]).
+pub fn hash_of(v: impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::{api::ObjectMeta, runtime::reflector};
+
+    use super::*;
+
+    fn cm(ns: &str, name: &str, v: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            },
+            data: Some([("v".to_string(), v.to_string())].into()),
+            ..Default::default()
+        }
+    }
+
+    /// Feeds events through the merge and a reflector writer, as `merged` does.
+    struct Harness {
+        merge: Merge<ConfigMap>,
+        writer: reflector::store::Writer<ConfigMap>,
+        reader: Store<ConfigMap>,
+    }
+
+    impl Harness {
+        fn new(namespaces: &[&str]) -> Self {
+            let (reader, writer) = reflector::store();
+            let scopes = namespaces.iter().map(|n| Some(n.to_string())).collect();
+            Self {
+                merge: Merge::new(scopes, reader.clone()),
+                writer,
+                reader,
+            }
+        }
+        fn feed(&mut self, i: usize, e: Event<ConfigMap>) {
+            for out in self.merge.step(i, Ok(e)) {
+                self.writer
+                    .apply_watcher_event(&out.unwrap_or(Event::InitDone));
+            }
+        }
+        fn names(&self) -> Vec<String> {
+            let mut n: Vec<String> = self
+                .reader
+                .state()
+                .iter()
+                .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+                .collect();
+            n.sort();
+            n
+        }
+    }
+
+    #[test]
+    fn one_store_holds_every_namespace_and_a_relist_of_one_keeps_the_others() {
+        let mut h = Harness::new(&["a", "b"]);
+        h.feed(0, Event::Init);
+        h.feed(0, Event::InitApply(cm("a", "x", "1")));
+        h.feed(0, Event::InitDone);
+        h.feed(1, Event::Init);
+        h.feed(1, Event::InitApply(cm("b", "y", "1")));
+        assert!(
+            h.reader.state().is_empty(),
+            "nothing before every namespace is listed"
+        );
+        h.feed(1, Event::InitDone);
+        assert_eq!(h.names(), ["a/x", "b/y"]);
+
+        // Namespace a relists: x is gone, z is new; b's objects stay.
+        h.feed(0, Event::Init);
+        h.feed(0, Event::InitApply(cm("a", "z", "1")));
+        assert_eq!(h.names(), ["a/x", "a/z", "b/y"], "no second copy, no gap");
+        h.feed(0, Event::InitDone);
+        assert_eq!(h.names(), ["a/z", "b/y"]);
+
+        h.feed(1, Event::Apply(cm("b", "y", "2")));
+        h.feed(1, Event::Delete(cm("b", "y", "2")));
+        assert_eq!(h.names(), ["a/z"]);
+    }
+
+    #[test]
+    fn an_object_deleted_before_every_namespace_is_listed_does_not_come_back() {
+        let mut h = Harness::new(&["a", "b"]);
+        h.feed(0, Event::Init);
+        h.feed(0, Event::InitApply(cm("a", "x", "1")));
+        h.feed(0, Event::InitApply(cm("a", "w", "1")));
+        h.feed(0, Event::InitDone);
+        h.feed(0, Event::Delete(cm("a", "x", "1")));
+        h.feed(0, Event::Apply(cm("a", "v", "1")));
+        h.feed(1, Event::Init);
+        h.feed(1, Event::InitDone);
+        assert_eq!(h.names(), ["a/v", "a/w"]);
+    }
+
+    #[test]
+    fn strip_drops_managed_fields_and_the_last_applied_copy_only() {
+        let mut o = cm("a", "x", "1");
+        o.metadata.managed_fields = Some(vec![Default::default()]);
+        o.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_string(), "{}".to_string()),
+                ("keep".to_string(), "1".to_string()),
+            ]
+            .into(),
+        );
+        strip(&mut o);
+        assert!(o.metadata.managed_fields.is_none());
+        assert_eq!(o.annotations().keys().collect::<Vec<_>>(), ["keep"]);
+    }
+}
