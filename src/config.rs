@@ -14,7 +14,8 @@ pub struct Config {
     /// How often every resource is compared with its provider to find console drift (jittered +-10%).
     #[arg(long, env = "SSOPERATOR_RESYNC", default_value = "10m", value_parser = parse_duration)]
     pub resync: Duration,
-    /// Reconciles running at once per kind.
+    /// Reconciles running at once per kind, over all watched namespaces. Most of a reconcile is
+    /// waiting on I/O, and each provider account's rate limit gates its calls anyway.
     #[arg(long, env = "SSOPERATOR_CONCURRENCY", default_value_t = 32)]
     pub concurrency: u16,
     /// Address of the /metrics, /healthz and /readyz endpoints.
