@@ -18,10 +18,17 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::registry::Account;
-use crate::provider::{ProviderError, Remote, ResourceKind};
+use crate::provider::{ErrorClass, ProviderError, Remote, ResourceKind};
 
 /// After a failed sweep, the next is not tried before this; the last good sweep serves meanwhile.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// What [`Observations::observe`] found, and whether it was read from the provider just now
+/// (`live`) or taken from the sweep.
+pub struct Observed {
+    pub remote: Option<Remote>,
+    pub live: bool,
+}
 
 /// A remote object that changed or vanished between two sweeps: (provider name, id).
 pub type Changed = (String, String);
@@ -127,10 +134,17 @@ impl Observations {
             Err(e) => {
                 let mut state = lock(&slot.state);
                 state.retry_at = Some(Instant::now() + RETRY_AFTER);
-                if state.sweep.is_some() {
+                let passing = matches!(
+                    e.class(),
+                    ErrorClass::Transient | ErrorClass::RateLimited(_)
+                );
+                if passing && state.sweep.is_some() {
                     tracing::warn!(account = %account.config_name, kind = %kind, error = %e, "sweep failed; the previous one serves");
                     Ok(true)
                 } else {
+                    // Refused credentials or a refused read: what the old sweep shows is no
+                    // longer what this account may see; every reconcile reads (and fails) alone.
+                    state.sweep = None;
                     Err(e)
                 }
             }
@@ -143,14 +157,20 @@ impl Observations {
         account: &Account,
         kind: ResourceKind,
         id: &str,
-    ) -> Result<Option<Remote>, ProviderError> {
+    ) -> Result<Observed, ProviderError> {
         let slot = self.slot(account, kind);
         if self.ensure_fresh(account, kind, &slot).await?
             && let Some(found) = slot.get(id)
         {
-            return Ok(Some(found));
+            return Ok(Observed {
+                remote: Some(found),
+                live: false,
+            });
         }
-        self.observe_live(account, kind, id).await
+        Ok(Observed {
+            remote: self.observe_live(account, kind, id).await?,
+            live: true,
+        })
     }
 
     /// The object `id` read from the provider now (before a write), kept in the sweep.

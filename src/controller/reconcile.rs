@@ -454,10 +454,14 @@ async fn sync<K: Managed>(
         .await;
 
     let mut created = false;
+    // Whether `remote` was read from the provider in this reconcile (not from the sweep).
+    let mut read_live = false;
     let mut remote: Option<Remote> = None;
     if let Some(id) = known_external_id(obj, status) {
         status.external_id = Some(id.clone());
-        remote = ctx.observations.observe(&account, K::KIND, &id).await?;
+        let observed = ctx.observations.observe(&account, K::KIND, &id).await?;
+        read_live = observed.live;
+        remote = observed.remote;
         if remote.is_some() {
             // Ours, found by id: a name recorded before an interrupted create is no longer needed.
             status.pending_create = None;
@@ -484,16 +488,14 @@ async fn sync<K: Managed>(
             status.pending_create = None;
         }
     } else if let Some(ext) = managed.external_name.clone() {
-        let found = ctx
-            .observations
-            .observe(&account, K::KIND, &ext)
-            .await?
-            .ok_or_else(|| {
-                Error::dependency(
-                    "RemoteNotFound",
-                    format!("spec.externalName {ext:?} does not exist at {provider_name}"),
-                )
-            })?;
+        let observed = ctx.observations.observe(&account, K::KIND, &ext).await?;
+        read_live = observed.live;
+        let found = observed.remote.ok_or_else(|| {
+            Error::dependency(
+                "RemoteNotFound",
+                format!("spec.externalName {ext:?} does not exist at {provider_name}"),
+            )
+        })?;
         ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
         // The annotation holds the id from here on; status follows with the result.
         record_external_id(api, obj, &found.id).await?;
@@ -626,7 +628,7 @@ async fn sync<K: Managed>(
         }
     }
     let mut latest = remote;
-    if !d.is_empty() && !read_only && !created {
+    if !d.is_empty() && !read_only && !created && !read_live {
         // About to write: the sweep may be a resync old, and a write built on it could carry
         // stale values back. Read the object now and compare again.
         latest = ctx
