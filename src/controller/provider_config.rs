@@ -217,11 +217,11 @@ pub async fn mark_in_use<K: Managed>(ctx: &Context, obj: &K) -> Result<(), Error
             if held.is_some_and(|pc| marked(pc.finalizers())) {
                 return Ok(());
             }
-            // Read afresh: the copy in memory may lag a finalizer another reconcile just added.
-            let api: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), &ns);
-            if let Some(pc) = api.get_opt(&r.name).await? {
-                finalizer::set(&api, &pc, IN_USE_FINALIZER, true).await?;
-            }
+            add_in_use(
+                &Api::<ProviderConfig>::namespaced(ctx.client.clone(), &ns),
+                &r.name,
+            )
+            .await?;
         }
         // A namespace-scoped install only reads ClusterProviderConfigs; the cluster-wide one that
         // writes them adds the finalizer when it next looks at the configuration.
@@ -234,13 +234,33 @@ pub async fn mark_in_use<K: Managed>(ctx: &Context, obj: &K) -> Result<(), Error
             if held.is_some_and(|pc| marked(pc.finalizers())) {
                 return Ok(());
             }
-            let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
-            if let Some(pc) = api.get_opt(&r.name).await? {
-                finalizer::set(&api, &pc, IN_USE_FINALIZER, true).await?;
-            }
+            add_in_use(
+                &Api::<ClusterProviderConfig>::all(ctx.client.clone()),
+                &r.name,
+            )
+            .await?;
         }
     }
     Ok(())
+}
+
+/// Adds the in-use finalizer to a configuration read afresh (the copy in memory may lag). New
+/// resources of one configuration arrive together and race to add it: a patch that lost (its
+/// test of the list failed) reads again, and finds the finalizer there.
+async fn add_in_use<K>(api: &Api<K>, name: &str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut attempt = 0;
+    loop {
+        let Some(pc) = api.get_opt(name).await? else {
+            return Ok(());
+        };
+        match finalizer::set(api, &pc, IN_USE_FINALIZER, true).await {
+            Err(Error::Kube(kube::Error::Api(_))) if attempt < 3 => attempt += 1,
+            other => return other,
+        }
+    }
 }
 
 pub fn error_policy<K>(_: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {

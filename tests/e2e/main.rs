@@ -24,6 +24,7 @@ mod qovery;
 mod ratelimit;
 mod restart;
 mod saas;
+mod scale;
 mod support;
 mod tenancy;
 mod transport;
