@@ -78,11 +78,12 @@ impl Observations {
         rx
     }
 
+    /// The slot of the account as these credentials see it: the identity alone does not tell
+    /// two Clerk instances apart (both are api.clerk.com; the secret key names the instance),
+    /// and two keys of one account may see different objects.
     fn slot(&self, account: &Account, kind: ResourceKind) -> Arc<Slot> {
-        lock(&self.slots)
-            .entry((account.identity.clone(), kind))
-            .or_default()
-            .clone()
+        let key = format!("{}\n{}", account.identity, hex::encode(account.hash_key()));
+        lock(&self.slots).entry((key, kind)).or_default().clone()
     }
 
     /// Makes sure the slot holds a sweep no older than `max_age` (taking one if needed).
@@ -307,6 +308,46 @@ mod tests {
             fields: [("a".to_string(), serde_json::json!(v))].into(),
             outputs: Default::default(),
         }
+    }
+
+    fn clerk_account(key: &str) -> Account {
+        use crate::{core::desired::SecretValue, provider::clerk};
+        let secret_key = SecretValue::new(key);
+        let mut secrets = crate::core::redact::Secrets::default();
+        secrets.add(&secret_key);
+        let settings = crate::provider::http::ClientSettings::new("http://127.0.0.1:9");
+        let provider = clerk::ClerkProvider::new(settings, None, clerk::Credentials { secret_key })
+            .unwrap_or_else(|e| panic!("{e}"));
+        Account {
+            kind: crate::provider::ProviderKind::Clerk,
+            provider: Arc::new(provider),
+            config_name: "ProviderConfig ns/clerk".into(),
+            identity: "clerk\nhttps://api.clerk.com".into(),
+            secrets,
+        }
+    }
+
+    #[test]
+    fn two_clerk_instances_behind_one_endpoint_never_share_a_sweep() {
+        let obs = Observations::new(Duration::from_secs(60));
+        let (a, b) = (clerk_account("sk_test_a"), clerk_account("sk_test_b"));
+        assert_eq!(
+            a.identity, b.identity,
+            "one endpoint, no account id: one identity"
+        );
+        let kind = ResourceKind::EnterpriseConnection;
+        let (sa, sb) = (obs.slot(&a, kind), obs.slot(&b, kind));
+        assert!(!Arc::ptr_eq(&sa, &sb));
+        assert!(Arc::ptr_eq(
+            &sa,
+            &obs.slot(&clerk_account("sk_test_a"), kind)
+        ));
+        lock(&sa.state).sweep = Some(Sweep {
+            taken: Instant::now(),
+            objects: HashMap::new(),
+        });
+        obs.record(&a, kind, &remote("ec_1", 1));
+        assert!(sa.get("ec_1").is_some() && sb.get("ec_1").is_none());
     }
 
     #[test]

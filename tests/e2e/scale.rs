@@ -36,7 +36,7 @@ const RESYNC: Duration = Duration::from_secs(12);
 fn tally(calls: &BTreeMap<String, u64>) -> (u64, u64, u64, u64) {
     let mut t = (0, 0, 0, 0);
     for (route, n) in calls {
-        match (route.split(' ').next(), route.contains("{id}")) {
+        match (route.split(' ').next(), route.contains('{')) {
             (Some("POST"), false) => t.0 += n,
             (Some("GET"), false) => t.1 += n,
             (Some("GET"), true) => t.2 += n,
@@ -179,7 +179,11 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
     e.clerk.core().reset_calls();
     let (reconciles0, status0) = (
         metric(&op, "ssoperator_reconciles_total", "EnterpriseConnection"),
-        metric(&op, "ssoperator_status_writes_total", "EnterpriseConnection"),
+        metric(
+            &op,
+            "ssoperator_status_writes_total",
+            "EnterpriseConnection",
+        ),
     );
     tokio::time::sleep(RESYNC.mul_f64(1.3)).await;
     let calls = e.clerk.core().calls();
@@ -204,7 +208,11 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
     );
     // (A ProviderConfig's status.usedBy catches up with the new resources at its own resync.)
     assert_eq!(
-        metric(&op, "ssoperator_status_writes_total", "EnterpriseConnection"),
+        metric(
+            &op,
+            "ssoperator_status_writes_total",
+            "EnterpriseConnection"
+        ),
         status0,
         "status writes in a quiet resync"
     );
