@@ -25,6 +25,20 @@ pub struct Context {
     remote_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The write-only hash last sent per object uid: see [`Context::sent_hash`].
     sent_hashes: Mutex<HashMap<String, String>>,
+    /// What this process last wrote per object uid: see [`Context::written`].
+    written: Mutex<HashMap<String, Written>>,
+}
+
+/// What a reconcile wrote to one resource, so that the next one, if it starts from a copy in
+/// memory that does not show those writes yet, neither takes the create for interrupted nor
+/// writes the same status again.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Written {
+    /// The id recorded in the external-id annotation.
+    pub external_id: Option<String>,
+    /// The resourceVersion of the copy the last status write started from, and a hash of the
+    /// status written.
+    pub status: Option<(String, u64)>,
 }
 
 impl Context {
@@ -45,7 +59,23 @@ impl Context {
             failures: Mutex::default(),
             remote_locks: Mutex::default(),
             sent_hashes: Mutex::default(),
+            written: Mutex::default(),
         }
+    }
+
+    /// What this process last wrote to the resource `uid`.
+    pub fn written(&self, uid: &str) -> Written {
+        lock(&self.written).get(uid).cloned().unwrap_or_default()
+    }
+
+    pub fn record_written(&self, uid: &str, update: impl FnOnce(&mut Written)) {
+        update(lock(&self.written).entry(uid.to_string()).or_default());
+    }
+
+    /// Forgets a deleted resource.
+    pub fn forget_written(&self, uid: &str) {
+        lock(&self.written).remove(uid);
+        lock(&self.sent_hashes).remove(uid);
     }
 
     /// The resync period with +-10% jitter, so that resources do not all hit a provider at once.
@@ -124,4 +154,8 @@ impl Context {
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

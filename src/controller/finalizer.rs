@@ -11,8 +11,25 @@ use serde_json::json;
 
 use super::error::Error;
 
-/// Makes `obj` carry `finalizer` (`wanted`) or not; no request when it already does.
+/// Makes `obj` carry `finalizer` (`wanted`) or not; no request when it already does. `obj` may
+/// be a copy from memory that lags the API server: when the patch's test fails on it, the object
+/// is read afresh and the change tried once more.
 pub async fn set<K>(api: &Api<K>, obj: &K, finalizer: &str, wanted: bool) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    match set_on(api, obj, finalizer, wanted).await {
+        Err(Error::Kube(kube::Error::Api(s))) if s.code == 422 => {
+            match api.get_opt(&obj.name_any()).await? {
+                Some(fresh) => set_on(api, &fresh, finalizer, wanted).await,
+                None => Ok(()),
+            }
+        }
+        other => other,
+    }
+}
+
+async fn set_on<K>(api: &Api<K>, obj: &K, finalizer: &str, wanted: bool) -> Result<(), Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {

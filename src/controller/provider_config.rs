@@ -246,20 +246,14 @@ pub async fn mark_in_use<K: Managed>(ctx: &Context, obj: &K) -> Result<(), Error
 
 /// Adds the in-use finalizer to a configuration read afresh (the copy in memory may lag). New
 /// resources of one configuration arrive together and race to add it: a patch that lost (its
-/// test of the list failed) reads again, and finds the finalizer there.
+/// test of the list failed) reads again ([`finalizer::set`]), and finds the finalizer there.
 async fn add_in_use<K>(api: &Api<K>, name: &str) -> Result<(), Error>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let mut attempt = 0;
-    loop {
-        let Some(pc) = api.get_opt(name).await? else {
-            return Ok(());
-        };
-        match finalizer::set(api, &pc, IN_USE_FINALIZER, true).await {
-            Err(Error::Kube(kube::Error::Api(_))) if attempt < 3 => attempt += 1,
-            other => return other,
-        }
+    match api.get_opt(name).await? {
+        Some(pc) => finalizer::set(api, &pc, IN_USE_FINALIZER, true).await,
+        None => Ok(()),
     }
 }
 

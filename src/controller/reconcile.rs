@@ -121,7 +121,10 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             match cleanup(obj.clone(), &ctx).await {
                 Ok(action) => finalizer::set(&api, obj.as_ref(), FINALIZER, false)
                     .await
-                    .map(|()| action),
+                    .map(|()| {
+                        ctx.forget_written(&obj.uid().unwrap_or_default());
+                        action
+                    }),
                 Err(e) => Err(e),
             }
         } else {
@@ -202,13 +205,23 @@ pub fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<
 }
 
 /// Records the remote object's id in the resource's annotations (see [`EXTERNAL_ID_ANNOTATION`]).
-async fn record_external_id<K: Managed>(api: &Api<K>, obj: &K, id: &str) -> Result<(), Error> {
-    set_external_id(api, obj, Some(id)).await
+async fn record_external_id<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    id: &str,
+) -> Result<(), Error> {
+    set_external_id(api, obj, Some(id)).await?;
+    let uid = obj.uid().unwrap_or_default();
+    ctx.record_written(&uid, |w| w.external_id = Some(id.to_string()));
+    Ok(())
 }
 
 /// Removes the recorded id (its object is gone).
-async fn forget_external_id<K: Managed>(api: &Api<K>, obj: &K) -> Result<(), Error> {
-    set_external_id(api, obj, None).await
+async fn forget_external_id<K: Managed>(ctx: &Context, api: &Api<K>, obj: &K) -> Result<(), Error> {
+    set_external_id(api, obj, None).await?;
+    ctx.record_written(&obj.uid().unwrap_or_default(), |w| w.external_id = None);
+    Ok(())
 }
 
 async fn set_external_id<K: Managed>(api: &Api<K>, obj: &K, id: Option<&str>) -> Result<(), Error> {
@@ -369,8 +382,15 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
         conditions::remove(&mut status.conditions, STALLED);
     }
     status.observed_generation = generation;
-    if status != old {
+    // Not again when this copy is one the same status was already written over (the watch has
+    // not brought that write back yet); a status changed by someone else has another version.
+    let version = obj.resource_version().unwrap_or_default();
+    let written = serde_json::to_string(&status)
+        .ok()
+        .map(|s| (version, super::watch::hash_of(s)));
+    if status != old && (written.is_none() || ctx.written(&uid).status != written) {
         write_status(ctx, api, obj.as_ref(), &status).await?;
+        ctx.record_written(&uid, |w| w.status = written);
     }
     Ok(action)
 }
@@ -448,7 +468,11 @@ async fn sync<K: Managed>(
     let hash_key = account.hash_key();
     let uid = obj.uid().unwrap_or_default();
     let want = provider.desired_fields(&desired)?;
-    let object_key = known_external_id(obj, status).unwrap_or_else(|| desired.name().to_string());
+    // The copy in memory may not show the id this process recorded a moment ago yet.
+    let known_id = known_external_id(obj, status).or_else(|| ctx.written(&uid).external_id);
+    let object_key = known_id
+        .clone()
+        .unwrap_or_else(|| desired.name().to_string());
     let _one_writer = ctx
         .lock_remote(format!("{}\n{object_key}", account.identity))
         .await;
@@ -457,7 +481,7 @@ async fn sync<K: Managed>(
     // Whether `remote` was read from the provider in this reconcile (not from the sweep).
     let mut read_live = false;
     let mut remote: Option<Remote> = None;
-    if let Some(id) = known_external_id(obj, status) {
+    if let Some(id) = known_id {
         status.external_id = Some(id.clone());
         let observed = ctx.observations.observe(&account, K::KIND, &id).await?;
         read_live = observed.live;
@@ -483,7 +507,7 @@ async fn sync<K: Managed>(
             )
             .await;
             // The old id is gone: forget it everywhere, so that nothing adopts by it later.
-            forget_external_id(api, obj).await?;
+            forget_external_id(ctx, api, obj).await?;
             status.external_id = None;
             status.pending_create = None;
         }
@@ -498,7 +522,7 @@ async fn sync<K: Managed>(
         })?;
         ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
         // The annotation holds the id from here on; status follows with the result.
-        record_external_id(api, obj, &found.id).await?;
+        record_external_id(ctx, api, obj, &found.id).await?;
         status.external_id = Some(found.id.clone());
         publish(
             ctx,
@@ -536,7 +560,7 @@ async fn sync<K: Managed>(
                     ));
                 }
                 ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
-                record_external_id(api, obj, &found.id).await?;
+                record_external_id(ctx, api, obj, &found.id).await?;
                 status.external_id = Some(found.id.clone());
                 status.pending_create = None;
                 let why = if ours {
@@ -589,7 +613,7 @@ async fn sync<K: Managed>(
                 };
                 crash_point!("create-after");
                 ctx.observations.record(&account, K::KIND, &made);
-                record_external_id(api, obj, &made.id).await?;
+                record_external_id(ctx, api, obj, &made.id).await?;
                 crash_point!("create-recorded");
                 status.external_id = Some(made.id.clone());
                 status.pending_create = None;
@@ -705,7 +729,7 @@ async fn sync<K: Managed>(
     }
     set_outputs(status, &latest);
     // Resources that recorded their id before the annotation existed get it now.
-    record_external_id(api, obj, &latest.id).await?;
+    record_external_id(ctx, api, obj, &latest.id).await?;
     Ok(Synced::InSync)
 }
 
