@@ -389,6 +389,22 @@ async fn wait_for(
     }
 }
 
+/// The status of every resource of the run, by `namespace/name`.
+async fn statuses(client: &kube::Client, selector: &str) -> BTreeMap<String, serde_json::Value> {
+    let api: Api<EnterpriseConnection> = Api::all(client.clone());
+    let list = api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .expect("list the resources");
+    list.items
+        .into_iter()
+        .map(|o| {
+            let key = format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any());
+            (key, serde_json::to_value(&o.status).unwrap_or_default())
+        })
+        .collect()
+}
+
 /// Emulator calls (`METHOD /route`) by operation, in a fixed order.
 fn by_operation(calls: &BTreeMap<String, u64>) -> Vec<(&'static str, u64)> {
     let mut ops: BTreeMap<usize, (&'static str, u64)> = BTreeMap::new();
@@ -430,6 +446,14 @@ fn operator_429s(metrics: &str) -> u64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+/// Reconciles started (`ssoperator_reconciles_total`) but not finished (the duration histogram's
+/// count).
+fn reconciles_in_flight(metrics: &str) -> u64 {
+    (sum_samples(metrics, "ssoperator_reconciles_total")
+        - sum_samples(metrics, "ssoperator_reconcile_duration_seconds_count"))
+    .max(0.0) as u64
 }
 
 /// A counter of the operator's /metrics per `kind` label.
@@ -632,9 +656,23 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     };
+    // Reconciles that started before (a resource's last no-op reconcile after its own status
+    // write, waiting for the rate-limit gate) are not part of the quiet resync: wait (30 s at
+    // most) until none is in flight.
+    let in_flight = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let in_flight = reconciles_in_flight(&operator.metrics().await);
+            if in_flight == 0 || Instant::now() >= deadline {
+                break in_flight;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
     let settled_metrics = operator.metrics().await;
 
     // One resync period with nothing to do: what does it cost?
+    let statuses_before = statuses(&client, &selector).await;
     clerk.core().reset_calls();
     let (cpu_before, quiet_start) = (operator.cpu_ticks(), Instant::now());
     tokio::time::sleep(s.resync + s.resync / 5).await;
@@ -651,6 +689,26 @@ async fn main() {
         as u64;
     let idle_cpu =
         (cpu_after - cpu_before) as f64 / clock_ticks_per_second() / quiet.as_secs_f64() * 100.0;
+    if resync_status > 0 {
+        // Say which statuses changed, so that a failure below can be acted on.
+        let after = statuses(&client, &selector).await;
+        let changed: Vec<String> = after
+            .iter()
+            .filter(|(k, v)| statuses_before.get(*k) != Some(*v))
+            .take(5)
+            .map(|(k, v)| {
+                let before = statuses_before
+                    .get(k)
+                    .map(|b| b.to_string())
+                    .unwrap_or_default();
+                format!("  {k}\n    before: {before}\n    after:  {v}")
+            })
+            .collect();
+        eprintln!(
+            "bench: statuses that changed during the quiet resync (EnterpriseConnections, up to 5):\n{}",
+            changed.join("\n")
+        );
+    }
 
     // Delete them all (deletionPolicy Delete) while the operator runs, so that nothing is left.
     // (The bare control plane runs no namespace controller, so deleting the namespace would not.)
@@ -745,6 +803,10 @@ async fn main() {
                 secs(used_by_lag),
                 status_writes_text(&converge_metrics, &settled_metrics).1
             ),
+        ),
+        (
+            "reconciles in flight at its start",
+            format!("{in_flight} (waited up to 30 s for 0)"),
         ),
         (
             "quiet resync: provider calls",
