@@ -1,12 +1,21 @@
 //! Runs the five provider emulators, seeded to match `examples/`, until Ctrl-C:
 //! `cargo run --bin emulators -- --env-file /tmp/emulators.env`.
-//! Prints each base URL; `GET /snapshot` and `GET /writes` on the control address show what the
-//! emulators hold and how many writes each received.
-use std::{net::IpAddr, path::PathBuf, sync::Arc};
+//! Prints each base URL; on the control address `GET /snapshot` and `GET /writes` show what the
+//! emulators hold and how many writes each received, `GET /calls` the calls per provider and
+//! operation (`{"clerk": {"POST /v1/enterprise_connections": 3, ...}, ...}`), `GET /rate-limited`
+//! how many requests each answered 429, and `POST /reset-calls` sets both to zero.
+//! `--clerk-rate-limit production` makes the Clerk emulator enforce Clerk's published limit.
+use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, sync::Arc};
 
-use axum::{Json, Router, routing::get};
+use axum::{
+    Json, Router,
+    routing::{get, post},
+};
 use clap::Parser;
-use ssoperator::emulator::demo::{DemoEmulators, examples_with_endpoints};
+use ssoperator::emulator::{
+    EmulatorCore, WindowLimit,
+    demo::{DemoEmulators, examples_with_endpoints},
+};
 
 #[derive(Parser)]
 #[command(about = "The five provider emulators, seeded to match examples/")]
@@ -26,12 +35,41 @@ struct Args {
     /// Write the examples to this file, each ProviderConfig's `spec.endpoint` set to its emulator.
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// Clerk's Backend API limit per instance, answered with 429 and `Retry-After` as Clerk does:
+    /// `development` (100 requests / 10 s), `production` (1000 / 10 s), `none`, or
+    /// `<requests>/<seconds>`.
+    #[arg(long, default_value = "none", value_parser = parse_clerk_limit)]
+    clerk_rate_limit: Limit,
+}
+
+/// A parsed `--clerk-rate-limit` (`None` for `none`); a newtype so that clap does not take the
+/// `Option` for an optional flag.
+#[derive(Clone, Copy, Debug)]
+struct Limit(Option<WindowLimit>);
+
+fn parse_clerk_limit(s: &str) -> Result<Limit, String> {
+    WindowLimit::parse(s, &WindowLimit::CLERK_PRESETS).map(Limit)
+}
+
+/// Each emulator's shared core, by provider block name.
+fn cores(e: &DemoEmulators) -> [(&'static str, Arc<EmulatorCore>); 5] {
+    [
+        ("qovery", e.qovery.core()),
+        ("auth0", e.auth0.core()),
+        ("loginradius", e.loginradius.core()),
+        ("clerk", e.clerk.core()),
+        ("atlas", e.atlas.core()),
+    ]
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let emulators = Arc::new(DemoEmulators::start(args.host).await?);
+    emulators
+        .clerk
+        .core()
+        .set_window_limit(args.clerk_rate_limit.0);
     let snapshot = {
         let e = emulators.clone();
         move || async move { Json(e.snapshot()) }
@@ -40,9 +78,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let e = emulators.clone();
         move || async move { Json(e.writes()) }
     };
+    let calls = {
+        let e = emulators.clone();
+        move || async move {
+            let calls: BTreeMap<_, _> = cores(&e)
+                .into_iter()
+                .map(|(provider, core)| (provider, core.calls()))
+                .collect();
+            Json(calls)
+        }
+    };
+    let rate_limited = {
+        let e = emulators.clone();
+        move || async move {
+            let counts: BTreeMap<_, _> = cores(&e)
+                .into_iter()
+                .map(|(provider, core)| (provider, core.rate_limited_calls()))
+                .collect();
+            Json(counts)
+        }
+    };
+    let reset_calls = {
+        let e = emulators.clone();
+        move || async move {
+            for (_, core) in cores(&e) {
+                core.reset_calls();
+            }
+            axum::http::StatusCode::NO_CONTENT
+        }
+    };
     let control = Router::new()
         .route("/snapshot", get(snapshot))
-        .route("/writes", get(writes));
+        .route("/writes", get(writes))
+        .route("/calls", get(calls))
+        .route("/rate-limited", get(rate_limited))
+        .route("/reset-calls", post(reset_calls));
     let listener = tokio::net::TcpListener::bind((args.host, args.control_port)).await?;
     let control_url = format!("http://{}", listener.local_addr()?);
 
@@ -54,6 +124,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     lines.push(format!("CONTROL_URL={control_url}"));
     for line in &lines {
         println!("{line}");
+    }
+    if let Some(limit) = args.clerk_rate_limit.0 {
+        eprintln!("clerk: enforcing {limit} per instance (429 with Retry-After)");
     }
     if let Some(path) = &args.manifest {
         let docs = examples_with_endpoints(&args.examples, emulators.endpoints())?;

@@ -13,7 +13,10 @@ pub mod qovery;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -75,6 +78,82 @@ impl Bucket {
     }
 }
 
+/// A provider's published request limit: at most `requests` per `window`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WindowLimit {
+    pub requests: u32,
+    pub window: Duration,
+}
+
+impl WindowLimit {
+    /// Clerk's Backend API limit per instance (identified by its secret key) in development:
+    /// 100 requests per 10 s, then 429 with `Retry-After`
+    /// (<https://clerk.com/docs/guides/how-clerk-works/system-limits>).
+    pub const CLERK_DEVELOPMENT: Self = Self {
+        requests: 100,
+        window: Duration::from_secs(10),
+    };
+    /// Clerk's Backend API limit per production instance: 1000 requests per 10 s.
+    pub const CLERK_PRODUCTION: Self = Self {
+        requests: 1000,
+        window: Duration::from_secs(10),
+    };
+    /// The named Clerk limits that [`WindowLimit::parse`] accepts.
+    pub const CLERK_PRESETS: [(&'static str, Self); 2] = [
+        ("development", Self::CLERK_DEVELOPMENT),
+        ("production", Self::CLERK_PRODUCTION),
+    ];
+
+    /// The long-run rate, requests per second.
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.window.as_secs_f64().max(0.001)
+    }
+
+    /// Parses one of `presets` by name, `none` (no limit) or `<requests>/<seconds>` (e.g.
+    /// `100/10`, `100/10s`).
+    pub fn parse(s: &str, presets: &[(&str, Self)]) -> Result<Option<Self>, String> {
+        let s = s.trim();
+        if s == "none" {
+            return Ok(None);
+        }
+        if let Some((_, limit)) = presets.iter().find(|(name, _)| *name == s) {
+            return Ok(Some(*limit));
+        }
+        let names: Vec<&str> = presets.iter().map(|(name, _)| *name).collect();
+        let bad = || {
+            format!(
+                "invalid rate limit {s:?}: expected {}, none or <requests>/<seconds> (e.g. 100/10)",
+                names.join(", ")
+            )
+        };
+        let (requests, secs) = s.split_once('/').ok_or_else(bad)?;
+        let requests: u32 = requests.trim().parse().map_err(|_| bad())?;
+        let secs: f64 = secs
+            .trim()
+            .trim_end_matches('s')
+            .parse()
+            .map_err(|_| bad())?;
+        if requests == 0 || !(0.001..=86_400.0).contains(&secs) {
+            return Err(bad());
+        }
+        Ok(Some(Self {
+            requests,
+            window: Duration::from_secs_f64(secs),
+        }))
+    }
+}
+
+impl std::fmt::Display for WindowLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} requests / {} s",
+            self.requests,
+            self.window.as_secs_f64()
+        )
+    }
+}
+
 /// Everything an emulator needs to answer in its provider's own format when the shared middleware
 /// steps in (a fault or a rate limit).
 pub trait Dialect: Send + Sync + 'static {
@@ -94,6 +173,8 @@ pub struct EmulatorCore {
     bucket: Mutex<Option<Bucket>>,
     /// Every request is answered 429 until then (a provider's fixed rate-limit window).
     closed_until: Mutex<Option<Instant>>,
+    /// Requests answered 429 (storm, refusal window or bucket) since the last reset.
+    rate_limited: AtomicU64,
     dialect: Box<dyn Dialect>,
 }
 
@@ -111,6 +192,7 @@ impl EmulatorCore {
             faults: Mutex::default(),
             bucket: Mutex::new(None),
             closed_until: Mutex::new(None),
+            rate_limited: AtomicU64::new(0),
             dialect: Box::new(dialect),
         })
     }
@@ -151,8 +233,16 @@ impl EmulatorCore {
         lock(&self.agent_writes).clone()
     }
 
+    /// Clears the call counters and the count of 429 answers.
     pub fn reset_calls(&self) {
         lock(&self.calls).clear();
+        self.rate_limited.store(0, Ordering::Relaxed);
+    }
+
+    /// Requests answered 429 since the last [`EmulatorCore::reset_calls`] (they are in
+    /// [`EmulatorCore::calls`] too).
+    pub fn rate_limited_calls(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -166,6 +256,24 @@ impl EmulatorCore {
     /// Enforces a token bucket of `capacity` refilled at `per_second`; `None` switches it off.
     pub fn set_rate_limit(&self, limit: Option<(u32, u32)>) {
         *lock(&self.bucket) = limit.map(|(capacity, per_second)| Bucket::new(capacity, per_second));
+    }
+
+    /// Enforces a provider's published limit of `requests` per `window`; `None` switches it off.
+    ///
+    /// Providers such as Clerk count in fixed windows; this approximates one with the token
+    /// bucket: capacity `requests`, refilled at `requests / window` per second (100 per 10 s is
+    /// a bucket of 100 refilling 10/s). Both admit the same first burst and the same long-run
+    /// rate, and both let at most twice the limit through in any one window's time (the bucket:
+    /// a full burst plus a window's refill; the fixed window: across a window boundary). Once
+    /// exhausted, the bucket frees one request every `window / requests` (its `Retry-After` is
+    /// short) where a fixed window refuses everything until it ends.
+    pub fn set_window_limit(&self, limit: Option<WindowLimit>) {
+        *lock(&self.bucket) = limit.map(|l| Bucket {
+            capacity: l.requests as f64,
+            per_second: l.per_second(),
+            tokens: l.requests as f64,
+            last: Instant::now(),
+        });
     }
 
     /// Answers every request with a 429 for `window`, each asking to wait until the window ends
@@ -221,6 +329,7 @@ pub async fn shared_layer(
         if f.rate_limit_storm > 0 {
             f.rate_limit_storm -= 1;
             drop(f);
+            core.rate_limited.fetch_add(1, Ordering::Relaxed);
             return core.dialect.rate_limited(Duration::from_secs(1), 0);
         }
     }
@@ -228,6 +337,7 @@ pub async fn shared_layer(
         .map(|until| until.saturating_duration_since(Instant::now()))
         .filter(|left| !left.is_zero());
     if let Some(left) = closed {
+        core.rate_limited.fetch_add(1, Ordering::Relaxed);
         return core.dialect.rate_limited(left, 0);
     }
     if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
@@ -240,6 +350,7 @@ pub async fn shared_layer(
         .as_mut()
         .map(|b| (b.take(), b.capacity as u32));
     if let Some((Err(wait), capacity)) = limited {
+        core.rate_limited.fetch_add(1, Ordering::Relaxed);
         return core.dialect.rate_limited(wait, capacity);
     }
     next.run(req).await
@@ -317,5 +428,64 @@ mod tests {
         assert!(b.take().is_ok());
         let wait = b.take().unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn window_limits_parse_by_name_or_ratio() {
+        let clerk = &WindowLimit::CLERK_PRESETS;
+        assert_eq!(
+            WindowLimit::parse("development", clerk).unwrap(),
+            Some(WindowLimit::CLERK_DEVELOPMENT)
+        );
+        assert_eq!(
+            WindowLimit::parse("production", clerk).unwrap(),
+            Some(WindowLimit::CLERK_PRODUCTION)
+        );
+        assert_eq!(WindowLimit::parse("none", clerk).unwrap(), None);
+        let custom = WindowLimit::parse("50/5s", clerk).unwrap().unwrap();
+        assert_eq!(custom.requests, 50);
+        assert_eq!(custom.per_second(), 10.0);
+        for bad in ["", "fast", "0/10", "10/0", "10/x", "-1/10"] {
+            assert!(WindowLimit::parse(bad, clerk).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_limit_admits_its_burst_then_answers_429_and_counts_them() {
+        struct Plain;
+        impl Dialect for Plain {
+            fn error(&self, status: StatusCode, _: &str) -> Response {
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = status;
+                r
+            }
+            fn rate_limited(&self, _: Duration, _: u32) -> Response {
+                self.error(StatusCode::TOO_MANY_REQUESTS, "")
+            }
+        }
+        let core = EmulatorCore::new("plain", Plain);
+        // 3 per 100 s: a burst of 3, then one token every 33 s.
+        core.set_window_limit(Some(WindowLimit {
+            requests: 3,
+            window: Duration::from_secs(100),
+        }));
+        let router = with_core(
+            Router::new().route("/x", axum::routing::get(|| async { "ok" })),
+            core.clone(),
+        );
+        let running = serve(router, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            let resp = reqwest::get(format!("{}/x", running.url())).await.unwrap();
+            statuses.push(resp.status().as_u16());
+        }
+        assert_eq!(statuses, [200, 200, 200, 429, 429]);
+        assert_eq!(core.rate_limited_calls(), 2);
+        assert_eq!(core.calls().get("GET /x"), Some(&5));
+        core.reset_calls();
+        assert_eq!(core.rate_limited_calls(), 0);
+        assert!(core.calls().is_empty());
     }
 }
