@@ -242,9 +242,7 @@ fn managed_controller<K: Managed>(
     })
     .flat_map(move |(provider, id)| {
         stream::iter(matching(&store, |o: &K| {
-            let status = o.managed_status().cloned().unwrap_or_default();
-            status.provider.as_deref() == Some(provider.as_str())
-                && reconcile::known_external_id(o, &status).as_deref() == Some(id.as_str())
+            reconcile::manages(o, &provider, &id)
         }))
     });
     controller = controller.reconcile_on(swept);

@@ -196,12 +196,25 @@ async fn write_status<K: Managed>(
 
 /// The remote object's id this resource owns: the annotation is written before status after a
 /// create, so it is the newer of the two, and it survives a status wipe.
-pub fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
+fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
     obj.annotations()
         .get(EXTERNAL_ID_ANNOTATION)
         .filter(|id| !id.is_empty())
         .cloned()
         .or_else(|| status.external_id.clone())
+}
+
+/// Whether `obj` manages the `provider` object `id` (by annotation or status), without copying
+/// anything: it is asked of every object in a store.
+pub fn manages<K: Managed>(obj: &K, provider: &str, id: &str) -> bool {
+    let Some(status) = obj.managed_status() else {
+        return false;
+    };
+    status.provider.as_deref() == Some(provider)
+        && match obj.annotations().get(EXTERNAL_ID_ANNOTATION) {
+            Some(a) if !a.is_empty() => a == id,
+            _ => status.external_id.as_deref() == Some(id),
+        }
 }
 
 /// Records the remote object's id in the resource's annotations (see [`EXTERNAL_ID_ANNOTATION`]).
@@ -407,12 +420,7 @@ async fn ensure_not_managed_elsewhere<K: Managed>(
     let others: Vec<Arc<K>> = K::store(ctx.registry.stores())
         .state()
         .into_iter()
-        .filter(|other| other.uid() != obj.uid())
-        .filter(|other| {
-            let status = other.managed_status().cloned().unwrap_or_default();
-            status.provider.as_deref() == Some(provider)
-                && known_external_id(other.as_ref(), &status).as_deref() == Some(id)
-        })
+        .filter(|other| other.uid() != obj.uid() && manages(other.as_ref(), provider, id))
         .collect();
     for other in others {
         // The same id in another account (e.g. a Qovery connection name in another
