@@ -58,7 +58,29 @@ struct SlotState {
 
 struct Sweep {
     taken: Instant,
-    objects: HashMap<String, Remote>,
+    objects: HashMap<String, Packed>,
+}
+
+/// A remote object as a sweep keeps it: its name, and the whole object as JSON, a fraction of
+/// the size of the parsed maps (a sweep holds every object of the account, for a resync).
+#[derive(Clone, Debug, PartialEq)]
+struct Packed {
+    name: Box<str>,
+    json: Box<str>,
+}
+
+impl Packed {
+    fn pack(r: &Remote) -> Option<Self> {
+        let json = serde_json::to_string(r).ok()?;
+        Some(Self {
+            name: r.name.trim().into(),
+            json: json.into_boxed_str(),
+        })
+    }
+
+    fn unpack(&self) -> Option<Remote> {
+        serde_json::from_str(&self.json).ok()
+    }
 }
 
 impl Observations {
@@ -212,10 +234,10 @@ impl Observations {
             .sweep
             .iter()
             .flat_map(|s| s.objects.values())
-            .filter(|r| r.name.trim() == name);
+            .filter(|r| &*r.name == name);
         match (found.next(), found.next()) {
             (None, _) => Ok(None),
-            (Some(one), None) => Ok(Some(one.clone())),
+            (Some(one), None) => Ok(one.unpack()),
             (Some(_), Some(_)) => Err(ProviderError::Conflict(format!(
                 "more than one {} object is named {name:?}; set spec.externalName to choose one",
                 account.kind
@@ -228,7 +250,10 @@ impl Observations {
         let slot = self.slot(account, kind);
         let mut state = lock(&slot.state);
         if let Some(s) = state.sweep.as_mut() {
-            s.objects.insert(remote.id.clone(), remote.clone());
+            match Packed::pack(remote) {
+                Some(p) => s.objects.insert(remote.id.clone(), p),
+                None => s.objects.remove(&remote.id),
+            };
         }
     }
 
@@ -261,7 +286,8 @@ impl Slot {
         lock(&self.state)
             .sweep
             .as_ref()
-            .and_then(|s| s.objects.get(id).cloned())
+            .and_then(|s| s.objects.get(id))
+            .and_then(Packed::unpack)
     }
 }
 
@@ -269,13 +295,15 @@ impl Slot {
 async fn sweep(
     account: &Account,
     kind: ResourceKind,
-) -> Result<HashMap<String, Remote>, ProviderError> {
+) -> Result<HashMap<String, Packed>, ProviderError> {
     let mut objects = HashMap::new();
     let mut cursor = None;
     loop {
         let page = account.provider.list(kind, cursor.take()).await?;
         for r in page.items {
-            objects.insert(r.id.clone(), r);
+            if let Some(p) = Packed::pack(&r) {
+                objects.insert(r.id, p);
+            }
         }
         match page.next {
             Some(next) => cursor = Some(next),
@@ -286,7 +314,7 @@ async fn sweep(
 
 /// The ids whose object differs between two sweeps, or that the new one no longer shows.
 /// Objects new in `new` are not changes: nothing manages them yet, or their create recorded them.
-fn changes(old: &HashMap<String, Remote>, new: &HashMap<String, Remote>) -> Vec<String> {
+fn changes(old: &HashMap<String, Packed>, new: &HashMap<String, Packed>) -> Vec<String> {
     old.iter()
         .filter(|(id, r)| new.get(*id) != Some(*r))
         .map(|(id, _)| id.clone())
@@ -347,16 +375,18 @@ mod tests {
             objects: HashMap::new(),
         });
         obs.record(&a, kind, &remote("ec_1", 1));
-        assert!(sa.get("ec_1").is_some() && sb.get("ec_1").is_none());
+        assert_eq!(sa.get("ec_1"), Some(remote("ec_1", 1)), "kept whole");
+        assert!(sb.get("ec_1").is_none());
     }
 
     #[test]
     fn a_changed_or_vanished_object_is_a_change_and_a_new_one_is_not() {
+        let packed = |id: &str, v| Packed::pack(&remote(id, v)).unwrap_or_else(|| panic!("{id}"));
         let old: HashMap<_, _> = [("x", 1), ("y", 1), ("z", 1)]
-            .map(|(id, v)| (id.to_string(), remote(id, v)))
+            .map(|(id, v)| (id.to_string(), packed(id, v)))
             .into();
         let new: HashMap<_, _> = [("x", 1), ("y", 2), ("n", 1)]
-            .map(|(id, v)| (id.to_string(), remote(id, v)))
+            .map(|(id, v)| (id.to_string(), packed(id, v)))
             .into();
         let mut got = changes(&old, &new);
         got.sort();

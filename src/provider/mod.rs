@@ -85,7 +85,7 @@ impl Capabilities {
 }
 
 /// Values the provider generates that an identity-provider administrator needs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outputs {
     pub sp_entity_id: Option<String>,
     pub acs_url: Option<String>,
@@ -94,7 +94,7 @@ pub struct Outputs {
 }
 
 /// A remote object as observed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Remote {
     /// The provider's id (the external name).
     pub id: String,
