@@ -188,17 +188,22 @@ fn managed_controller<K: Managed>(
     heartbeat: &Heartbeat,
 ) -> BoxFuture<'static, ()> {
     let reader = K::store(ctx.registry.stores()).clone();
-    let mut controller =
-        Controller::for_shared_stream(changed(own, meaningful::<K>), reader.clone())
-            .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency));
+    let mut controller = Controller::for_shared_stream(
+        changed(own, reader.clone(), meaningful::<K>),
+        reader.clone(),
+    )
+    .with_config(ControllerConfig::default().concurrency(ctx.config.concurrency));
 
     // A ProviderConfig wakes its resources only when its spec or its readiness changes: its
     // status is rewritten for other reasons (a recheck, a message), and waking every dependent
     // on each write would multiply provider calls by the number of resources.
     let store = reader.clone();
-    let pcs = changed(wakes.provider_configs, |pc: &ProviderConfig| {
-        config_wakes(pc.meta(), pc.status.as_ref())
-    });
+    let stores = ctx.registry.stores();
+    let pcs = changed(
+        wakes.provider_configs,
+        stores.provider_configs.clone(),
+        |pc: &ProviderConfig| config_wakes(pc.meta(), pc.status.as_ref()),
+    );
     controller = controller.watches_shared_stream(pcs, move |pc| {
         let (name, pns) = (pc.name_any(), pc.namespace());
         matching(&store, |o: &K| {
@@ -208,6 +213,7 @@ fn managed_controller<K: Managed>(
     let store = reader.clone();
     let cpcs = changed(
         wakes.cluster_provider_configs,
+        stores.cluster_provider_configs.clone(),
         |pc: &ClusterProviderConfig| config_wakes(pc.meta(), pc.status.as_ref()),
     );
     controller = controller.watches_shared_stream(cpcs, move |pc| {
@@ -227,13 +233,15 @@ fn managed_controller<K: Managed>(
     }
     if let Some(connections) = wakes.connections {
         let store = reader.clone();
-        controller =
-            controller.watches_shared_stream(changed(connections, connection_wakes), move |ec| {
+        controller = controller.watches_shared_stream(
+            changed(connections, stores.connections.clone(), connection_wakes),
+            move |ec| {
                 let (name, ens) = (ec.name_any(), ec.namespace());
                 matching(&store, |o: &K| {
                     o.namespace() == ens && o.connection_name().as_deref() == Some(name.as_str())
                 })
-            });
+            },
+        );
     }
     // Remote objects a sweep found changed or gone: their resources look at once.
     let store = reader.clone();

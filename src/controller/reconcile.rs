@@ -128,6 +128,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
                 Err(e) => Err(e),
             }
         } else {
+            ctx.forget_written(&obj.uid().unwrap_or_default());
             Ok(Action::await_change())
         }
     } else {

@@ -178,19 +178,32 @@ where
 
 /// Passes an object on only when `key` of it changed since this stream last passed it (kube's
 /// `predicate_filter`, for the shared streams of [`kube::runtime::reflector::store_shared`]).
+/// `store` holds the stream's objects: the keys of deleted ones are dropped now and then.
 pub fn changed<K, S>(
     stream: S,
+    store: Store<K>,
     key: impl Fn(&K) -> u64 + Send + 'static,
 ) -> impl Stream<Item = Arc<K>> + Send + 'static
 where
-    K: Resource + Send + Sync + 'static,
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     S: Stream<Item = Arc<K>> + Send + 'static,
 {
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    // Keyed by a hash of the uid: a few bytes per object, for every object of the kind.
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut prune_at = 1024;
     stream.filter(move |o| {
-        let uid = o.meta().uid.clone().unwrap_or_default();
         let k = key(o);
-        ready(seen.insert(uid, k) != Some(k))
+        let changed = seen.insert(hash_of(&o.meta().uid), k) != Some(k);
+        if seen.len() >= prune_at {
+            let live: HashSet<u64> = store
+                .state()
+                .iter()
+                .map(|o| hash_of(&o.meta().uid))
+                .collect();
+            seen.retain(|uid, _| live.contains(uid));
+            prune_at = (seen.len() * 2).max(1024);
+        }
+        ready(changed)
     })
 }
 
@@ -294,6 +307,33 @@ mod tests {
         h.feed(1, Event::Init);
         h.feed(1, Event::InitDone);
         assert_eq!(h.names(), ["a/v", "a/w"]);
+    }
+
+    #[tokio::test]
+    async fn changed_passes_an_object_when_its_key_changes_and_forgets_deleted_ones() {
+        let (reader, mut writer) = reflector::store::<ConfigMap>();
+        let with_uid = |name: &str, v: &str| {
+            let mut o = cm("a", name, v);
+            o.metadata.uid = Some(format!("uid-{name}"));
+            o
+        };
+        let live = with_uid("live", "1");
+        writer.apply_watcher_event(&Event::Apply(live.clone()));
+        let mut input = vec![live.clone(), live.clone(), with_uid("live", "2")];
+        // More objects than the first prune threshold, none of them in the store (deleted).
+        input.extend((0..1100).map(|i| with_uid(&format!("gone-{i}"), "1")));
+        input.push(with_uid("live", "2"));
+        let passed: Vec<String> = changed(
+            futures::stream::iter(input.into_iter().map(Arc::new)),
+            reader,
+            |o: &ConfigMap| hash_of(o.data.as_ref().and_then(|d| d.get("v")).cloned()),
+        )
+        .map(|o| o.name_any())
+        .filter(|n| ready(n == "live"))
+        .collect()
+        .await;
+        // The first sighting, the change, and nothing for repeats, even after pruning.
+        assert_eq!(passed, ["live", "live"]);
     }
 
     #[test]
