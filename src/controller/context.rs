@@ -8,7 +8,7 @@ use std::{
 
 use kube::Client;
 
-use super::{events::Publisher, observations::Observations, registry::Registry};
+use super::{events::Publisher, lock, observations::Observations, registry::Registry};
 use crate::{config::Config, metrics::Metrics};
 
 pub struct Context {
@@ -105,7 +105,7 @@ impl Context {
 
     /// Records a failure and returns the backoff before the next try: 2s doubling to 5 minutes, jittered.
     pub fn backoff(&self, uid: &str) -> Duration {
-        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut f = lock(&self.failures);
         let n = f.entry(uid.to_string()).or_default();
         *n = n.saturating_add(1);
         let base = Duration::from_secs(2).saturating_mul(2u32.saturating_pow((*n - 1).min(8)));
@@ -119,7 +119,7 @@ impl Context {
     /// could carry the other's stale read back.
     pub async fn lock_remote(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
-            let mut locks = self.remote_locks.lock().unwrap_or_else(|e| e.into_inner());
+            let mut locks = lock(&self.remote_locks);
             if locks.len() > 4096 {
                 // Forget locks nobody holds or waits for.
                 locks.retain(|_, l| Arc::strong_count(l) > 1);
@@ -133,15 +133,11 @@ impl Context {
     /// start from a cached object that does not show our own status write yet; without this it
     /// would see the old hash and send the (unchanged) secret a second time.
     pub fn sent_hash(&self, uid: &str) -> Option<String> {
-        self.sent_hashes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(uid)
-            .cloned()
+        lock(&self.sent_hashes).get(uid).cloned()
     }
 
     pub fn record_sent_hash(&self, uid: &str, hash: Option<&String>) {
-        let mut hashes = self.sent_hashes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hashes = lock(&self.sent_hashes);
         match hash {
             Some(h) => hashes.insert(uid.to_string(), h.clone()),
             None => hashes.remove(uid),
@@ -149,13 +145,6 @@ impl Context {
     }
 
     pub fn succeeded(&self, uid: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+        lock(&self.failures).remove(uid);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

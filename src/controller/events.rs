@@ -27,6 +27,8 @@ use kube::{
 };
 use serde_json::json;
 
+use super::lock;
+
 /// Repeats within this window count as one series (kube's Recorder uses six minutes).
 const SERIES_WINDOW: Duration = Duration::from_secs(360);
 /// Series remembered at most; the oldest are forgotten first.
@@ -150,8 +152,4 @@ fn series_key(ev: &Event, reference: &ObjectReference) -> u64 {
     ev.reason.hash(&mut h);
     ev.note.hash(&mut h);
     h.finish()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -152,7 +152,7 @@ impl Managed for OrgRoleMapping {
                 let ns = self.namespace().unwrap_or_default();
                 let stores = ctx.registry.stores();
                 let conn = stores
-                    .get_namespaced(&ctx.client, &stores.connections, &ns, &r.name)
+                    .get_namespaced(&stores.connections, &ns, &r.name)
                     .await?
                     .ok_or_else(|| {
                         Error::dependency(

@@ -50,6 +50,12 @@ use crate::{
     server::Heartbeat,
 };
 
+/// Locks a mutex whose data stays usable after a panic in another holder (every map behind one
+/// here is a cache or a counter).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Events a shared watch buffers for each subscriber before the watch waits for the slowest.
 const SHARED_BUFFER: usize = 1024;
 

@@ -17,7 +17,7 @@ use std::{
 
 use tokio::sync::mpsc;
 
-use super::registry::Account;
+use super::{lock, registry::Account};
 use crate::provider::{ErrorClass, ProviderError, Remote, ResourceKind};
 
 /// After a failed sweep, the next is not tried before this; the last good sweep serves meanwhile.
@@ -319,10 +319,6 @@ fn changes(old: &HashMap<String, Packed>, new: &HashMap<String, Packed>) -> Vec<
         .filter(|(id, r)| new.get(*id) != Some(*r))
         .map(|(id, _)| id.clone())
         .collect()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::{
 use k8s_openapi::ByteString;
 use kube::{Client, ResourceExt};
 
-use super::{error::Error, stores::Stores};
+use super::{error::Error, lock, stores::Stores};
 use crate::{
     core::{desired::SecretValue, redact::Secrets},
     crd::{ProviderAccount, ProviderConfigKind, ProviderConfigRef, RateLimit},
@@ -184,12 +184,7 @@ impl Registry {
             ProviderConfigKind::ProviderConfig => {
                 let pc = self
                     .stores
-                    .get_namespaced(
-                        &self.client,
-                        &self.stores.provider_configs,
-                        namespace,
-                        &r.name,
-                    )
+                    .get_namespaced(&self.stores.provider_configs, namespace, &r.name)
                     .await?
                     .ok_or_else(|| {
                         Error::dependency(
@@ -210,7 +205,7 @@ impl Registry {
             ProviderConfigKind::ClusterProviderConfig => {
                 let pc = self
                     .stores
-                    .cluster_provider_config(&self.client, &r.name)
+                    .cluster_provider_config(&r.name)
                     .await?
                     .ok_or_else(|| {
                         Error::dependency(
@@ -448,10 +443,6 @@ impl SharedGate {
             self.gate.set_rate(per_second, burst);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Reads one key of a Secret's data, naming the Secret and key (never the value) when it is missing.

@@ -15,7 +15,7 @@ use kube::{
     runtime::reflector::{ObjectRef, Store},
 };
 
-use super::error::Error;
+use super::{error::Error, lock};
 use crate::crd::{
     ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping, ProviderConfig,
 };
@@ -25,6 +25,7 @@ use crate::crd::{
 const SECRET_TTL: Duration = Duration::from_secs(30);
 
 pub struct Stores {
+    client: Client,
     pub provider_configs: Store<ProviderConfig>,
     pub cluster_provider_configs: Store<ClusterProviderConfig>,
     /// Metadata of the Secrets in the watched namespaces (`--watch-secrets`).
@@ -46,6 +47,7 @@ impl Stores {
         mappings: Store<OrgRoleMapping>,
     ) -> Self {
         Self {
+            client: client.clone(),
             provider_configs,
             cluster_provider_configs,
             secret_versions,
@@ -63,7 +65,6 @@ impl Stores {
     /// not hold it yet (made a moment ago, before its watch event arrived).
     pub async fn get_namespaced<K>(
         &self,
-        client: &Client,
         store: &Store<K>,
         ns: &str,
         name: &str,
@@ -77,20 +78,19 @@ impl Stores {
         if let Some(o) = store.get(&ObjectRef::new(name).within(ns)) {
             return Ok(Some(o));
         }
-        let api: Api<K> = Api::namespaced(client.clone(), ns);
+        let api: Api<K> = Api::namespaced(self.client.clone(), ns);
         Ok(api.get_opt(name).await?.map(Arc::new))
     }
 
     /// The ClusterProviderConfig `name`, from memory or (not there yet) the API server.
     pub async fn cluster_provider_config(
         &self,
-        client: &Client,
         name: &str,
     ) -> Result<Option<Arc<ClusterProviderConfig>>, Error> {
         if let Some(o) = self.cluster_provider_configs.get(&ObjectRef::new(name)) {
             return Ok(Some(o));
         }
-        let api: Api<ClusterProviderConfig> = Api::all(client.clone());
+        let api: Api<ClusterProviderConfig> = Api::all(self.client.clone());
         Ok(api.get_opt(name).await?.map(Arc::new))
     }
 
@@ -153,8 +153,4 @@ impl SecretCache {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
