@@ -11,6 +11,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# A workspace member: cargo reads its manifest, the image never builds it.
+COPY emulators ./emulators
 COPY scripts/build-static.sh ./scripts/
 RUN CARGO_TARGET_DIR=/src/target scripts/build-static.sh \
  && cp target/x86_64-unknown-linux-musl/release/ssoperator /ssoperator

@@ -48,9 +48,9 @@ use serde_json::json;
 use ssoperator::{
     config::parse_duration,
     crd::{EnterpriseConnection, ProviderConfig},
-    emulator::{WindowLimit, clerk::ClerkEmulator, demo::CLERK_SECRET_KEY, serve},
     metrics::sum_samples,
 };
+use ssoperator_emulators::{WindowLimit, clerk::ClerkEmulator, demo::CLERK_SECRET_KEY, serve};
 use tokio::sync::watch;
 
 /// Clerk's largest page of `GET /v1/enterprise_connections` (`limit` at most 500).

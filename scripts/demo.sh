@@ -146,7 +146,7 @@ if [ -z "${SSOPERATOR_KUBECONFIG:-}" ]; then
   export PATH="$K8S_BIN:$PATH"
 fi
 say "Building the operator and the emulators"
-cargo build --bin ssoperator --bin emulators
+cargo build --workspace --bin ssoperator --bin emulators
 SSO_BIN=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug
 export SSO_BIN

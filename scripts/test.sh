@@ -101,14 +101,14 @@ step static-binary scripts/build-static.sh
 
 # --- 3. Format and lints
 step fmt cargo fmt --all --check
-step clippy cargo clippy --all-targets --features failpoints --locked -- -D warnings
+step clippy cargo clippy --all-targets --features failpoints,testkit --workspace --locked -- -D warnings
 
 # --- 4. Tests: unit tests (incl. the stale-CRD check) and the e2e tests against one control plane
 TEST_LOG=$LOG_DIR/test.log
 if [ "$K8S_OK" = 1 ]; then
   start=$SECONDS
-  section "test: scripts/with-k8s.sh cargo test --all-targets --features failpoints --locked"
-  if scripts/with-k8s.sh cargo test --all-targets --features failpoints --locked 2>&1 | tee "$TEST_LOG"; then
+  section "test: scripts/with-k8s.sh cargo test --all-targets --features failpoints,testkit --workspace --locked"
+  if scripts/with-k8s.sh cargo test --all-targets --features failpoints,testkit --workspace --locked 2>&1 | tee "$TEST_LOG"; then
     record test ok "$start"
   else
     record test FAILED "$start"

@@ -11,7 +11,7 @@ use super::{
     http::{ClientSettings, RetryPolicy},
 };
 use crate::core::diff::diff;
-use crate::emulator::{EmulatorCore, Faults};
+use ssoperator_emulators::{EmulatorCore, Faults};
 
 /// One provider and its running emulator, as the suite needs them.
 #[async_trait]
@@ -90,6 +90,14 @@ pub fn test_settings(base_url: String) -> ClientSettings {
         },
         ..ClientSettings::new(base_url)
     }
+}
+
+/// `value` as the emulator's own wire type: seeds cross the same JSON boundary a console write
+/// would, because the emulators never share the clients' types.
+pub fn console_json<T: serde::de::DeserializeOwned>(value: &impl serde::Serialize) -> T {
+    serde_json::to_value(value)
+        .and_then(serde_json::from_value)
+        .unwrap_or_else(|e| panic!("a seed the emulator cannot read: {e}"))
 }
 
 pub async fn observe_missing_gives_none(t: &dyn Target, kind: ResourceKind) -> ScenarioResult {

@@ -13,6 +13,8 @@ pub mod clerk;
 pub mod loginradius;
 pub mod qovery;
 
+/// The behaviour suite every client passes against its emulator (tests only; never in the image).
+#[cfg(any(test, feature = "testkit"))]
 pub mod conformance;
 
 use std::{fmt, sync::Arc, time::Duration};

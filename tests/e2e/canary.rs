@@ -23,10 +23,8 @@ use axum::{
 use k8s_openapi::api::events::v1::Event;
 use kube::{Api, api::ListParams};
 use serde_json::json;
-use ssoperator::{
-    crd::{EnterpriseConnection, ProviderConfig},
-    emulator::clerk::ClerkEmulator,
-};
+use ssoperator::crd::{EnterpriseConnection, ProviderConfig};
+use ssoperator_emulators::clerk::ClerkEmulator;
 
 use crate::{
     operator::{apply, patch_spec, pc_ready, reason, secret, serve, setup, wait_for},

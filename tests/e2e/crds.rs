@@ -20,7 +20,7 @@ use crate::support::{self, FIELD_MANAGER};
 
 /// Every document of a multi-document YAML text (empty documents skipped).
 fn yaml_documents(text: &str) -> Vec<Value> {
-    ssoperator::emulator::demo::parse_documents(text).expect("valid YAML")
+    ssoperator_emulators::demo::parse_documents(text).expect("valid YAML")
 }
 
 fn example_files() -> Vec<PathBuf> {

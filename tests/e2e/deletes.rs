@@ -10,10 +10,8 @@ use kube::{
     core::{ApiResource, DynamicObject, GroupVersionKind},
 };
 use serde_json::json;
-use ssoperator::{
-    crd::{EnterpriseConnection, ProviderConfig},
-    emulator::demo::{self, DemoEmulators},
-};
+use ssoperator::crd::{EnterpriseConnection, ProviderConfig};
+use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::operator::{Operator, apply, provider_config, ready, secret, setup, wait_for};
 

@@ -4,13 +4,10 @@ use std::path::Path;
 
 use kube::{Api, api::DeleteParams};
 use serde_json::{Value, json};
-use ssoperator::{
-    crd::{
-        ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping,
-        ProviderConfig,
-    },
-    emulator::demo::{self, DemoEmulators},
+use ssoperator::crd::{
+    ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping, ProviderConfig,
 };
+use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::operator::{Operator, apply, assert_quiet, pc_ready, ready, setup, wait_for};
 

@@ -16,10 +16,8 @@ use kube::{
     core::{ApiResource, DynamicObject, GroupVersionKind},
 };
 use serde_json::{Value, json};
-use ssoperator::{
-    controller::reconcile::CRASH_POINTS,
-    emulator::demo::{self, DemoEmulators},
-};
+use ssoperator::controller::reconcile::CRASH_POINTS;
+use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::{
     operator::{apply, provider_config, secret, setup},
@@ -416,7 +414,7 @@ async fn a_crash_at_any_write_point_leaves_one_object_per_resource() {
 
 /// POST calls per provider (creates; Auth0's token requests excluded).
 fn creates(e: &DemoEmulators) -> BTreeMap<&'static str, u64> {
-    let posts = |core: std::sync::Arc<ssoperator::emulator::EmulatorCore>| {
+    let posts = |core: std::sync::Arc<ssoperator_emulators::EmulatorCore>| {
         core.calls()
             .iter()
             .filter(|(k, _)| k.starts_with("POST ") && !k.contains("/oauth/token"))

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use ssoperator::{
     crd::{ConnectionProfile, ProviderConfig},
-    emulator::demo::{self, DemoEmulators},
     metrics::sum_samples,
-    provider::auth0::api as auth0_api,
 };
+use ssoperator_emulators::auth0::wire as auth0_api;
+use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::operator::{
     Operator, apply, pc_ready, provider_config, reason, secret, setup, wait_for,

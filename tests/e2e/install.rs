@@ -33,7 +33,7 @@ use kube::{
     core::{ApiResource, GroupVersionKind},
 };
 use serde_json::{Value, json};
-use ssoperator::emulator::demo::{self, DemoEmulators};
+use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::{demo::examples_for, operator::apply, support};
 

@@ -18,10 +18,10 @@ use kube::{Api, Client};
 use serde_json::json;
 use ssoperator::{
     crd::EnterpriseConnection,
-    emulator::demo::{self, DemoEmulators},
     leader::{CALL_TIMEOUT, LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD},
     metrics::{provider_writes, sum_samples},
 };
+use ssoperator_emulators::demo::{self, DemoEmulators};
 use tokio::{
     net::{TcpListener, TcpStream},
     time::Instant,

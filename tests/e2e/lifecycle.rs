@@ -18,13 +18,11 @@ use kube::{
     core::{ApiResource, DynamicObject},
 };
 use serde_json::{Value, json};
-use ssoperator::{
-    crd::{
-        ConnectionProfile, EnterpriseConnection, OrgRoleMapping, PAUSED_ANNOTATION, ProviderConfig,
-    },
-    emulator::demo::{self, DemoEmulators},
-    provider::{auth0::api as auth0_api, loginradius::api as loginradius_api},
+use ssoperator::crd::{
+    ConnectionProfile, EnterpriseConnection, OrgRoleMapping, PAUSED_ANNOTATION, ProviderConfig,
 };
+use ssoperator_emulators::demo::{self, DemoEmulators};
+use ssoperator_emulators::{auth0::wire as auth0_api, loginradius::wire as loginradius_api};
 
 use crate::operator::{
     Operator, RESYNC, apply, pc_ready, provider_config, secret, setup, wait_event, wait_for,

@@ -3,11 +3,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use ssoperator::{
-    crd::{EnterpriseConnection, OrgRoleMapping},
-    emulator::{Faults, loginradius::LoginRadiusEmulator},
-    provider::loginradius::api::Connection,
-};
+use ssoperator::crd::{EnterpriseConnection, OrgRoleMapping};
+use ssoperator_emulators::loginradius::wire::Connection;
+use ssoperator_emulators::{Faults, loginradius::LoginRadiusEmulator};
 
 use crate::operator::*;
 
@@ -17,7 +15,7 @@ async fn setup_lr() -> (
     kube::Client,
     String,
     LoginRadiusEmulator,
-    ssoperator::emulator::Running,
+    ssoperator_emulators::Running,
 ) {
     let (client, ns) = setup().await;
     let emu = LoginRadiusEmulator::new("demo-api-key", "demo-api-secret", ORG);

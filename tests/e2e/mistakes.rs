@@ -11,7 +11,7 @@ use kube::{
     discovery::{self, Scope},
 };
 use serde_json::{Value, json};
-use ssoperator::emulator::{
+use ssoperator_emulators::{
     atlas::AtlasEmulator, auth0::Auth0Emulator, clerk::ClerkEmulator,
     loginradius::LoginRadiusEmulator,
 };

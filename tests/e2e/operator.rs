@@ -13,9 +13,9 @@ use ssoperator::{
     config::Config,
     controller,
     crd::{ConnectionProfile, EnterpriseConnection, ManagedStatus, OrgRoleMapping, ProviderConfig},
-    emulator::{self, Running},
     metrics::{Metrics, sum_samples},
 };
+use ssoperator_emulators::{self as emulator, Running};
 use tokio::sync::oneshot;
 
 use crate::support;

@@ -2,10 +2,8 @@
 
 use kube::Api;
 use serde_json::json;
-use ssoperator::{
-    crd::{EnterpriseConnection, OrgRoleMapping, ProviderConfig},
-    emulator::qovery::QoveryEmulator,
-};
+use ssoperator::crd::{EnterpriseConnection, OrgRoleMapping, ProviderConfig};
+use ssoperator_emulators::qovery::QoveryEmulator;
 
 use crate::operator::*;
 

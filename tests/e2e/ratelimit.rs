@@ -20,9 +20,9 @@ use ssoperator::{
     config::Config,
     controller,
     crd::EnterpriseConnection,
-    emulator::clerk::ClerkEmulator,
     metrics::{Metrics, sum_samples},
 };
+use ssoperator_emulators::clerk::ClerkEmulator;
 
 use crate::{operator::*, support};
 

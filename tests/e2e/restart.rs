@@ -19,13 +19,10 @@ use kube::{
     core::{ApiResource, DynamicObject},
 };
 use serde_json::json;
-use ssoperator::{
-    crd::EnterpriseConnection,
-    emulator::{
-        Faults,
-        demo::{self, DemoEmulators},
-    },
-    metrics::sum_samples,
+use ssoperator::{crd::EnterpriseConnection, metrics::sum_samples};
+use ssoperator_emulators::{
+    Faults,
+    demo::{self, DemoEmulators},
 };
 
 use crate::{

@@ -3,10 +3,8 @@
 use std::process::Command;
 
 use serde_json::json;
-use ssoperator::{
-    crd::{ConnectionProfile, EnterpriseConnection, OrgRoleMapping},
-    emulator::{atlas::AtlasEmulator, auth0::Auth0Emulator, clerk::ClerkEmulator},
-};
+use ssoperator::crd::{ConnectionProfile, EnterpriseConnection, OrgRoleMapping};
+use ssoperator_emulators::{atlas::AtlasEmulator, auth0::Auth0Emulator, clerk::ClerkEmulator};
 
 use crate::{operator::*, support};
 

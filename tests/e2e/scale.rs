@@ -16,10 +16,8 @@ use std::{
 use futures::{StreamExt, stream};
 use kube::{Api, Client, api::ListParams};
 use serde_json::json;
-use ssoperator::{
-    crd::{EnterpriseConnection, ProviderConfig},
-    emulator::demo::{self, DemoEmulators},
-};
+use ssoperator::crd::{EnterpriseConnection, ProviderConfig};
+use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::{
     operator::{Operator, apply, pc_ready, provider_config, ready, secret, wait_event, wait_for},

@@ -8,10 +8,8 @@ use kube::{
     api::{DeleteParams, Patch, PatchParams},
 };
 use serde_json::{Value, json};
-use ssoperator::{
-    crd::{ClusterProviderConfig, EnterpriseConnection, ProviderConfig},
-    emulator::clerk::ClerkEmulator,
-};
+use ssoperator::crd::{ClusterProviderConfig, EnterpriseConnection, ProviderConfig};
+use ssoperator_emulators::clerk::ClerkEmulator;
 
 use crate::{operator::*, support};
 

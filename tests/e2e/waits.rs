@@ -7,11 +7,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use ssoperator::{
-    crd::EnterpriseConnection,
-    emulator::demo::{self, DemoEmulators},
-    metrics::sum_samples,
-};
+use ssoperator::{crd::EnterpriseConnection, metrics::sum_samples};
+use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::{
     operator::{Operator, apply, provider_config, ready, reason, secret, wait_for},

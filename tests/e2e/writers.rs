@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ssoperator::{
     crd::{EnterpriseConnection, OrgRoleMapping},
-    emulator::{EmulatorCore, Faults, loginradius::LoginRadiusEmulator, qovery::QoveryEmulator},
     metrics::sum_samples,
+};
+use ssoperator_emulators::{
+    EmulatorCore, Faults, loginradius::LoginRadiusEmulator, qovery::QoveryEmulator,
 };
 
 use crate::operator::*;

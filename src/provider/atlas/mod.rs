@@ -8,6 +8,8 @@
 pub mod api;
 pub mod client;
 pub mod mapping;
+/// Drives this client against its emulator (the conformance suite and tests; never in the image).
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 use std::fmt;
@@ -216,8 +218,8 @@ mod tests {
     use crate::core::desired::{RoleMappingDesired, SecretValue};
     use crate::core::diff::diff;
     use crate::crd::{GroupMapping, RoleAssignment as SpecRole};
-    use crate::emulator::Faults;
     use crate::provider::conformance::Target;
+    use ssoperator_emulators::Faults;
 
     fn client(t: &testkit::AtlasTarget, private_key: &str) -> AtlasProvider {
         let mut settings = ClientSettings::new(t.url());

@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use super::{AtlasProvider, Credentials, mapping};
 use crate::core::desired::{RoleMappingDesired, SecretValue};
 use crate::crd::{AtlasOrgSettings, GroupMapping, RoleAssignment as SpecRole};
-use crate::emulator::atlas::{AtlasEmulator, RoleAssignment, RoleMapping};
-use crate::emulator::{self, EmulatorCore, Running};
 use crate::provider::conformance::Target;
 use crate::provider::http::ClientSettings;
 use crate::provider::{Desired, DynProvider, ProviderKind, ResourceKind};
+use ssoperator_emulators::atlas::{AtlasEmulator, RoleAssignment, RoleMapping};
+use ssoperator_emulators::{self, EmulatorCore, Running};
 
 pub const PUBLIC_KEY: &str = "demopub";
 pub const PRIVATE_KEY: &str = "demo-private-key";
@@ -59,7 +59,7 @@ pub async fn start() -> AtlasTarget {
         Ok(a) => a,
         Err(e) => panic!("bad loopback address: {e}"),
     };
-    let running = match emulator::serve(emulator.router(), addr).await {
+    let running = match ssoperator_emulators::serve(emulator.router(), addr).await {
         Ok(r) => r,
         Err(e) => panic!("cannot start the Atlas emulator: {e}"),
     };

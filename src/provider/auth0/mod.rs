@@ -4,6 +4,8 @@
 pub mod api;
 pub mod client;
 pub mod mapping;
+/// Drives this client against its emulator (the conformance suite and tests; never in the image).
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 use std::fmt;
@@ -209,8 +211,8 @@ impl Provider for Auth0Provider {
 mod tests {
     use super::*;
     use crate::core::diff::diff;
-    use crate::emulator::Faults;
     use crate::provider::conformance::Target;
+    use ssoperator_emulators::Faults;
     use std::time::Duration;
     use testkit::{CLIENT_SECRET, client_with_secret, start};
 

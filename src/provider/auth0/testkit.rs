@@ -1,6 +1,6 @@
 //! Conformance target: the Auth0 client against its emulator.
 
-use crate::provider::conformance::test_settings;
+use crate::provider::conformance::{console_json, test_settings};
 use std::{collections::BTreeMap, sync::Arc};
 
 use async_trait::async_trait;
@@ -10,10 +10,10 @@ use crate::core::desired::{ProfileDesired, SecretValue};
 use crate::crd::{
     Feature, OrganizationBehaviour, ProfileOrganization, StrategyOverride, StrategyOverrides,
 };
-use crate::emulator::{self, EmulatorCore, Running, auth0::Auth0Emulator};
 use crate::provider::{
     Desired, DynProvider, ProviderKind, ResourceKind, conformance::Target, http::ClientSettings,
 };
+use ssoperator_emulators::{self, EmulatorCore, Running, auth0::Auth0Emulator};
 
 pub const DOMAIN: &str = "demo.eu.auth0.com";
 pub const CLIENT_ID: &str = "demo-client-id";
@@ -50,10 +50,11 @@ pub fn client_with_secret(url: String, secret: &str) -> Auth0Provider {
 /// Starts the emulator on a free loopback port.
 pub async fn start() -> Auth0Target {
     let emulator = Auth0Emulator::new(DOMAIN, CLIENT_ID, CLIENT_SECRET);
-    let running = match emulator::serve(emulator.router(), ([127, 0, 0, 1], 0).into()).await {
-        Ok(r) => r,
-        Err(e) => panic!("cannot start the auth0 emulator: {e}"),
-    };
+    let running =
+        match ssoperator_emulators::serve(emulator.router(), ([127, 0, 0, 1], 0).into()).await {
+            Ok(r) => r,
+            Err(e) => panic!("cannot start the auth0 emulator: {e}"),
+        };
     let client: DynProvider = Arc::new(client_with_secret(running.url(), CLIENT_SECRET));
     let bad: DynProvider = Arc::new(client_with_secret(running.url(), "wrong-secret"));
     Auth0Target {
@@ -128,7 +129,7 @@ impl Target for Auth0Target {
         let id = desired.name().to_string();
         if let Desired::Profile(p) = desired {
             self.emulator
-                .insert_profile(&id, mapping::wire_from_desired(p));
+                .insert_profile(&id, console_json(&mapping::wire_from_desired(p)));
         }
         id
     }

@@ -7,6 +7,8 @@
 pub mod api;
 pub mod client;
 pub mod mapping;
+/// Drives this client against its emulator (the conformance suite and tests; never in the image).
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 #[cfg(test)]

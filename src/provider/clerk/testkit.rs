@@ -9,10 +9,10 @@ use super::{ClerkProvider, Credentials, mapping};
 use crate::core::desired::{ConnectionDesired, OidcDesired, Protocol, SecretValue};
 use crate::core::normalize;
 use crate::crd::{AttributeMapping, SamlSettings};
-use crate::emulator::{self, EmulatorCore, Running, clerk::ClerkEmulator};
 use crate::provider::conformance::Target;
 use crate::provider::http::ClientSettings;
 use crate::provider::{Desired, DynProvider, ProviderKind, ResourceKind};
+use ssoperator_emulators::{self, EmulatorCore, Running, clerk::ClerkEmulator};
 
 /// The secret key the test emulator accepts.
 pub const SECRET_KEY: &str = "sk_test_conformance";
@@ -48,10 +48,11 @@ pub fn client(running: &Running, key: &str) -> ClerkProvider {
 /// Starts the emulator on a free loopback port.
 pub async fn start() -> ClerkTarget {
     let emulator = ClerkEmulator::new(SECRET_KEY);
-    let running = match emulator::serve(emulator.router(), ([127, 0, 0, 1], 0).into()).await {
-        Ok(r) => r,
-        Err(e) => panic!("cannot start the Clerk emulator: {e}"),
-    };
+    let running =
+        match ssoperator_emulators::serve(emulator.router(), ([127, 0, 0, 1], 0).into()).await {
+            Ok(r) => r,
+            Err(e) => panic!("cannot start the Clerk emulator: {e}"),
+        };
     let client = Arc::new(client(&running, SECRET_KEY));
     let bad = Arc::new(client_with_key(&running, "sk_test_not_the_right_key"));
     ClerkTarget {

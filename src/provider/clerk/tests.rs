@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 use super::testkit::{self, SECRET_KEY, sample_connection};
 use super::*;
 use crate::core::diff::diff;
-use crate::emulator::{self, Faults, Running, clerk::ClerkEmulator};
+use ssoperator_emulators::{self, Faults, Running, clerk::ClerkEmulator};
 
 async fn setup() -> (ClerkEmulator, Running, ClerkProvider) {
     let emu = ClerkEmulator::new(SECRET_KEY);
-    let running = emulator::serve(emu.router(), ([127, 0, 0, 1], 0).into())
+    let running = ssoperator_emulators::serve(emu.router(), ([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let client = testkit::client(&running, SECRET_KEY);

@@ -7,6 +7,8 @@
 pub mod api;
 pub mod client;
 pub mod mapping;
+/// Drives this client against its emulator (the conformance suite and tests; never in the image).
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 use std::fmt;
@@ -259,8 +261,8 @@ impl Provider for LoginRadiusProvider {
 mod tests {
     use super::*;
     use crate::core::desired::SecretValue;
-    use crate::emulator::{Faults, loginradius::LoginRadiusEmulator, serve};
     use crate::provider::http::RetryPolicy;
+    use ssoperator_emulators::{Faults, loginradius::LoginRadiusEmulator, serve};
     use std::time::Duration;
 
     const KEY: &str = "lr-key-0f9e8d7c";
@@ -376,7 +378,7 @@ mod tests {
 
     async fn started() -> (
         LoginRadiusEmulator,
-        crate::emulator::Running,
+        ssoperator_emulators::Running,
         LoginRadiusProvider,
     ) {
         let emu = LoginRadiusEmulator::new(KEY, SECRET, "org_unit");

@@ -1,6 +1,6 @@
 //! Conformance target: the LoginRadius client against its emulator.
 
-use crate::provider::conformance::test_settings;
+use crate::provider::conformance::{console_json, test_settings};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use super::{Credentials, LoginRadiusProvider, mapping};
 use crate::core::desired::{ConnectionDesired, Protocol, RoleMappingDesired, SecretValue};
 use crate::crd::{AttributeMapping, GroupMapping, RoleAssignment, SamlSettings};
-use crate::emulator::{EmulatorCore, Running, loginradius::LoginRadiusEmulator, serve};
 use crate::provider::conformance::Target;
 use crate::provider::http::ClientSettings;
 use crate::provider::{Desired, DynProvider, ProviderKind, ResourceKind};
+use ssoperator_emulators::{EmulatorCore, Running, loginradius::LoginRadiusEmulator, serve};
 
 const API_KEY: &str = "conformance-api-key";
 const API_SECRET: &str = "conformance-api-secret";
@@ -167,7 +167,7 @@ impl Target for LoginRadiusTarget {
         match desired {
             Desired::Connection(c) => {
                 self.emulator
-                    .insert_connection(&id, mapping::new_connection(c));
+                    .insert_connection(&id, console_json(&mapping::new_connection(c)));
             }
             Desired::RoleMapping(m) => {
                 // The holder: a connection with IdP settings of its own and the mappings.
@@ -176,7 +176,7 @@ impl Target for LoginRadiusTarget {
                     ..connection(0)
                 });
                 mapping::overlay_role_mapping(&mut conn, m);
-                self.emulator.insert_connection(&id, conn);
+                self.emulator.insert_connection(&id, console_json(&conn));
             }
             Desired::Profile(_) => {}
         }

@@ -1,6 +1,6 @@
 //! Conformance target: the Qovery client against its emulator.
 
-use crate::provider::conformance::test_settings;
+use crate::provider::conformance::{console_json, test_settings};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -10,8 +10,8 @@ use crate::core::desired::{
     ConnectionDesired, Desired, Protocol, ResourceKind, RoleMappingDesired, SecretValue,
 };
 use crate::crd::{GroupMapping, RoleAssignment, SamlSettings};
-use crate::emulator::{self, EmulatorCore, Running, qovery::QoveryEmulator};
 use crate::provider::{DynProvider, ProviderKind, conformance::Target, http::ClientSettings};
+use ssoperator_emulators::{self, EmulatorCore, Running, qovery::QoveryEmulator};
 
 /// The token the test emulator accepts.
 pub const TEST_TOKEN: &str = "qov_test_token_3b9d";
@@ -58,7 +58,7 @@ fn provider(running: &Running, organization_id: &str, token: &str) -> Option<Qov
 pub async fn start() -> QoveryTarget {
     let emulator = QoveryEmulator::new(TEST_TOKEN, vec![TEST_ORG.to_string()]);
     let addr = "127.0.0.1:0".parse().expect("loopback address");
-    let running = emulator::serve(emulator.router(), addr)
+    let running = ssoperator_emulators::serve(emulator.router(), addr)
         .await
         .expect("start the Qovery emulator");
     let client = Arc::new(provider(&running, TEST_ORG, TEST_TOKEN).expect("Qovery client"));
@@ -161,8 +161,8 @@ impl Target for QoveryTarget {
         self.emulator.insert_connection(&name, "viewer");
         if let Desired::RoleMapping(m) = desired {
             self.emulator.edit_connection(&name, |dto| {
-                if let Ok(with_roles) = mapping::overlay(dto, m) {
-                    *dto = with_roles;
+                if let Ok(with_roles) = mapping::overlay(&console_json(dto), m) {
+                    *dto = console_json(&with_roles);
                 }
             });
         }
@@ -174,8 +174,8 @@ impl Target for QoveryTarget {
 mod tests {
     use super::*;
     use crate::core::diff::diff;
-    use crate::emulator::Faults;
     use crate::provider::ProviderError;
+    use ssoperator_emulators::Faults;
 
     #[tokio::test]
     async fn connection_outputs_and_adoption_by_name() {

@@ -20,7 +20,9 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{Dialect, EmulatorCore, base62_id, with_core};
-use crate::provider::auth0::api::{
+pub mod wire;
+
+use wire::{
     ConnectionProfile, ConnectionProfileList, FEATURES, ORGANIZATION_BEHAVIOURS, STRATEGIES,
 };
 

@@ -36,9 +36,9 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{Dialect, EmulatorCore, base62_id};
-use crate::provider::loginradius::api::{
-    Connection, ConnectionList, Deleted, ErrorBody, IdpCertificate, SpCertificate, codes,
-};
+pub mod wire;
+
+use wire::{Connection, ConnectionList, Deleted, ErrorBody, IdpCertificate, SpCertificate, codes};
 
 /// Page size when `pagesize` is absent (guess).
 pub const DEFAULT_PAGE_SIZE: usize = 20;
@@ -198,8 +198,9 @@ fn fake_pem() -> String {
     )
 }
 
+/// How LoginRadius compares domains: case and a trailing dot do not matter.
 fn normal_domain(d: &str) -> String {
-    crate::core::normalize::domain(d)
+    d.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 impl LoginRadiusEmulator {

@@ -12,7 +12,7 @@ use axum::{
     routing::{get, post},
 };
 use clap::Parser;
-use ssoperator::emulator::{
+use ssoperator_emulators::{
     EmulatorCore, WindowLimit,
     demo::{DemoEmulators, examples_with_endpoints},
 };

@@ -210,7 +210,7 @@ mod tests {
     use super::*;
 
     fn examples() -> Vec<Value> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
         let endpoints = PROVIDERS
             .iter()
             .map(|p| (*p, format!("http://127.0.0.1:1/{p}")))

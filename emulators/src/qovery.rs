@@ -23,7 +23,9 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{Dialect, EmulatorCore, with_core};
-use crate::provider::qovery::api::{EnterpriseConnectionDto, EnterpriseConnectionResponseList};
+pub mod wire;
+
+use wire::{EnterpriseConnectionDto, EnterpriseConnectionResponseList};
 
 /// Qovery's error answers (shape guessed: the specification gives none).
 pub struct QoveryDialect;

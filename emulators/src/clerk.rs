@@ -22,7 +22,9 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use super::{Dialect, EmulatorCore, base62_id, hex_id, with_core};
-use crate::provider::clerk::api::{
+pub mod wire;
+
+use wire::{
     AttributeMappingInput, ClerkError, ClerkErrorMeta, ClerkErrors, DeletedObject,
     EnterpriseConnection, EnterpriseConnectionList, OBJECT_ENTERPRISE_CONNECTION, OauthConfig,
     OidcInput, SamlConnection, SamlInput,

@@ -421,6 +421,41 @@ pub fn base62_id(len: usize) -> String {
 mod tests {
     use super::*;
 
+    /// An emulator that shared the operator's wire types would share its mistakes, and no test
+    /// could see them: this crate must not depend on the operator crate, by name or by path.
+    #[test]
+    fn emulators_do_not_depend_on_the_operator_crate() {
+        let manifest = include_str!("../Cargo.toml");
+        let sources = [
+            include_str!("lib.rs"),
+            include_str!("main.rs"),
+            include_str!("atlas.rs"),
+            include_str!("auth0.rs"),
+            include_str!("auth0/wire.rs"),
+            include_str!("clerk.rs"),
+            include_str!("clerk/wire.rs"),
+            include_str!("demo.rs"),
+            include_str!("loginradius.rs"),
+            include_str!("loginradius/wire.rs"),
+            include_str!("qovery.rs"),
+            include_str!("qovery/wire.rs"),
+        ];
+        for line in manifest.lines().map(str::trim) {
+            let depends = line.starts_with("ssoperator =")
+                || line.starts_with("ssoperator.")
+                || line.contains("path = \"..\"")
+                || line.contains("path = \"../\"");
+            assert!(!depends, "emulators/Cargo.toml depends on the operator: {line}");
+        }
+        let operator_crate = ["ssoperator", "::"].concat();
+        for source in sources {
+            assert!(
+                !source.contains(&operator_crate),
+                "an emulator refers to the operator crate"
+            );
+        }
+    }
+
     #[test]
     fn bucket_refuses_when_empty_and_says_how_long() {
         let mut b = Bucket::new(2, 1);
