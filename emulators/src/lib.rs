@@ -6,10 +6,12 @@
 pub mod atlas;
 pub mod auth0;
 pub mod clerk;
+pub mod contract;
 pub mod demo;
 pub mod loginradius;
 pub mod qovery;
 
+use contract::Contract;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
@@ -24,6 +26,7 @@ use axum::{
     Router,
     body::Body,
     extract::{MatchedPath, Request, State},
+    http,
     http::StatusCode,
     middleware::Next,
     response::Response,
@@ -176,7 +179,14 @@ pub struct EmulatorCore {
     /// Requests answered 429 (storm, refusal window or bucket) since the last reset.
     rate_limited: AtomicU64,
     dialect: Box<dyn Dialect>,
+    /// The provider's description, against which every request and answer is checked.
+    contract: Option<&'static Contract>,
+    /// What the checks found: each kind of violation (array indices left out) and how often.
+    violations: Mutex<BTreeMap<String, u64>>,
 }
+
+/// Largest body the contract check reads (a Clerk list page of 500 is about 1 MB).
+const MAX_CHECKED_BODY: usize = 32 << 20;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep serving it.
@@ -194,7 +204,34 @@ impl EmulatorCore {
             closed_until: Mutex::new(None),
             rate_limited: AtomicU64::new(0),
             dialect: Box::new(dialect),
+            contract: Contract::for_provider(name),
+            violations: Mutex::default(),
         })
+    }
+
+    /// Whether requests and answers are checked against a description of the provider's API.
+    pub fn has_contract(&self) -> bool {
+        self.contract.is_some()
+    }
+
+    /// Contract violations so far: each kind once (array indices left out), with its count.
+    pub fn contract_violations(&self) -> BTreeMap<String, u64> {
+        lock(&self.violations).clone()
+    }
+
+    fn violated(&self, found: Vec<String>) {
+        if found.is_empty() {
+            return;
+        }
+        let mut v = lock(&self.violations);
+        for m in found {
+            let kind = without_indices(&m);
+            let seen = v.entry(kind).or_default();
+            if *seen == 0 {
+                tracing::warn!(emulator = self.name, violation = %m, "contract violation");
+            }
+            *seen += 1;
+        }
     }
 
     /// Calls so far, keyed by `METHOD /route/{param}`.
@@ -353,7 +390,74 @@ pub async fn shared_layer(
         core.rate_limited.fetch_add(1, Ordering::Relaxed);
         return core.dialect.rate_limited(wait, capacity);
     }
-    next.run(req).await
+    match core.contract {
+        Some(contract) => checked(&core, contract, req, next).await,
+        None => next.run(req).await,
+    }
+}
+
+/// `$.a[3].b[0]` as `$.a[].b[]`, so that one mistake in a list is one kind of violation.
+fn without_indices(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_index = false;
+    for c in message.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push(c);
+            }
+            ']' => {
+                in_index = false;
+                out.push(c);
+            }
+            d if in_index && d.is_ascii_digit() => {}
+            _ => {
+                in_index = false;
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Runs the handler with the request and its answer checked against the provider's description.
+/// Faults injected above are the emulator's, not the handler's, and are not checked.
+async fn checked(core: &EmulatorCore, contract: &Contract, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_CHECKED_BODY).await else {
+        return core.error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    };
+    let header = |h: &http::HeaderMap, name| {
+        h.get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (operation, found) = contract.check_request(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        header(&parts.headers, http::header::CONTENT_TYPE).as_deref(),
+        &bytes,
+    );
+    core.violated(found);
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let Some(operation) = operation else {
+        return resp;
+    };
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_CHECKED_BODY).await else {
+        core.violated(vec!["an answer too large to check".into()]);
+        return core.error(StatusCode::INTERNAL_SERVER_ERROR, "answer too large");
+    };
+    core.violated(contract.check_response(
+        operation,
+        parts.status.as_u16(),
+        header(&parts.headers, http::header::CONTENT_TYPE).as_deref(),
+        &bytes,
+    ));
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// A response whose body fails mid-stream, so that hyper closes the connection without a full answer.
@@ -445,7 +549,10 @@ mod tests {
                 || line.starts_with("ssoperator.")
                 || line.contains("path = \"..\"")
                 || line.contains("path = \"../\"");
-            assert!(!depends, "emulators/Cargo.toml depends on the operator: {line}");
+            assert!(
+                !depends,
+                "emulators/Cargo.toml depends on the operator: {line}"
+            );
         }
         let operator_crate = ["ssoperator", "::"].concat();
         for source in sources {

@@ -398,5 +398,31 @@ pub async fn run(t: &dyn Target) -> (Vec<String>, bool) {
             ));
         }
     }
+    // Every request the client sent and every answer the emulator gave, against the provider's
+    // own description of the operation (LoginRadius publishes none).
+    let core = t.core();
+    let violations = core.contract_violations();
+    let total: u64 = violations.values().sum();
+    let contract = if core.has_contract() {
+        "checked"
+    } else {
+        "n/a (no published description)"
+    };
+    ok &= total == 0;
+    rows.push(format!(
+        "{:<12} {:<22} {:<40} {}",
+        t.provider().as_str(),
+        "(all)",
+        "requests_and_answers_match_the_contract",
+        if total == 0 {
+            contract.to_string()
+        } else {
+            let listed: Vec<String> = violations
+                .iter()
+                .map(|(v, n)| format!("{v} (x{n})"))
+                .collect();
+            format!("FAILED: {total} violations:\n  {}", listed.join("\n  "))
+        }
+    ));
     (rows, ok)
 }
