@@ -11,7 +11,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-# A workspace member: cargo reads its manifest, the image never builds it.
+# Cargo reads every target and workspace member the manifest names before it builds one: the
+# benchmark's source and the emulators crate are in the context for that alone.
+COPY benches ./benches
 COPY emulators ./emulators
 COPY scripts/build-static.sh ./scripts/
 RUN CARGO_TARGET_DIR=/src/target scripts/build-static.sh \

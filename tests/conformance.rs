@@ -1,4 +1,6 @@
 //! The provider conformance suite, one row per provider, kind and scenario, against each emulator.
+//! Built with the `testkit` feature (scripts/test.sh enables it); empty without it.
+#![cfg(feature = "testkit")]
 
 use ssoperator::provider::conformance::{Target, run};
 
