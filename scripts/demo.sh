@@ -89,6 +89,8 @@ show() {
   curl -sf "$CONTROL_URL/snapshot" | python3 -m json.tool
   say "Provider writes so far ($CONTROL_URL/writes)"
   curl -sf "$CONTROL_URL/writes"; echo
+  say "Requests and answers the providers' API descriptions do not allow ($CONTROL_URL/contract-violations)"
+  curl -sf "$CONTROL_URL/contract-violations"; echo
 }
 
 stay_up() {

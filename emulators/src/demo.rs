@@ -5,6 +5,7 @@
 
 use std::{
     collections::BTreeMap,
+    sync::Arc,
     net::{IpAddr, SocketAddr},
     path::Path,
 };
@@ -13,7 +14,7 @@ use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 use super::{
-    Running,
+    EmulatorCore, Running,
     atlas::{AtlasEmulator, RoleAssignment, RoleMapping},
     auth0::Auth0Emulator,
     clerk::ClerkEmulator,
@@ -127,13 +128,31 @@ impl DemoEmulators {
 
     /// Provider writes so far (POST, PUT, PATCH, DELETE), per provider.
     pub fn writes(&self) -> BTreeMap<&'static str, u64> {
-        BTreeMap::from([
-            ("qovery", self.qovery.core().writes()),
-            ("auth0", self.auth0.core().writes()),
-            ("loginradius", self.loginradius.core().writes()),
-            ("clerk", self.clerk.core().writes()),
-            ("atlas", self.atlas.core().writes()),
-        ])
+        self.cores()
+            .into_iter()
+            .map(|(provider, core)| (provider, core.writes()))
+            .collect()
+    }
+
+    /// Each emulator's shared core, by provider block name.
+    pub fn cores(&self) -> [(&'static str, Arc<EmulatorCore>); 5] {
+        [
+            ("qovery", self.qovery.core()),
+            ("auth0", self.auth0.core()),
+            ("loginradius", self.loginradius.core()),
+            ("clerk", self.clerk.core()),
+            ("atlas", self.atlas.core()),
+        ]
+    }
+
+    /// Contract violations per provider (only those with any): requests the clients sent and
+    /// answers the emulators gave that the providers' descriptions do not allow.
+    pub fn contract_violations(&self) -> BTreeMap<&'static str, BTreeMap<String, u64>> {
+        self.cores()
+            .into_iter()
+            .map(|(provider, core)| (provider, core.contract_violations()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
     }
 }
 

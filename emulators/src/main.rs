@@ -3,7 +3,8 @@
 //! Prints each base URL; on the control address `GET /snapshot` and `GET /writes` show what the
 //! emulators hold and how many writes each received, `GET /calls` the calls per provider and
 //! operation (`{"clerk": {"POST /v1/enterprise_connections": 3, ...}, ...}`), `GET /rate-limited`
-//! how many requests each answered 429, and `POST /reset-calls` sets both to zero.
+//! how many requests each answered 429, `GET /contract-violations` what each saw that its
+//! provider's description does not allow, and `POST /reset-calls` sets both counts to zero.
 //! `--clerk-rate-limit production` makes the Clerk emulator enforce Clerk's published limit.
 use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, sync::Arc};
 
@@ -51,17 +52,6 @@ fn parse_clerk_limit(s: &str) -> Result<Limit, String> {
     WindowLimit::parse(s, &WindowLimit::CLERK_PRESETS).map(Limit)
 }
 
-/// Each emulator's shared core, by provider block name.
-fn cores(e: &DemoEmulators) -> [(&'static str, Arc<EmulatorCore>); 5] {
-    [
-        ("qovery", e.qovery.core()),
-        ("auth0", e.auth0.core()),
-        ("loginradius", e.loginradius.core()),
-        ("clerk", e.clerk.core()),
-        ("atlas", e.atlas.core()),
-    ]
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
@@ -81,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls = {
         let e = emulators.clone();
         move || async move {
-            let calls: BTreeMap<_, _> = cores(&e)
+            let calls: BTreeMap<_, _> = e.cores()
                 .into_iter()
                 .map(|(provider, core)| (provider, core.calls()))
                 .collect();
@@ -91,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rate_limited = {
         let e = emulators.clone();
         move || async move {
-            let counts: BTreeMap<_, _> = cores(&e)
+            let counts: BTreeMap<_, _> = e.cores()
                 .into_iter()
                 .map(|(provider, core)| (provider, core.rate_limited_calls()))
                 .collect();
@@ -101,17 +91,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reset_calls = {
         let e = emulators.clone();
         move || async move {
-            for (_, core) in cores(&e) {
+            for (_, core) in e.cores() {
                 core.reset_calls();
             }
             axum::http::StatusCode::NO_CONTENT
         }
+    };
+    let violations = {
+        let e = emulators.clone();
+        move || async move { Json(e.contract_violations()) }
     };
     let control = Router::new()
         .route("/snapshot", get(snapshot))
         .route("/writes", get(writes))
         .route("/calls", get(calls))
         .route("/rate-limited", get(rate_limited))
+        .route("/contract-violations", get(violations))
         .route("/reset-calls", post(reset_calls));
     let listener = tokio::net::TcpListener::bind((args.host, args.control_port)).await?;
     let control_url = format!("http://{}", listener.local_addr()?);

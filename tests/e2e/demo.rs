@@ -109,6 +109,11 @@ async fn every_example_reconciles_to_ready_against_the_demo_emulators() {
     assert_eq!(atlas.role_mappings.len(), 2, "{atlas:?}");
     assert!(atlas.domain_restriction_enabled);
 
+    // The operator's real traffic, request by request and answer by answer, is what each
+    // provider's own description allows (contracts/).
+    let violations = emulators.contract_violations();
+    assert!(violations.is_empty(), "{violations:#?}");
+
     // Nothing left to do: no provider write and no status write over three resyncs.
     assert_quiet(&op, || emulators.writes().values().sum(), 3).await;
 
