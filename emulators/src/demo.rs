@@ -41,7 +41,8 @@ pub const ATLAS_FEDERATION: &str = "5f1e2d3c4b5a69788796a5b4";
 /// Connected organizations the examples manage (`externalName` of their OrgRoleMappings).
 pub const ATLAS_ORG: &str = "6a0b1c2d3e4f5a6b7c8d9e0f";
 pub const ATLAS_ANALYTICS_ORG: &str = "6a0b1c2d3e4f5a6b7c8d9e11";
-const ATLAS_IDP: &str = "0oa1demoidp0000000x7";
+/// The legacy 20-hex identity-provider id the description's pattern asks for.
+const ATLAS_IDP: &str = "0a1de0000000000000d7";
 
 /// The provider block names of a ProviderConfig spec, in a stable order.
 pub const PROVIDERS: [&str; 5] = ["qovery", "auth0", "loginradius", "clerk", "atlas"];
@@ -63,7 +64,7 @@ impl DemoEmulators {
         let qovery = QoveryEmulator::new(QOVERY_TOKEN, vec![QOVERY_ORG.to_string()]);
         // Qovery's staff enable SSO with a default role; the example's OrgRoleMapping then
         // manages the role mapping.
-        qovery.insert_connection(QOVERY_CONNECTION, "member");
+        qovery.insert_connection(QOVERY_CONNECTION, "viewer");
         let auth0 = Auth0Emulator::new(AUTH0_DOMAIN, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET);
         let loginradius =
             LoginRadiusEmulator::new(LOGINRADIUS_API_KEY, LOGINRADIUS_API_SECRET, LOGINRADIUS_ORG);

@@ -1,19 +1,28 @@
 //! LoginRadius emulator: organization identity-provider connections as seed 002 and
 //! providers.md §3 describe them.
 //!
+//! Documented by LoginRadius (seed 002 and its API reference, e.g.
+//! <https://docs.demo.login2test.com/api-reference/organization-connections/UpdateOrganizationConnection>):
+//! create (`POST …/connections`, 200 + the connection), update (`PUT …/connections/{connId}`),
+//! delete (`DELETE …/connections/{connId}`, 200 `{"IsDeleted": true}`), the connection object
+//! and the `{Description, ErrorCode, Message}` error body; credentials as the `apikey`/`apisecret`
+//! query parameters (seed 002) or the `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers
+//! (LoginRadius' management-API pages). Both forms are accepted; [`LoginRadiusEmulator::query_credential_uses`]
+//! counts the query form, so that tests can prove a client keeps credentials out of URLs.
+//!
 //! Guesses (LoginRadius does not document them), kept in one place so they are easy to revisit:
-//! - `GET …/connections/{connId}` exists and answers the connection object.
-//! - The list pages with `pageindex` (1-based, default 1) and `pagesize` (default 20, at most 100)
-//!   and answers `{ "Data": [...], "Count": total }`.
+//! - UNDOCUMENTED READS: `GET …/connections/{connId}` exists and answers the connection object;
+//!   the list pages with `pageindex` (1-based, default 1) and `pagesize` (default 20, at most 100)
+//!   and answers `{ "Data": [...], "Count": total }`. The client must not trust them blindly (a
+//!   bare 404 there is "unknown", not "deleted"); see `src/provider/loginradius/client.rs`.
 //! - 81xx errors are HTTP 400 (8151 included); the client maps by `ErrorCode`, not by status.
 //! - Wrong key: 403 with ErrorCode 901; wrong secret: 401 with ErrorCode 902.
-//! - Credentials are taken from the `X-LoginRadius-ApiKey` / `X-LoginRadius-ApiSecret` headers
-//!   only. LoginRadius also takes them as `apikey` / `apisecret` query parameters (seed 002); the
-//!   emulator refuses that form (400, ErrorCode 908) on purpose, so that a client that puts a
-//!   credential in a URL, where logs and proxies keep it, fails every test.
+//! - A header wins over the query parameter of the same credential when both are sent.
 //! - 429 carries no rate-limit headers (none documented) and ErrorCode 429.
 //! - PUT replaces every writable field: what the body leaves out is cleared (the safest reading
-//!   for clients, which therefore send the whole object back).
+//!   for clients, which therefore send the whole object back). Fields the emulator does not model
+//!   (a newer LoginRadius field, set with [`LoginRadiusEmulator::edit_connection`]) are stored and
+//!   answered like the others, and cleared by a PUT that leaves them out.
 //! - `Name`, `Domain` and `ConnectionType` are required; `ConnectionType` is one of the saml_*
 //!   values of the CRD's idpType; `IsActive` defaults to true.
 //! - `IDPCertificate.NotBefore/NotAfter` are set to now / now + 365 days when the certificate changes
@@ -21,7 +30,10 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -170,6 +182,8 @@ struct Inner {
     /// Site name used in the generated hub URLs (`https://<site>.hub.loginradius.com`).
     site: String,
     data: Mutex<Data>,
+    /// Requests that carried a credential in the query string.
+    query_credentials: AtomicUsize,
 }
 
 impl Inner {
@@ -218,6 +232,7 @@ impl LoginRadiusEmulator {
                 org_id: org_id.into(),
                 site: "emulator".into(),
                 data: Mutex::default(),
+                query_credentials: AtomicUsize::new(0),
             }),
             core: EmulatorCore::new("loginradius", LoginRadiusDialect),
         }
@@ -267,7 +282,6 @@ impl LoginRadiusEmulator {
     /// Replaces a connection with the same id.
     pub fn insert_connection(&self, id: &str, mut conn: Connection) -> String {
         conn.id = id.to_string();
-        conn.extra.clear();
         self.inner.fill_server_fields(&mut conn, None);
         let mut d = self.inner.data();
         d.connections.retain(|c| c.id != id);
@@ -299,30 +313,35 @@ impl LoginRadiusEmulator {
     pub fn count_connections(&self) -> usize {
         self.inner.data().connections.len()
     }
+
+    /// Requests so far that carried `apikey` or `apisecret` in the query string (LoginRadius takes
+    /// them, but a URL ends up in logs: a client should use the headers).
+    pub fn query_credential_uses(&self) -> usize {
+        self.inner.query_credentials.load(Ordering::SeqCst)
+    }
 }
 
 impl Inner {
-    /// Credentials from the `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers; the
-    /// `apikey`/`apisecret` query parameters that LoginRadius also takes are refused here.
+    /// Credentials from the `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers or the
+    /// `apikey`/`apisecret` query parameters (both documented; a header wins).
     fn authorize(&self, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<(), Fail> {
-        if query
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("apikey") || k.eq_ignore_ascii_case("apisecret"))
-        {
-            return Err(lr_error(
-                StatusCode::BAD_REQUEST,
-                codes::BAD_PARAMETER,
-                "Credentials in the query string are refused",
-                "The emulator takes the API key and secret only from the X-LoginRadius-ApiKey and X-LoginRadius-ApiSecret headers: a URL is logged.",
-            ));
+        let from_query = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        if from_query("apikey").is_some() || from_query("apisecret").is_some() {
+            self.query_credentials.fetch_add(1, Ordering::SeqCst);
         }
-        let take = |h: &str| {
+        let take = |h: &str, q: &str| {
             headers
                 .get(h)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
+                .or_else(|| from_query(q))
         };
-        if take("x-loginradius-apikey").as_deref() != Some(self.api_key.as_str()) {
+        if take("x-loginradius-apikey", "apikey").as_deref() != Some(self.api_key.as_str()) {
             return Err(lr_error(
                 StatusCode::FORBIDDEN,
                 codes::API_KEY_INVALID,
@@ -330,7 +349,8 @@ impl Inner {
                 "LoginRadius API key is invalid, please use a valid API key of your LoginRadius account.",
             ));
         }
-        if take("x-loginradius-apisecret").as_deref() != Some(self.api_secret.as_str()) {
+        if take("x-loginradius-apisecret", "apisecret").as_deref() != Some(self.api_secret.as_str())
+        {
             return Err(lr_error(
                 StatusCode::UNAUTHORIZED,
                 codes::API_SECRET_INVALID,
@@ -427,7 +447,6 @@ impl Inner {
 fn validate(data: &Data, body: &Bytes, except: Option<&str>) -> Result<Connection, Fail> {
     let mut c: Connection =
         serde_json::from_slice(body).map_err(|_| bad_parameter("request body"))?;
-    c.extra.clear();
     c.name = c.name.trim().to_string();
     if c.name.is_empty() {
         return Err(bad_parameter("Name"));
@@ -615,7 +634,7 @@ mod tests {
 
     #[tokio::test]
     async fn wire_shapes_follow_the_seed() {
-        let (_emu, running, http) = start().await;
+        let (emu, running, http) = start().await;
         let base = format!(
             "{}/v2/manage/organizations/org_1/connections",
             running.url()
@@ -643,21 +662,23 @@ mod tests {
             .unwrap();
         assert_eq!(r.status(), 401);
         assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 902);
-        // The query-string form, even with the right values, is refused.
+        // The query-string form of seed 002 is accepted too, and counted.
+        assert_eq!(emu.query_credential_uses(), 0);
         let r = http
             .get(&base)
             .query(&[("apikey", "k"), ("apisecret", "s")])
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 400);
-        assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 908);
-        let r = auth(http.get(&base))
-            .query(&[("apikey", "k")])
+        assert_eq!(r.status(), 200);
+        let r = http
+            .get(&base)
+            .query(&[("apikey", "k"), ("apisecret", "x")])
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 400, "headers do not excuse a key in the URL");
+        assert_eq!(r.status(), 401);
+        assert_eq!(emu.query_credential_uses(), 2);
 
         let created: Value = auth(http.post(&base))
             .json(&body())

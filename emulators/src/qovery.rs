@@ -4,7 +4,11 @@
 //! with the console helpers. Credentials are checked on every request as the real API takes them:
 //! `Authorization: Token <api-token>` or `Authorization: Bearer <jwt>`. The specification documents
 //! no error bodies and no rate limit; the `{status, error, message}` body and the `Retry-After`
-//! header are guesses.
+//! header are guesses, as is the 400 for a PUT body that lacks a required field or has a wrong
+//! type (the description declares only 200, 401, 403 and 404; a client that follows it never
+//! sends such a body). A PUT whose `connection_name` differs from the path keeps the path's
+//! name. Fields the emulator does not model (set with [`QoveryEmulator::edit_connection`]) are
+//! stored and answered like the others.
 
 use std::{
     collections::BTreeMap,
@@ -151,6 +155,7 @@ impl QoveryEmulator {
                 default_role: default_role.to_string(),
                 enforce_group_sync: false,
                 group_mappings: BTreeMap::new(),
+                extra: serde_json::Map::new(),
             },
         );
     }
@@ -295,11 +300,26 @@ fn parse_dto(body: &[u8]) -> Result<EnterpriseConnectionDto, String> {
             .ok_or_else(|| format!("group_mappings.{role} must contain only non-null strings"))?;
         group_mappings.insert(role.clone(), groups);
     }
+    // Fields the emulator does not model are stored as sent (a PUT replaces the whole object).
+    let extra = obj
+        .iter()
+        .filter(|(k, _)| {
+            ![
+                "connection_name",
+                "default_role",
+                "enforce_group_sync",
+                "group_mappings",
+            ]
+            .contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(EnterpriseConnectionDto {
         connection_name,
         default_role,
         enforce_group_sync,
         group_mappings,
+        extra,
     })
 }
 
@@ -317,16 +337,16 @@ async fn put_connection(
         return forbidden();
     };
     // The body is bound and validated before the connection is looked up.
-    let dto = match parse_dto(&body) {
+    let mut dto = match parse_dto(&body) {
         Ok(d) => d,
         Err(message) => return bad_request(&message),
     };
-    if dto.connection_name != name {
-        return bad_request("connection_name must match the connection name in the path");
-    }
     let Some(existing) = conns.get_mut(&name) else {
         return not_found(&name);
     };
+    // The path names the connection. The description declares no error for a body naming
+    // another one (only 401, 403 and 404) and no rename: the path's name is kept (a guess).
+    dto.connection_name = name;
     *existing = dto.clone();
     Json(dto).into_response()
 }

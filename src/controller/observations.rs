@@ -147,7 +147,13 @@ impl Observations {
                 }
                 Ok(true)
             }
-            Err(e @ (ProviderError::Unsupported { .. } | ProviderError::PermissionDenied(_))) => {
+            // A list the account may not use, or whose answer says nothing (a bare 404 to an
+            // undocumented list): read objects one by one instead.
+            Err(
+                e @ (ProviderError::Unsupported { .. }
+                | ProviderError::PermissionDenied(_)
+                | ProviderError::Indeterminate(_)),
+            ) => {
                 tracing::info!(account = %account.config_name, kind = %kind, error = %e, "cannot list; reading objects one by one");
                 let mut state = lock(&slot.state);
                 state.no_list = true;

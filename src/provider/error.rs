@@ -29,6 +29,12 @@ pub enum ProviderError {
     /// 5xx, timeout or connection failure: worth retrying later.
     #[error("provider unavailable: {0}")]
     Unavailable(String),
+    /// The provider's answer does not say whether the object exists: e.g. a bare 404 (no error
+    /// code of the provider's own) to a read the provider does not document, which LoginRadius
+    /// documents as "wrong endpoint or insufficient permissions". Never taken to mean "deleted",
+    /// so nothing is re-created; reported until a person checks the key or the endpoint.
+    #[error("remote state unknown: {0}")]
+    Indeterminate(String),
     /// The spec asks for something this provider cannot do (a missing capability).
     #[error("not supported by {provider}: {what}")]
     Unsupported {
@@ -59,6 +65,7 @@ impl ProviderError {
             // The key works but may not do this (e.g. a read-only key asked to write): this
             // resource's problem, not the account's, so the ProviderConfig stays Ready.
             Self::PermissionDenied(_)
+            | Self::Indeterminate(_)
             | Self::NotFound(_)
             | Self::Conflict(_)
             | Self::Invalid { .. }
@@ -77,6 +84,7 @@ impl ProviderError {
             Self::RateLimited { .. } => "RateLimited",
             Self::Unavailable(_) => "ProviderUnavailable",
             Self::Unsupported { .. } => "Unsupported",
+            Self::Indeterminate(_) => "RemoteStateUnknown",
         }
     }
 
@@ -93,6 +101,7 @@ impl ProviderError {
                 field,
             },
             Self::Unavailable(m) => Self::Unavailable(redact(&m)),
+            Self::Indeterminate(m) => Self::Indeterminate(redact(&m)),
             Self::Unsupported { provider, what } => Self::Unsupported {
                 provider,
                 what: redact(&what),

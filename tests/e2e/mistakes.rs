@@ -774,7 +774,7 @@ async fn plausible_mistakes_are_refused_or_reported_by_field_while_others_stay_r
     let lr = LoginRadiusEmulator::new("mistakes-api-key", "mistakes-api-secret", LR_ORG);
     let auth0 = Auth0Emulator::new("mistakes.eu.auth0.com", "m-client-id", "m-client-secret");
     let atlas = AtlasEmulator::new("mpub", "m-private-key", FED);
-    atlas.insert_org_config(ATLAS_ORG, Some("0oa7i0grsgbwJiIyw357"));
+    atlas.insert_org_config(ATLAS_ORG, Some("0a7e0b5c9d1f2e3a4b6c"));
     let (clerk_run, lr_run, auth0_run, atlas_run) = (
         serve(clerk.router()).await,
         serve(lr.router()).await,

@@ -38,7 +38,7 @@ async fn clerk_auth0_atlas_reach_ready_and_kubectl_wait_sees_it() {
     let clerk = ClerkEmulator::new("sk_test_demo");
     let auth0 = Auth0Emulator::new("demo.eu.auth0.com", "demo-client-id", "demo-client-secret");
     let atlas = AtlasEmulator::new("demopub", "demo-private-key", FED);
-    atlas.insert_org_config(ATLAS_ORG, Some("0oa7i0grsgbwJiIyw357"));
+    atlas.insert_org_config(ATLAS_ORG, Some("0a7e0b5c9d1f2e3a4b6c"));
     let (clerk_run, auth0_run, atlas_run) = (
         serve(clerk.router()).await,
         serve(auth0.router()).await,

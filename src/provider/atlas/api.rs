@@ -22,13 +22,16 @@ where
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectedOrgConfig {
+    /// Read-only (it is the path's `{orgId}`): never sent back.
+    #[serde(default, skip_serializing)]
     pub org_id: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub domain_restriction_enabled: bool,
     #[serde(default, deserialize_with = "null_as_default")]
     pub domain_allow_list: Vec<String>,
-    /// The UI-access identity provider; leaving it out of a PATCH disconnects it.
-    #[serde(default)]
+    /// The UI-access identity provider; leaving it out of a PATCH disconnects it. Sent back as
+    /// read, absent when absent (the description has no `null` for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_provider_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub data_access_identity_provider_ids: Vec<String>,
@@ -49,20 +52,24 @@ pub struct ConnectedOrgConfig {
 #[serde(rename_all = "camelCase")]
 pub struct RoleMapping {
     pub external_group_name: String,
-    /// 24-hex id Atlas assigns; sent back for mappings that already exist.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// 24-hex id Atlas assigns. Read-only in the description, so never sent: Atlas matches a
+    /// mapping of a PATCH body to the one it holds by `externalGroupName`.
+    #[serde(default, skip_serializing)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub role_assignments: Vec<RoleAssignment>,
+    /// Fields of a mapping this client does not model, sent back for a mapping that stays.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// One role, either in a project (`groupId`) or in the organization (`orgId`), never both.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleAssignment {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
     #[serde(default)]
     pub role: String,

@@ -137,8 +137,9 @@ fn mappings_value(groups: Vec<Group>) -> Value {
     Value::Array(items)
 }
 
-/// Atlas role mappings for the spec's mappings in org `org_id`; mappings whose group already
-/// exists keep their server id so that Atlas updates them in place.
+/// Atlas role mappings for the spec's mappings in org `org_id`. A mapping whose group already
+/// exists starts from the one Atlas holds (its id, read-only and never sent, and any field this
+/// client does not model); only its role assignments, which the spec owns, are replaced.
 pub fn role_mappings(
     mappings: &[GroupMapping],
     org_id: &str,
@@ -146,12 +147,16 @@ pub fn role_mappings(
 ) -> Vec<RoleMapping> {
     mappings
         .iter()
-        .map(|m| RoleMapping {
-            external_group_name: m.external_group.clone(),
-            id: current
+        .map(|m| {
+            let held = current
                 .iter()
-                .find(|c| c.external_group_name == m.external_group)
-                .and_then(|c| c.id.clone()),
+                .find(|c| c.external_group_name == m.external_group);
+            (m, held)
+        })
+        .map(|(m, held)| RoleMapping {
+            external_group_name: m.external_group.clone(),
+            id: held.and_then(|c| c.id.clone()),
+            extra: held.map(|c| c.extra.clone()).unwrap_or_default(),
             role_assignments: m
                 .roles
                 .iter()
@@ -289,6 +294,48 @@ mod tests {
     }
 
     #[test]
+    fn read_only_fields_and_nulls_are_never_sent() {
+        let patched = overlay(&desired(), &seed_config());
+        let body = serde_json::to_value(&patched).unwrap();
+        // orgId and the role-mapping ids are readOnly in the description; userConflicts is
+        // server-computed; no field is sent as null (none is nullable).
+        assert!(body.get("orgId").is_none(), "{body}");
+        assert!(body.get("userConflicts").is_none(), "{body}");
+        for m in body["roleMappings"].as_array().unwrap() {
+            assert!(m.get("id").is_none(), "{m}");
+            for a in m["roleAssignments"].as_array().unwrap() {
+                assert!(a.as_object().unwrap().values().all(|v| !v.is_null()), "{a}");
+            }
+        }
+        assert_eq!(body["instantUserProvisioningDisabled"], json!(true));
+        let mut no_idp = seed_config();
+        no_idp.identity_provider_id = None;
+        let body = serde_json::to_value(&no_idp).unwrap();
+        assert!(body.get("identityProviderId").is_none(), "{body}");
+    }
+
+    #[test]
+    fn a_kept_mapping_keeps_its_unknown_fields() {
+        let mut cfg = seed_config();
+        cfg.role_mappings[0]
+            .extra
+            .insert("futureFlag".into(), json!({"on": true}));
+        let patched = overlay(&desired(), &cfg);
+        let admins = patched
+            .role_mappings
+            .iter()
+            .find(|m| m.external_group_name == "admins")
+            .unwrap();
+        assert_eq!(admins.extra["futureFlag"], json!({"on": true}));
+        let eng = patched
+            .role_mappings
+            .iter()
+            .find(|m| m.external_group_name == "eng")
+            .unwrap();
+        assert!(eng.extra.is_empty());
+    }
+
+    #[test]
     fn the_seed_response_parses_and_keeps_unknown_fields() {
         let cfg = seed_config();
         assert_eq!(cfg.role_mappings[0].external_group_name, "admins");
@@ -351,6 +398,7 @@ mod tests {
             RoleMapping {
                 external_group_name: "eng".into(),
                 id: Some("aaaaaaaaaaaaaaaaaaaaaaaa".into()),
+                extra: Default::default(),
                 role_assignments: vec![
                     RoleAssignment {
                         group_id: None,

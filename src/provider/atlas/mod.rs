@@ -357,6 +357,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_field_unknown_to_the_client_survives_an_update() {
+        // `instantUserProvisioningDisabled` is in Atlas' description but not in this client's
+        // types: it rides in `extra`, and the full-object PATCH must carry it back (the emulator,
+        // like Atlas, resets a field the PATCH leaves out).
+        let t = testkit::start().await;
+        let p = client(&t, PRIVATE_KEY);
+        let mut rm = role_mapping(t.sample(ResourceKind::OrgRoleMapping, 8));
+        let org = t.seed(&Desired::RoleMapping(rm.clone())).await;
+        assert!(
+            t.emulator()
+                .edit_org_config(&org, |cfg| cfg.instant_user_provisioning_disabled = true)
+        );
+        rm.mappings[1].roles.remove(0);
+        let desired = Desired::RoleMapping(rm);
+        let observed = p
+            .observe(ResourceKind::OrgRoleMapping, &org)
+            .await
+            .unwrap()
+            .unwrap();
+        let d = diff(&p.desired_fields(&desired).unwrap(), &observed.fields);
+        assert_eq!(d.paths, vec!["mappings"]);
+        p.update(&org, &desired, &observed, &d).await.unwrap();
+        let cfg = t.emulator().get_org_config(&org).unwrap();
+        assert!(cfg.instant_user_provisioning_disabled);
+        assert_eq!(
+            cfg.role_mappings
+                .iter()
+                .map(|m| m.role_assignments.len())
+                .sum::<usize>(),
+            rm_roles(&desired)
+        );
+    }
+
+    fn rm_roles(d: &Desired) -> usize {
+        match d {
+            Desired::RoleMapping(rm) => rm.mappings.iter().map(|m| m.roles.len()).sum(),
+            _ => 0,
+        }
+    }
+
+    #[tokio::test]
     async fn a_mapping_without_an_org_role_is_rejected_naming_the_field() {
         let t = testkit::start().await;
         let p = client(&t, PRIVATE_KEY);

@@ -17,8 +17,9 @@ use ssoperator_emulators::{self, EmulatorCore, Running};
 pub const PUBLIC_KEY: &str = "demopub";
 pub const PRIVATE_KEY: &str = "demo-private-key";
 pub const FEDERATION_SETTINGS_ID: &str = "5d1113b25a115342acc2d1aa";
-/// The identity provider seeded orgs are connected to (the seed's Okta-style id).
-pub const IDENTITY_PROVIDER_ID: &str = "0oa7i0grsgbwJiIyw357";
+/// The identity provider seeded orgs are connected to: a legacy 20-hex id, as the description's
+/// pattern says (the seed's Okta-style `0oa7i0grsgbwJiIyw357` does not match it).
+pub const IDENTITY_PROVIDER_ID: &str = "0a7e0b5c9d1f2e3a4b6c";
 /// A project the samples give roles in.
 pub const PROJECT_ID: &str = "6120a1b2c3d4e5f6a7b8c9d0";
 

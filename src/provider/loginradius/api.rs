@@ -155,15 +155,16 @@ pub struct SpCertificate {
     pub certificate: String,
 }
 
-/// A page of connections. The envelope is a guess: LoginRadius documents neither paging nor the
-/// list body; `{Data, Count}` is what its organization list (`GET /v2/manage/organizations`) uses.
+/// A page of connections. UNVERIFIED: LoginRadius documents neither paging nor the list body;
+/// `{Data, Count}` is what its organization list (`GET /v2/manage/organizations`) uses.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct ConnectionList {
     #[serde(rename = "Data", default)]
     pub data: Vec<Connection>,
-    /// Total number of connections (all pages).
-    #[serde(rename = "Count", default)]
-    pub count: u64,
+    /// Total number of connections (all pages), when the answer carries it; paging does not
+    /// depend on it (a short or empty page ends the list).
+    #[serde(rename = "Count", default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 /// Answer to DELETE.

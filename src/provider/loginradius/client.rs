@@ -4,6 +4,14 @@
 //! headers, which LoginRadius documents beside (and recommends over) the `apikey` / `apisecret`
 //! query parameters of seed 002: a URL ends up in logs, proxies and error messages; a header
 //! marked sensitive does not.
+//!
+//! **Unverified reads.** LoginRadius documents create (`POST …/connections`), update (`PUT
+//! …/connections/{connId}`) and delete (`DELETE …/connections/{connId}`) of an organization
+//! connection, but publishes no read of one connection and no list of connections. The paths,
+//! paging parameters and list envelope this client uses for them are guesses, all in
+//! [`ReadPaths`]; and since LoginRadius documents a bare `404` as "the API endpoint is not
+//! correct or your account does not have sufficient permissions", a 404 without its own
+//! not-found code (8151) never means "deleted" here: it is [`ProviderError::Indeterminate`].
 
 use std::fmt;
 
@@ -14,6 +22,41 @@ use super::api::{Connection, ConnectionList, ErrorBody, codes};
 use crate::core::desired::SecretValue;
 use crate::provider::ProviderError;
 use crate::provider::http::{HttpClient, Idempotency, Response};
+
+/// Path of the documented connection calls (create; update and delete add `/{connId}`).
+/// `{orgId}` is replaced by the percent-encoded organization id.
+pub const CONNECTIONS_PATH: &str = "/v2/manage/organizations/{orgId}/connections";
+
+/// Where the undocumented reads go. UNVERIFIED: LoginRadius publishes neither call; these are the
+/// REST-style guesses the emulator also serves. Change them here (or with
+/// [`Client::with_read_paths`]) once LoginRadius documents the reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadPaths {
+    /// One connection; `{orgId}` and `{connId}` are replaced (percent-encoded).
+    pub get_one: &'static str,
+    /// A page of connections; `{orgId}` is replaced. The answer is read as `{Data, Count}`, the
+    /// envelope of LoginRadius' documented organization list; `Count` may be absent.
+    pub list: &'static str,
+    /// Query parameter of the 1-based page number.
+    pub page_index_param: &'static str,
+    /// Query parameter of the page size.
+    pub page_size_param: &'static str,
+}
+
+impl ReadPaths {
+    pub const UNVERIFIED_DEFAULT: ReadPaths = ReadPaths {
+        get_one: "/v2/manage/organizations/{orgId}/connections/{connId}",
+        list: "/v2/manage/organizations/{orgId}/connections",
+        page_index_param: "pageindex",
+        page_size_param: "pagesize",
+    };
+}
+
+impl Default for ReadPaths {
+    fn default() -> Self {
+        Self::UNVERIFIED_DEFAULT
+    }
+}
 
 /// Header that carries the tenant API key.
 pub const API_KEY_HEADER: &str = "X-LoginRadius-ApiKey";
@@ -39,6 +82,7 @@ pub struct Client {
     http: HttpClient,
     org_id: String,
     credentials: Credentials,
+    reads: ReadPaths,
 }
 
 impl fmt::Debug for Client {
@@ -68,18 +112,32 @@ impl Client {
             http,
             org_id,
             credentials,
+            reads: ReadPaths::default(),
         }
+    }
+
+    /// Uses other paths for the undocumented reads.
+    pub fn with_read_paths(mut self, reads: ReadPaths) -> Self {
+        self.reads = reads;
+        self
     }
 
     pub fn org_id(&self) -> &str {
         &self.org_id
     }
 
+    /// `template` with `{orgId}` and `{connId}` replaced by the encoded ids.
+    fn fill(&self, template: &str, conn_id: Option<&str>) -> String {
+        let path = template.replace("{orgId}", &segment(&self.org_id));
+        match conn_id {
+            Some(id) => path.replace("{connId}", &segment(id)),
+            None => path,
+        }
+    }
+
+    /// The documented path of the connections, or of one of them.
     fn path(&self, conn_id: Option<&str>) -> String {
-        let base = format!(
-            "/v2/manage/organizations/{}/connections",
-            segment(&self.org_id)
-        );
+        let base = self.fill(CONNECTIONS_PATH, None);
         match conn_id {
             Some(id) => format!("{base}/{}", segment(id)),
             None => base,
@@ -133,30 +191,31 @@ impl Client {
             .await
     }
 
-    /// One page of connections (`pageindex` is 1-based).
+    /// One page of connections (the page index is 1-based). UNVERIFIED: see [`ReadPaths`].
     pub async fn list(
         &self,
         page_index: u32,
         page_size: u32,
     ) -> Result<ConnectionList, ProviderError> {
         let query = [
-            ("pageindex", page_index.to_string()),
-            ("pagesize", page_size.to_string()),
+            (self.reads.page_index_param, page_index.to_string()),
+            (self.reads.page_size_param, page_size.to_string()),
         ];
-        self.call::<()>("list", Method::GET, self.path(None), &query, None)
-            .await?
+        let path = self.fill(self.reads.list, None);
+        self.call::<()>("list", Method::GET, path, &query, None)
+            .await
+            .map_err(|e| unverified(e, "list", self.reads.list))?
             .json()
     }
 
-    /// One connection; `None` when LoginRadius says the id is unknown.
+    /// One connection; `None` only when LoginRadius says the id is unknown (ErrorCode 8151).
+    /// UNVERIFIED: see [`ReadPaths`].
     pub async fn get(&self, id: &str) -> Result<Option<Connection>, ProviderError> {
-        match self
-            .call::<()>("get", Method::GET, self.path(Some(id)), &[], None)
-            .await
-        {
+        let path = self.fill(self.reads.get_one, Some(id));
+        match self.call::<()>("get", Method::GET, path, &[], None).await {
             Ok(resp) => resp.json().map(Some),
             Err(ProviderError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(unverified(e, "get", self.reads.get_one)),
         }
     }
 
@@ -173,7 +232,7 @@ impl Client {
             .json()
     }
 
-    /// Deletes a connection; an unknown id counts as deleted.
+    /// Deletes a connection; an unknown id (ErrorCode 8151) counts as deleted, a bare 404 does not.
     pub async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         match self
             .call::<()>("delete", Method::DELETE, self.path(Some(id)), &[], None)
@@ -182,6 +241,17 @@ impl Client {
             Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Names the unverified read in an [`ProviderError::Indeterminate`], so that the condition says
+/// which guessed endpoint gave the answer that proves nothing.
+fn unverified(e: ProviderError, operation: &str, template: &str) -> ProviderError {
+    match e {
+        ProviderError::Indeterminate(m) => ProviderError::Indeterminate(format!(
+            "{m}; the {operation} call (GET {template}) is not documented by LoginRadius and its path is unverified (see the LoginRadius section of README.md)"
+        )),
+        other => other,
     }
 }
 
@@ -239,7 +309,12 @@ pub fn classify(resp: &Response, creds: &Credentials) -> ProviderError {
     match status {
         StatusCode::UNAUTHORIZED => ProviderError::Unauthenticated(message),
         StatusCode::FORBIDDEN => ProviderError::PermissionDenied(message),
-        StatusCode::NOT_FOUND => ProviderError::NotFound(message),
+        // LoginRadius documents a bare 404 as "wrong endpoint or insufficient permissions": only
+        // its own code 8151 (above) says that a connection does not exist.
+        StatusCode::NOT_FOUND => ProviderError::Indeterminate(format!(
+            "{message} without LoginRadius' not-found ErrorCode {}: LoginRadius documents a bare 404 as a wrong endpoint or insufficient permissions, so the connection is not taken to be deleted and nothing is re-created; check the API key's permissions",
+            codes::INVALID_CONNECTION_ID
+        )),
         StatusCode::CONFLICT => ProviderError::Conflict(message),
         s if s.is_server_error() => ProviderError::Unavailable(message),
         _ => ProviderError::invalid(message),
@@ -333,6 +408,32 @@ mod tests {
         let text = format!("{e} {e:?}");
         assert!(!text.contains("k-123") && !text.contains("s-456"), "{text}");
         assert!(matches!(e, ProviderError::Unauthenticated(_)));
+    }
+
+    #[test]
+    fn a_bare_404_is_not_a_missing_connection() {
+        for body in [
+            "",
+            "<html>Not Found</html>",
+            r#"{"Message":"Not found","ErrorCode":404}"#,
+        ] {
+            let e = classify(&resp(404, body), &creds());
+            assert!(
+                matches!(e, ProviderError::Indeterminate(_)),
+                "{body}: {e:?}"
+            );
+            assert_eq!(e.reason(), "RemoteStateUnknown");
+            assert!(e.to_string().contains("8151"), "{e}");
+        }
+        // LoginRadius' own not-found code still means "no such connection", whatever the status.
+        let e = classify(
+            &resp(
+                404,
+                r#"{"Description":"This Connection ID is invalid, please use valid Connection ID.","ErrorCode":8151,"Message":"Connection ID is invalid"}"#,
+            ),
+            &creds(),
+        );
+        assert!(matches!(e, ProviderError::NotFound(_)), "{e:?}");
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! One LoginRadius connection backs two resource kinds: the EnterpriseConnection (its SAML
 //! settings) and the OrgRoleMapping (its `GroupRoles`). Updates are PUTs of the whole object, so
 //! both kinds read the latest copy, overlay only what they own and send it back.
+//!
+//! The reads (one connection, the list) are not documented by LoginRadius: their paths are
+//! guesses kept in [`client::ReadPaths`], and a bare 404 from them is "unknown", never "deleted"
+//! (see [`client`]).
 
 pub mod api;
 pub mod client;
@@ -28,7 +32,7 @@ use crate::provider::{
 /// The real service.
 pub const DEFAULT_BASE_URL: &str = "https://api.loginradius.com";
 
-/// Connections per list call. Paging is not documented by LoginRadius (see the emulator).
+/// Connections per list call. Paging is not documented by LoginRadius (see [`client::ReadPaths`]).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
 const KIND: ProviderKind = ProviderKind::LoginRadius;
@@ -69,6 +73,13 @@ impl LoginRadiusProvider {
     /// Sets the list page size (tests use small pages to exercise paging).
     pub fn with_page_size(mut self, page_size: u32) -> Self {
         self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Sends the undocumented reads (one connection, the list) elsewhere; see
+    /// [`client::ReadPaths`].
+    pub fn with_read_paths(mut self, reads: client::ReadPaths) -> Self {
+        self.client = self.client.with_read_paths(reads);
         self
     }
 
@@ -173,17 +184,36 @@ impl Provider for LoginRadiusProvider {
         kind: ResourceKind,
         cursor: Option<String>,
     ) -> Result<Page, ProviderError> {
-        let index = match cursor {
-            None => 1,
-            Some(c) => c
-                .parse::<u32>()
-                .ok()
-                .filter(|i| *i >= 1)
-                .ok_or_else(|| ProviderError::invalid(format!("bad list cursor {c:?}")))?,
+        // The cursor is `index` or `index:first id of the previous page`: a server that ignored
+        // the (undocumented) page index would answer the same page again, forever.
+        let (index, previous_first) = match cursor {
+            None => (1, None),
+            Some(c) => {
+                let (i, first) = match c.split_once(':') {
+                    Some((i, f)) => (i, Some(f.to_string())),
+                    None => (c.as_str(), None),
+                };
+                let i = i
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|i| *i >= 1)
+                    .ok_or_else(|| ProviderError::invalid(format!("bad list cursor {c:?}")))?;
+                (i, first)
+            }
         };
         let page = self.client.list(index, self.page_size).await?;
+        let first = page.data.first().map(|c| c.id.clone());
+        if previous_first.is_some() && first == previous_first {
+            return Err(ProviderError::Indeterminate(format!(
+                "LoginRadius answered page {index} of the connection list with the previous page again; the list's paging parameters are not documented and seem to be ignored"
+            )));
+        }
         let seen = u64::from(index - 1) * u64::from(self.page_size) + page.data.len() as u64;
-        let next = (!page.data.is_empty() && seen < page.count).then(|| (index + 1).to_string());
+        // A short or empty page ends the list; `Count`, when present, may end it sooner. Without
+        // `Count` a full page always asks for the next one (it may be empty).
+        let full = page.data.len() as u64 >= u64::from(self.page_size);
+        let more = full && page.count.is_none_or(|total| seen < total);
+        let next = more.then(|| format!("{}:{}", index + 1, first.unwrap_or_default()));
         let items = page
             .data
             .iter()
@@ -336,6 +366,215 @@ mod tests {
             assert_eq!(key.as_deref(), Some(KEY), "{uri}");
             assert_eq!(secret.as_deref(), Some(SECRET), "{uri}");
         }
+    }
+
+    /// A server that answers every call with `answer(path_and_query)`.
+    async fn fake(
+        answer: impl Fn(&str) -> (u16, String) + Clone + Send + Sync + 'static,
+    ) -> ssoperator_emulators::Running {
+        use axum::{extract::Request, response::IntoResponse, routing::any};
+        let app = axum::Router::new().fallback(any(move |req: Request| {
+            let answer = answer.clone();
+            async move {
+                let pq = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default();
+                let (status, body) = answer(&pq);
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+                    .into_response()
+            }
+        }));
+        serve(app, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bare_404_from_a_read_is_unknown_never_deleted() {
+        // LoginRadius: "404 Not Found: the API endpoint is not correct or your account does not
+        // have sufficient permissions". Before, this read as "deleted" and the reconciler
+        // created the connection again.
+        let running = fake(|_| (404, String::new())).await;
+        let p = provider(running.url(), KEY, SECRET);
+        for kind in [
+            ResourceKind::EnterpriseConnection,
+            ResourceKind::OrgRoleMapping,
+        ] {
+            let e = p.observe(kind, "conn_1").await.unwrap_err();
+            assert!(matches!(e, ProviderError::Indeterminate(_)), "{e:?}");
+            assert_eq!(e.reason(), "RemoteStateUnknown");
+            let text = e.to_string();
+            assert!(text.contains("not documented by LoginRadius"), "{text}");
+            assert!(text.contains("/connections/{connId}"), "{text}");
+            no_secret(&text);
+        }
+        let e = p
+            .find_by_name(ResourceKind::EnterpriseConnection, "c")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Indeterminate(_)), "{e:?}");
+        // Nor is a bare 404 to DELETE taken as "already gone".
+        let e = p
+            .delete(ResourceKind::EnterpriseConnection, "conn_1")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Indeterminate(_)), "{e:?}");
+        // LoginRadius' own code 8151 still means "no such connection".
+        let running = fake(|_| {
+            (
+                400,
+                r#"{"Description":"This Connection ID is invalid, please use valid Connection ID.","ErrorCode":8151,"Message":"Connection ID is invalid"}"#.into(),
+            )
+        })
+        .await;
+        let p = provider(running.url(), KEY, SECRET);
+        assert!(
+            p.observe(ResourceKind::EnterpriseConnection, "conn_1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        p.delete(ResourceKind::EnterpriseConnection, "conn_1")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_read_paths_are_configurable_in_one_place() {
+        let running = fake(|pq| {
+            if pq.starts_with("/custom/org_unit/one/conn_1") {
+                (200, r#"{"Id":"conn_1","Name":"n"}"#.into())
+            } else if pq.starts_with("/custom/org_unit/all?page=1&size=100") {
+                (200, r#"{"Data":[{"Id":"conn_1","Name":"n"}]}"#.into())
+            } else {
+                (404, String::new())
+            }
+        })
+        .await;
+        let p = provider(running.url(), KEY, SECRET).with_read_paths(client::ReadPaths {
+            get_one: "/custom/{orgId}/one/{connId}",
+            list: "/custom/{orgId}/all",
+            page_index_param: "page",
+            page_size_param: "size",
+        });
+        let r = p
+            .observe(ResourceKind::EnterpriseConnection, "conn_1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.name, "n");
+        let page = p
+            .list(ResourceKind::EnterpriseConnection, None)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.next, None, "a short page ends the list");
+    }
+
+    /// Pages of `size` over `total` connections, with or without `Count`.
+    fn paged(
+        total: usize,
+        size: usize,
+        with_count: bool,
+    ) -> impl Fn(&str) -> (u16, String) + Clone {
+        move |pq: &str| {
+            let index: usize = pq
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("pageindex="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            let data: Vec<_> = (0..total)
+                .skip((index - 1) * size)
+                .take(size)
+                .map(|n| serde_json::json!({"Id": format!("conn_{n}"), "Name": format!("c{n}")}))
+                .collect();
+            let mut body = serde_json::json!({ "Data": data });
+            if with_count {
+                body["Count"] = serde_json::json!(total);
+            }
+            (200, body.to_string())
+        }
+    }
+
+    async fn walk(p: &LoginRadiusProvider) -> Result<Vec<String>, ProviderError> {
+        let mut cursor = None;
+        let mut names = vec![];
+        loop {
+            let page = p.list(ResourceKind::EnterpriseConnection, cursor).await?;
+            names.extend(page.items.into_iter().map(|r| r.name));
+            cursor = page.next;
+            if cursor.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn paging_does_not_stop_early_when_count_is_missing() {
+        for (total, with_count) in [(5, false), (4, false), (5, true), (4, true), (0, false)] {
+            let running = fake(paged(total, 2, with_count)).await;
+            let p = provider(running.url(), KEY, SECRET).with_page_size(2);
+            let names = walk(&p).await.unwrap();
+            let want: Vec<_> = (0..total).map(|n| format!("c{n}")).collect();
+            assert_eq!(names, want, "total {total}, Count sent: {with_count}");
+            let found = p
+                .find_by_name(
+                    ResourceKind::EnterpriseConnection,
+                    &format!("c{}", total.max(1) - 1),
+                )
+                .await
+                .unwrap();
+            assert_eq!(found.is_some(), total > 0);
+        }
+        // A server that ignores the page index (no Count, always the same full page) is caught,
+        // not walked forever.
+        let running = fake(|_| {
+            (
+                200,
+                r#"{"Data":[{"Id":"conn_0","Name":"c0"},{"Id":"conn_1","Name":"c1"}]}"#.into(),
+            )
+        })
+        .await;
+        let p = provider(running.url(), KEY, SECRET).with_page_size(2);
+        let e = walk(&p).await.unwrap_err();
+        assert!(matches!(e, ProviderError::Indeterminate(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn unknown_fields_survive_updates_of_both_kinds() {
+        let (emu, _running, p) = started().await;
+        let c = p
+            .create(&Desired::Connection(sample("fc", "fc.example")))
+            .await
+            .unwrap();
+        // A field LoginRadius may add one day, set in its console.
+        let future = serde_json::json!({"Mode": "strict", "Since": 2027});
+        assert!(emu.edit_connection(&c.id, |conn| {
+            conn.extra.insert("FutureSetting".into(), future.clone());
+        }));
+        let mut changed = sample("fc", "fc.example");
+        changed.saml.as_mut().unwrap().idp_entity_id = Some("https://idp3.example.com".into());
+        update(&p, &c.id, &Desired::Connection(changed))
+            .await
+            .unwrap();
+        let after = emu.get_connection(&c.id).unwrap();
+        assert_eq!(
+            after.idp_entity_id.as_deref(),
+            Some("https://idp3.example.com")
+        );
+        assert_eq!(after.extra.get("FutureSetting"), Some(&future));
+        update(&p, &c.id, &roles(&c.id, "Admins", "role_admin"))
+            .await
+            .unwrap();
+        let after = emu.get_connection(&c.id).unwrap();
+        assert_eq!(after.group_roles.len(), 1);
+        assert_eq!(after.extra.get("FutureSetting"), Some(&future));
+        // The emulator takes credentials in the URL too (seed 002); this client never sends them so.
+        assert_eq!(emu.query_credential_uses(), 0);
     }
 
     #[tokio::test]

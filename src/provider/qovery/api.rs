@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// One enterprise connection of an organization. The PUT replaces it whole: all four fields are
 /// required by the specification.
@@ -17,6 +18,10 @@ pub struct EnterpriseConnectionDto {
     /// Role (built-in name or custom role UUID) -> IdP group names.
     #[serde(default)]
     pub group_mappings: BTreeMap<String, Vec<String>>,
+    /// Fields the description does not list yet (a newer Qovery field), kept as read so that the
+    /// whole-object PUT carries them back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// `GET /organization/{organizationId}/enterpriseconnection` (no pagination).

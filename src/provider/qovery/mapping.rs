@@ -271,6 +271,7 @@ mod tests {
         ]))
         .unwrap();
         let dto = EnterpriseConnectionDto {
+            extra: Default::default(),
             connection_name: "acme".into(),
             default_role: "viewer".into(),
             enforce_group_sync: true,
@@ -291,6 +292,7 @@ mod tests {
         let mut m = mapping(vec![gm("ops", &[id])]);
         m.default_role = Some(id.into());
         let dto = EnterpriseConnectionDto {
+            extra: Default::default(),
             connection_name: "acme".into(),
             default_role: id.to_ascii_lowercase(),
             enforce_group_sync: true,
@@ -331,6 +333,7 @@ mod tests {
     #[test]
     fn overlay_keeps_what_the_spec_leaves_out() {
         let latest = EnterpriseConnectionDto {
+            extra: Default::default(),
             connection_name: "acme".into(),
             default_role: "admin".into(),
             enforce_group_sync: false,
@@ -347,6 +350,7 @@ mod tests {
     #[test]
     fn clearing_keeps_the_required_default_role() {
         let latest = EnterpriseConnectionDto {
+            extra: Default::default(),
             connection_name: "acme".into(),
             default_role: "devops".into(),
             enforce_group_sync: true,

@@ -309,6 +309,8 @@ mod tests {
                 .unwrap()
                 .contains("enforce_group_sync")
         );
+        // A body naming another connection is no error (the description declares none): the
+        // path names the connection, and its name stays.
         let resp = reqwest::Client::new()
             .put(&url)
             .header("Authorization", format!("Token {TEST_TOKEN}"))
@@ -319,6 +321,43 @@ mod tests {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 400);
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["connection_name"], "acme");
+        assert!(t.emulator.get_connection("other").is_none());
+        assert_eq!(
+            t.emulator.get_connection("acme").unwrap().connection_name,
+            "acme"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_field_unknown_to_the_client_survives_an_update() {
+        use crate::provider::Provider;
+        let t = start().await;
+        t.emulator.insert_connection("acme", "viewer");
+        let future = serde_json::json!({"jit": true, "since": 2027});
+        assert!(t.emulator.edit_connection("acme", |dto| {
+            dto.extra.insert("future_setting".into(), future.clone());
+        }));
+        let p = t.client_for(TEST_ORG, TEST_TOKEN).unwrap();
+        let desired = Desired::RoleMapping(crate::core::desired::RoleMappingDesired {
+            target: "acme".into(),
+            default_role: Some("devops".into()),
+            enforce_group_sync: Some(true),
+            mappings: vec![],
+            atlas: None,
+        });
+        let observed = p
+            .observe(ResourceKind::OrgRoleMapping, "acme")
+            .await
+            .unwrap()
+            .unwrap();
+        let d = crate::core::diff::diff(&p.desired_fields(&desired).unwrap(), &observed.fields);
+        assert!(!d.is_empty());
+        p.update("acme", &desired, &observed, &d).await.unwrap();
+        let after = t.emulator.get_connection("acme").unwrap();
+        assert_eq!(after.default_role, "devops");
+        assert_eq!(after.extra.get("future_setting"), Some(&future));
     }
 }
