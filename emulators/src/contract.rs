@@ -624,7 +624,17 @@ impl<'a> Validator<'a> {
             }
         }
         for r in &required {
-            if !fields.contains_key(r) {
+            // OpenAPI 3.0: a required readOnly field is required in answers only, a required
+            // writeOnly one in requests only.
+            let only_other_way = props.get(r).is_some_and(|p| {
+                let p = resolve(self.root, p);
+                let flag = match self.direction {
+                    Direction::Request => "readOnly",
+                    Direction::Response => "writeOnly",
+                };
+                p.get(flag) == Some(&Value::Bool(true))
+            });
+            if !only_other_way && !fields.contains_key(r) {
                 self.out
                     .push(format!("{at}: required field `{r}` is missing"));
             }
@@ -773,6 +783,23 @@ mod tests {
             br#"{"data": [], "total_count": "3"}"#,
         );
         assert!(v.iter().any(|m| m.contains("total_count")), "{v:?}");
+    }
+
+    #[test]
+    fn a_required_read_only_field_is_required_in_answers_only() {
+        let atlas = Contract::for_provider("atlas").unwrap();
+        let path = "/api/atlas/v2/federationSettings/5d1113b25a115342acc2d1aa/connectedOrgConfigs/5df7a168f10fab3a00000003";
+        let body = json!({"domainRestrictionEnabled": false});
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let ct = "application/vnd.atlas.2023-01-01+json";
+        let (op, v) = atlas.check_request("PATCH", path, None, Some(ct), &bytes);
+        assert!(v.is_empty(), "{v:?}");
+        let v = atlas.check_response(op.unwrap(), 200, Some(ct), &bytes);
+        assert!(v.iter().any(|m| m.contains("`orgId` is missing")), "{v:?}");
+        let sent = json!({"domainRestrictionEnabled": false, "orgId": "5df7a168f10fab3a00000003"});
+        let bytes = serde_json::to_vec(&sent).unwrap();
+        let (_, v) = atlas.check_request("PATCH", path, None, Some(ct), &bytes);
+        assert!(v.iter().any(|m| m.contains("$.orgId: read-only")), "{v:?}");
     }
 
     #[test]

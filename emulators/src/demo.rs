@@ -5,9 +5,9 @@
 
 use std::{
     collections::BTreeMap,
-    sync::Arc,
     net::{IpAddr, SocketAddr},
     path::Path,
+    sync::Arc,
 };
 
 use serde::Deserialize as _;

@@ -71,7 +71,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls = {
         let e = emulators.clone();
         move || async move {
-            let calls: BTreeMap<_, _> = e.cores()
+            let calls: BTreeMap<_, _> = e
+                .cores()
                 .into_iter()
                 .map(|(provider, core)| (provider, core.calls()))
                 .collect();
@@ -81,7 +82,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rate_limited = {
         let e = emulators.clone();
         move || async move {
-            let counts: BTreeMap<_, _> = e.cores()
+            let counts: BTreeMap<_, _> = e
+                .cores()
                 .into_iter()
                 .map(|(provider, core)| (provider, core.rate_limited_calls()))
                 .collect();
