@@ -884,7 +884,10 @@ fn custom_attributes_param(m: &Map<String, Value>) -> Result<Option<Vec<Value>>,
         }
         for field in ["sso_path", "scim_path", "directory_path"] {
             if o.get(field).is_some_and(|v| !v.is_string()) {
-                return Err(format_invalid(&format!("{prefix}{field}"), "must be a string"));
+                return Err(format_invalid(
+                    &format!("{prefix}{field}"),
+                    "must be a string",
+                ));
             }
         }
         if o.get("multi_valued").is_some_and(|v| !v.is_boolean()) {

@@ -445,7 +445,10 @@ mod tests {
                 || line.starts_with("ssoperator.")
                 || line.contains("path = \"..\"")
                 || line.contains("path = \"../\"");
-            assert!(!depends, "emulators/Cargo.toml depends on the operator: {line}");
+            assert!(
+                !depends,
+                "emulators/Cargo.toml depends on the operator: {line}"
+            );
         }
         let operator_crate = ["ssoperator", "::"].concat();
         for source in sources {

@@ -84,7 +84,10 @@ async fn clerk_official_sdk_drives_the_emulator() {
     .await;
     assert_eq!(result["updated"], "sdk-saml-renamed", "{result}");
     assert_eq!(result["wrong_key"], 403, "{result}");
-    assert_eq!(result["bad_custom_attribute"], "form_param_format_invalid", "{result}");
+    assert_eq!(
+        result["bad_custom_attribute"], "form_param_format_invalid",
+        "{result}"
+    );
     assert_eq!(emulator.count_connections(), 0);
     let calls = emulator.core().calls();
     for op in [
@@ -115,7 +118,9 @@ async fn auth0_official_sdk_drives_the_emulator() {
     assert_eq!(result["listed"], 13, "{result}");
     assert_eq!(result["updated"], "sdk-profile-2", "{result}");
     assert!(
-        result["templates"].as_array().is_some_and(|t| !t.is_empty()),
+        result["templates"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
         "{result}"
     );
     assert_eq!(emulator.count_profiles(), 0);

@@ -17,10 +17,10 @@ from auth0.management import Auth0
 from auth0.management.core.api_error import ApiError
 from auth0.management.types import (
     ConnectionProfileOrganization,
-    ConnectionProfileProvisioning,
     ConnectionProfileProvisioningGoogleWorkspace,
     ConnectionProfileStrategyOverride,
     ConnectionProfileStrategyOverrides,
+    ConnectionProfileStrategyOverridesProvisioning,
 )
 
 url = os.environ["AUTH0_URL"].rstrip("/")
@@ -62,7 +62,7 @@ created = cp.create(
     strategy_overrides=ConnectionProfileStrategyOverrides(
         google_apps=ConnectionProfileStrategyOverride(
             enabled_features=["directory_sync"],
-            provisioning=ConnectionProfileProvisioning(
+            provisioning=ConnectionProfileStrategyOverridesProvisioning(
                 google_workspace=ConnectionProfileProvisioningGoogleWorkspace(sync_users=True)
             ),
         ),
