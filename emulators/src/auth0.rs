@@ -615,6 +615,27 @@ async fn list(State(data): State<Shared>, headers: HeaderMap, RawQuery(q): RawQu
     .into_response()
 }
 
+/// `body` without the fields the console set on `current` (its `extra`, at the top level and per
+/// strategy): those model a newer API that knows them, so sending them back is no error.
+fn without_console_fields(body: &Value, current: &ConnectionProfile) -> Value {
+    let mut body = body.clone();
+    if let Some(m) = body.as_object_mut() {
+        m.retain(|k, _| !current.extra.contains_key(k));
+        if let Some(Value::Object(so)) = m.get_mut("strategy_overrides") {
+            for (strategy, o) in so.iter_mut() {
+                let known = current
+                    .strategy_overrides
+                    .as_ref()
+                    .and_then(|c| c.get(strategy));
+                if let (Some(known), Value::Object(o)) = (known, o) {
+                    o.retain(|k, _| !known.extra.contains_key(k));
+                }
+            }
+        }
+    }
+    body
+}
+
 fn parse_body(body: &Bytes) -> Result<Value, Reject> {
     serde_json::from_slice(body)
         .map_err(|_| Reject::bad_body("Invalid request payload JSON format".into()))
@@ -681,15 +702,15 @@ async fn update(
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    if let Err(m) = validate(&value, false) {
-        return bad_body(m);
-    }
     let Some(key) = d.find(&id) else {
         return not_found();
     };
     let Some(current) = d.profiles.get(&key).cloned() else {
         return not_found();
     };
+    if let Err(m) = validate(&without_console_fields(&value, &current), false) {
+        return bad_body(m);
+    }
     let mut merged = match serde_json::to_value(&current) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),

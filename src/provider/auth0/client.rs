@@ -54,8 +54,9 @@ impl fmt::Debug for Client {
     }
 }
 
-/// The largest `take` Auth0 accepts on this list.
-pub const MAX_TAKE: u32 = 10;
+/// The page size of this list: the official SDK's default `take` (Auth0's description sets no
+/// maximum; the former 10 came from an unofficial copy of the spec).
+pub const MAX_TAKE: u32 = 50;
 
 const PROFILES: &str = "/api/v2/connection-profiles";
 
