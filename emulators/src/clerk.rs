@@ -775,7 +775,7 @@ fn build_connection(
         allow_organization_account_linking: linking,
         custom_attributes,
         saml_connection: is_saml.then(|| SamlConnection {
-            id: format!("samlc_{sub_id}"),
+            id: Some(format!("samlc_{sub_id}")),
             name: name.clone(),
             acs_url: Some(format!("https://{host}/v1/saml/acs/samlc_{sub_id}")),
             sp_entity_id: Some(format!("https://{host}/saml/samlc_{sub_id}")),
@@ -784,7 +784,7 @@ fn build_connection(
             ..SamlConnection::default()
         }),
         oauth_config: (!is_saml).then(|| OauthConfig {
-            id: format!("oac_{sub_id}"),
+            id: Some(format!("oac_{sub_id}")),
             name: name.clone(),
             provider_key: provider.clone(),
             created_at: now,

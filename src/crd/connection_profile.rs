@@ -308,5 +308,6 @@ pub struct StrategyOverride {
     pub connection_config: Option<BTreeMap<String, serde_json::Value>>,
     /// Provisioning for this strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning: Option<Provisioning>,
+    // Boxed: eight of these sit in every desired profile.
+    pub provisioning: Option<Box<Provisioning>>,
 }

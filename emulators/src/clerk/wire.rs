@@ -63,7 +63,9 @@ pub struct EnterpriseConnection {
 /// The SAML half of a connection, with the service-provider values Clerk generates.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct SamlConnection {
-    pub id: String,
+    /// Optional in the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -93,7 +95,9 @@ pub struct SamlConnection {
 /// The OIDC half of a connection. The client secret is never echoed.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct OauthConfig {
-    pub id: String,
+    /// Optional in the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(default)]
     pub name: String,
     #[serde(default)]

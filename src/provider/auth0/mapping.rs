@@ -98,7 +98,7 @@ fn spec_override(o: &SpecOverride) -> StrategyOverride {
             .connection_config
             .as_ref()
             .map(|c| c.clone().into_iter().collect()),
-        provisioning: o.provisioning.as_ref().map(provisioning_wire),
+        provisioning: o.provisioning.as_deref().map(provisioning_wire),
         extra: Map::new(),
     }
 }

@@ -142,10 +142,10 @@ impl Target for Auth0Target {
             so.google_apps = Some(StrategyOverride {
                 enabled_features: Some(vec![Feature::UniversalLogout, Feature::DirectorySync]),
                 connection_config: None,
-                provisioning: Some(Provisioning {
+                provisioning: Some(Box::new(Provisioning {
                     scim: None,
                     google_workspace: Some(GoogleWorkspaceProvisioning { sync_users: true }),
-                }),
+                })),
             });
             p.strategy_overrides = Some(so);
         }
