@@ -1159,6 +1159,41 @@ mod tests {
     }
 
     #[test]
+    fn new_fields_follow_the_sdk_models() {
+        let ok = json!({"name": "n", "enabled_features": ["directory_sync"],
+            "provisioning": {"scim": {"tokens": {"scopes": ["get:users"], "default_expiry": null}},
+                "google_workspace": {"sync_users": true}},
+            "cross_app_access_resource_app": {"status": {"default_value": "enabled"}},
+            "strategy_overrides": {"okta": {"provisioning": {"google_workspace": {"sync_users": false}}}, "ad": null}});
+        assert_eq!(validate(&ok, true), Ok(()));
+        for (bad, path) in [
+            (
+                json!({"connection_config": {"a": 1}}),
+                "on property connection_config",
+            ),
+            (
+                json!({"strategy_overrides": {"okta": {"connection_config": {"a": 1}}}}),
+                "on property strategy_overrides.okta.connection_config",
+            ),
+            (
+                json!({"provisioning": {"scim": {"tokens": {"scopes": ["read:users"]}}}}),
+                "on property provisioning.scim.tokens.scopes[0]",
+            ),
+            (
+                json!({"provisioning": {"scim": {}}}),
+                "Missing required property: tokens' on property provisioning.scim",
+            ),
+            (
+                json!({"cross_app_access_resource_app": {"status": {"default_value": "on"}}}),
+                "on property cross_app_access_resource_app.status.default_value",
+            ),
+        ] {
+            let m = validate(&bad, false).unwrap_err();
+            assert!(m.contains(path), "{bad}: {m}");
+        }
+    }
+
+    #[test]
     fn base64url_matches_known_values() {
         assert_eq!(b64url(b"f"), "Zg");
         assert_eq!(b64url(b"fo"), "Zm8");
