@@ -491,6 +491,7 @@ pub fn templates() -> Vec<ConnectionProfileTemplateItem> {
                 organization: Some(wire::Organization {
                     show_as_button: Some("optional".into()),
                     assign_membership_on_login: Some("required".into()),
+                    extra: Default::default(),
                 }),
                 connection_name_prefix_template: Some("sso-{org_id}".into()),
                 enabled_features: features(&["scim", "universal_logout"]),
@@ -615,12 +616,17 @@ async fn list(State(data): State<Shared>, headers: HeaderMap, RawQuery(q): RawQu
     .into_response()
 }
 
-/// `body` without the fields the console set on `current` (its `extra`, at the top level and per
-/// strategy): those model a newer API that knows them, so sending them back is no error.
+/// `body` without the fields the console set on `current` (its `extra`, at the top level, in
+/// `organization` and per strategy): those model a newer API that knows them, so sending them back is no error.
 fn without_console_fields(body: &Value, current: &ConnectionProfile) -> Value {
     let mut body = body.clone();
     if let Some(m) = body.as_object_mut() {
         m.retain(|k, _| !current.extra.contains_key(k));
+        if let (Some(Value::Object(org)), Some(known)) =
+            (m.get_mut("organization"), current.organization.as_ref())
+        {
+            org.retain(|k, _| !known.extra.contains_key(k));
+        }
         if let Some(Value::Object(so)) = m.get_mut("strategy_overrides") {
             for (strategy, o) in so.iter_mut() {
                 let known = current

@@ -59,6 +59,9 @@ pub struct Organization {
     pub show_as_button: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign_membership_on_login: Option<String>,
+    /// Fields of a newer API: kept when the object is sent back whole.
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// One entry of `strategy_overrides`.

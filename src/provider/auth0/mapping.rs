@@ -107,6 +107,7 @@ fn desired_organization(p: &ProfileDesired) -> Option<Organization> {
     p.organization.as_ref().map(|o| Organization {
         show_as_button: o.show_as_button.map(|b| b.as_str().to_string()),
         assign_membership_on_login: o.assign_membership_on_login.map(|b| b.as_str().to_string()),
+        extra: Map::new(),
     })
 }
 
@@ -417,6 +418,7 @@ mod tests {
         current.organization = Some(Organization {
             show_as_button: Some("none".into()),
             assign_membership_on_login: Some("required".into()),
+            extra: Map::from_iter([("future".to_string(), json!(1))]),
         });
         // Set in the dashboard: another strategy with a field we do not model, and a field of a
         // newer API inside the strategy the spec manages.
@@ -448,7 +450,7 @@ mod tests {
         assert_eq!(
             Value::Object(body),
             json!({
-                "organization": {"show_as_button": "optional", "assign_membership_on_login": "required"},
+                "organization": {"show_as_button": "optional", "assign_membership_on_login": "required", "future": 1},
                 "strategy_overrides": {
                     "google-apps": {
                         "enabled_features": ["scim", "universal_logout"],

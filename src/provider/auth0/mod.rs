@@ -440,6 +440,8 @@ mod tests {
             );
             if let Some(org) = w.organization.as_mut() {
                 org.show_as_button = Some("none".into());
+                org.extra
+                    .insert("future_org".into(), serde_json::json!("kept"));
             }
         }));
         let observed = p
@@ -463,6 +465,10 @@ mod tests {
         assert!(diff(&want, &after.fields).is_empty());
         let stored = t.emulator.get_profile(&created.id).unwrap();
         assert_eq!(stored.extra["future_top"], serde_json::json!({"x": 1}));
+        assert_eq!(
+            stored.organization.unwrap().extra["future_org"],
+            serde_json::json!("kept")
+        );
         let so = stored.strategy_overrides.unwrap();
         assert_eq!(so["okta"].extra["future_leaf"], serde_json::json!(true));
         assert_eq!(
