@@ -1,7 +1,8 @@
 //! Clerk Backend API emulator: `/v1/enterprise_connections` with Clerk's bearer secret-key auth,
 //! `ClerkErrors` bodies, offset pagination (limit default 10, max 500, newest first) and the
 //! documented PATCH rules (`domains: []` is no change, `organization_id` cannot be unlinked,
-//! `provider` is not accepted). Write-only inputs are kept but never echoed.
+//! `provider` is not accepted). Write-only inputs are kept but never echoed. A refused key is a
+//! 403 (the description lists no 401); names are not unique (only a domain in use is refused).
 
 use std::{
     collections::{BTreeMap, HashMap},

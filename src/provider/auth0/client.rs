@@ -255,7 +255,7 @@ impl Client {
         .json()
     }
 
-    /// `DELETE /api/v2/connection-profiles/{id}` (204); 404 counts as done.
+    /// `DELETE /api/v2/connection-profiles/{id}` (200, empty body); 404 counts as done.
     pub async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let url = self.profile_url(id)?;
         match self
