@@ -3,8 +3,9 @@
 #   scripts/test.sh
 # Steps: install missing system tools (openssl, curl, musl-tools), build kube-apiserver/etcd/kubectl
 # once (cached; scripts/build-k8s-bins.sh), build helm, kstatus and argocd-health once (cached;
-# scripts/build-tools.sh), build and check the container image's static binary
-# in the Dockerfile's own context (scripts/check-image-context.sh), cargo fmt --check, cargo clippy -D warnings, and cargo test
+# scripts/build-tools.sh), install the providers' official Python SDKs once (cached;
+# scripts/sdk-venv.sh), build and check the container image's static binary in the Dockerfile's
+# own context (scripts/check-image-context.sh), cargo fmt --check, cargo clippy -D warnings, and cargo test
 # --all-targets with one real control plane (scripts/with-k8s.sh) for the e2e tests.
 # Every step runs even if an earlier one failed; the exit code is non-zero if any failed.
 # Env: SSOPERATOR_KUBECONFIG runs the e2e tests against that existing cluster instead;
@@ -94,6 +95,18 @@ if scripts/build-tools.sh > "$LOG_DIR/tools.out"; then
   record pkg-tools ok "$start"
 else
   record pkg-tools FAILED "$start"
+fi
+
+# --- 2b'. The providers' official Python SDKs, pinned, for emulators/tests/sdk.rs (a no-op when cached)
+start=$SECONDS
+section "sdk-venv: scripts/sdk-venv.sh"
+if scripts/sdk-venv.sh > "$LOG_DIR/sdk.out"; then
+  SSOPERATOR_SDK_PYTHON=$(tail -n 1 "$LOG_DIR/sdk.out")
+  export SSOPERATOR_SDK_PYTHON
+  echo "$SSOPERATOR_SDK_PYTHON"
+  record sdk-venv ok "$start"
+else
+  record sdk-venv FAILED "$start"
 fi
 
 # --- 2c. The container image's binary: static (musl), release profile, starts, built from exactly

@@ -23,7 +23,9 @@ use super::{Dialect, EmulatorCore, base62_id, with_core};
 pub mod wire;
 
 use wire::{
-    ConnectionProfile, ConnectionProfileList, FEATURES, ORGANIZATION_BEHAVIOURS, STRATEGIES,
+    CROSS_APP_STATUSES, ConnectionProfile, ConnectionProfileList, ConnectionProfileTemplateItem,
+    ConnectionProfileTemplateList, FEATURES, ORGANIZATION_BEHAVIOURS, SCIM_SCOPES, STRATEGIES,
+    StrategyOverride,
 };
 
 /// Scopes a Management API token needs for connection profiles.
@@ -34,8 +36,11 @@ pub const SCOPES: [&str; 4] = [
     "delete:connection_profiles",
 ];
 
+/// `take` when absent ("Defaults to 5" in the official SDK's description of the parameter).
 const DEFAULT_TAKE: usize = 5;
-const MAX_TAKE: usize = 10;
+/// The official SDK pages with `take=50` by default, and its description sets no maximum; 100 is
+/// the largest page Auth0's checkpoint-paginated lists take.
+const MAX_TAKE: usize = 100;
 
 fn now_secs() -> f64 {
     SystemTime::now()
@@ -173,6 +178,12 @@ impl Auth0Emulator {
         let routes = Router::new()
             .route("/oauth/token", post(token))
             .route("/api/v2/connection-profiles", get(list).post(create))
+            // A static segment: matched before the `{id}` route below.
+            .route("/api/v2/connection-profiles/templates", get(list_templates))
+            .route(
+                "/api/v2/connection-profiles/templates/{id}",
+                get(read_template),
+            )
             .route(
                 "/api/v2/connection-profiles/{id}",
                 get(read).patch(update).delete(remove),
@@ -454,12 +465,88 @@ fn not_found() -> Response {
     )
 }
 
-fn conflict(name: &str) -> Response {
+/// A taken name: 409 on create. The update operation declares no 409 (the official SDK handles 400,
+/// 401, 403, 404 and 429 there), so a rename onto a taken name is a 400.
+fn conflict(name: &str, status: StatusCode) -> Response {
     error(
-        StatusCode::CONFLICT,
+        status,
         &format!("A connection profile with the name \"{name}\" already exists"),
-        Some("conflict"),
+        Some(if status == StatusCode::CONFLICT {
+            "conflict"
+        } else {
+            "invalid_body"
+        }),
     )
+}
+
+/// The templates Auth0 offers (a fixed catalogue; the emulator's two mirror Auth0's dashboard).
+pub fn templates() -> Vec<ConnectionProfileTemplateItem> {
+    let features = |f: &[&str]| Some(f.iter().map(|s| s.to_string()).collect());
+    vec![
+        ConnectionProfileTemplateItem {
+            id: "cpt_enterprise_sso".into(),
+            display_name: "Enterprise SSO".into(),
+            template: ConnectionProfile {
+                name: "Enterprise SSO".into(),
+                organization: Some(wire::Organization {
+                    show_as_button: Some("optional".into()),
+                    assign_membership_on_login: Some("required".into()),
+                    extra: Default::default(),
+                }),
+                connection_name_prefix_template: Some("sso-{org_id}".into()),
+                enabled_features: features(&["scim", "universal_logout"]),
+                ..Default::default()
+            },
+        },
+        ConnectionProfileTemplateItem {
+            id: "cpt_google_workspace".into(),
+            display_name: "Google Workspace directory sync".into(),
+            template: ConnectionProfile {
+                name: "Google Workspace".into(),
+                strategy_overrides: Some(BTreeMap::from([(
+                    "google-apps".to_string(),
+                    StrategyOverride {
+                        enabled_features: features(&["directory_sync"]),
+                        provisioning: Some(json!({"google_workspace": {"sync_users": true}})),
+                        ..Default::default()
+                    },
+                )])),
+                ..Default::default()
+            },
+        },
+    ]
+}
+
+/// `GET /api/v2/connection-profiles/templates`
+async fn list_templates(State(data): State<Shared>, headers: HeaderMap) -> Response {
+    let d = lock(&data);
+    if let Err(r) = authorize(&d, &headers, "read:connection_profiles") {
+        return r.into_response();
+    }
+    axum::Json(ConnectionProfileTemplateList {
+        connection_profile_templates: templates(),
+    })
+    .into_response()
+}
+
+/// `GET /api/v2/connection-profiles/templates/{id}`
+async fn read_template(
+    State(data): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let d = lock(&data);
+    if let Err(r) = authorize(&d, &headers, "read:connection_profiles") {
+        return r.into_response();
+    }
+    match templates().into_iter().find(|t| t.id == id) {
+        Some(t) => axum::Json(t).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "The connection profile template does not exist",
+            Some("inexistent_connection_profile_template"),
+        ),
+    }
 }
 
 /// `GET /api/v2/connection-profiles?from=&take=`
@@ -529,12 +616,42 @@ async fn list(State(data): State<Shared>, headers: HeaderMap, RawQuery(q): RawQu
     .into_response()
 }
 
+/// `body` without the fields the console set on `current` (its `extra`, at the top level, in
+/// `organization` and per strategy): those model a newer API that knows them, so sending them back is no error.
+fn without_console_fields(body: &Value, current: &ConnectionProfile) -> Value {
+    let mut body = body.clone();
+    if let Some(m) = body.as_object_mut() {
+        m.retain(|k, _| !current.extra.contains_key(k));
+        if let (Some(Value::Object(org)), Some(known)) =
+            (m.get_mut("organization"), current.organization.as_ref())
+        {
+            org.retain(|k, _| !known.extra.contains_key(k));
+        }
+        if let Some(Value::Object(so)) = m.get_mut("strategy_overrides") {
+            for (strategy, o) in so.iter_mut() {
+                let known = current
+                    .strategy_overrides
+                    .as_ref()
+                    .and_then(|c| c.get(strategy));
+                if let (Some(known), Value::Object(o)) = (known, o) {
+                    o.retain(|k, _| !known.extra.contains_key(k));
+                }
+            }
+        }
+    }
+    body
+}
+
 fn parse_body(body: &Bytes) -> Result<Value, Reject> {
     serde_json::from_slice(body)
         .map_err(|_| Reject::bad_body("Invalid request payload JSON format".into()))
 }
 
-fn into_profile(v: Value) -> Result<ConnectionProfile, Reject> {
+fn into_profile(mut v: Value) -> Result<ConnectionProfile, Reject> {
+    // A strategy set to null is no override at all.
+    if let Some(Value::Object(so)) = v.get_mut("strategy_overrides") {
+        so.retain(|_, o| !o.is_null());
+    }
     serde_json::from_value(v)
         .map_err(|e| Reject::bad_body(format!("Payload validation error: '{e}'.")))
 }
@@ -557,7 +674,7 @@ async fn create(State(data): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         Err(r) => return r.into_response(),
     };
     if d.name_taken(&profile.name, None) {
-        return conflict(&profile.name);
+        return conflict(&profile.name, StatusCode::CONFLICT);
     }
     profile.id = Some(format!("cop_{}", base62_id(16)));
     d.insert(profile.clone());
@@ -591,15 +708,15 @@ async fn update(
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    if let Err(m) = validate(&value, false) {
-        return bad_body(m);
-    }
     let Some(key) = d.find(&id) else {
         return not_found();
     };
     let Some(current) = d.profiles.get(&key).cloned() else {
         return not_found();
     };
+    if let Err(m) = validate(&without_console_fields(&value, &current), false) {
+        return bad_body(m);
+    }
     let mut merged = match serde_json::to_value(&current) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
@@ -614,14 +731,14 @@ async fn update(
         Err(r) => return r.into_response(),
     };
     if d.name_taken(&profile.name, Some(key)) {
-        return conflict(&profile.name);
+        return conflict(&profile.name, StatusCode::BAD_REQUEST);
     }
     d.profiles.insert(key, profile.clone());
     axum::Json(profile).into_response()
 }
 
-/// `DELETE /api/v2/connection-profiles/{id}`: 204, also for an id that does not exist (the
-/// published spec lists no 404 here).
+/// `DELETE /api/v2/connection-profiles/{id}`: 200 with an empty body (the status the description
+/// gives), also for an id that does not exist (the official SDK handles no 404 here).
 async fn remove(
     State(data): State<Shared>,
     headers: HeaderMap,
@@ -634,7 +751,7 @@ async fn remove(
     if let Some(k) = d.find(&id) {
         d.profiles.remove(&k);
     }
-    StatusCode::NO_CONTENT.into_response()
+    StatusCode::OK.into_response()
 }
 
 // ---- validation (the seed's schema; additionalProperties false everywhere) ----
@@ -738,19 +855,131 @@ pub fn prefix_template_matches(s: &str) -> bool {
 
 const PREFIX_PATTERN: &str = "^(?!-)(?!.*--)(?:[a-zA-Z0-9-]|{org_id}|{org_name})*$";
 
-fn validate_features(v: &Value, path: &str) -> Result<(), String> {
+/// `connection_config` (top level or per strategy): Auth0's schema gives it no properties and
+/// refuses any, so only `{}` (or null) passes.
+fn validate_connection_config(c: &Value, path: &str) -> Result<(), String> {
+    if c.is_null() {
+        return Ok(());
+    }
+    expect_type(c, "object", path)?;
+    match c.as_object() {
+        Some(m) => only_keys(m, &[], Some(path)),
+        None => Ok(()),
+    }
+}
+
+fn validate_enum_list(v: &Value, path: &str, allowed: &[&str]) -> Result<(), String> {
     expect_type(v, "array", path)?;
     for (i, f) in v.as_array().into_iter().flatten().enumerate() {
         let p = format!("{path}[{i}]");
         expect_type(f, "string", &p)?;
-        if !f.as_str().is_some_and(|s| FEATURES.contains(&s)) {
+        if !f.as_str().is_some_and(|s| allowed.contains(&s)) {
             return Err(at(&p, format!("No enum match for: {f}")));
         }
     }
     Ok(())
 }
 
-/// Checks a create (`create`) or PATCH body against the seed's schema; the error is Auth0's message.
+fn required<'a>(
+    m: &'a serde_json::Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a Value, String> {
+    m.get(key)
+        .ok_or_else(|| at(path, format!("Missing required property: {key}")))
+}
+
+fn nullable_integer(
+    m: &serde_json::Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<(), String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(()),
+        Some(v) => expect_type(v, "integer", &format!("{path}.{key}")),
+    }
+}
+
+/// `ConnectionProfileProvisioning` (also the per-strategy `provisioning`).
+fn validate_provisioning(v: &Value, path: &str) -> Result<(), String> {
+    if v.is_null() {
+        return Ok(());
+    }
+    expect_type(v, "object", path)?;
+    let Some(m) = v.as_object() else {
+        return Ok(());
+    };
+    only_keys(m, &["scim", "google_workspace"], Some(path))?;
+    if let Some(scim) = m.get("scim").filter(|v| !v.is_null()) {
+        let p = format!("{path}.scim");
+        expect_type(scim, "object", &p)?;
+        if let Some(scim) = scim.as_object() {
+            only_keys(scim, &["tokens"], Some(&p))?;
+            let tokens = required(scim, "tokens", &p)?;
+            let p = format!("{p}.tokens");
+            expect_type(tokens, "object", &p)?;
+            if let Some(t) = tokens.as_object() {
+                only_keys(
+                    t,
+                    &["scopes", "default_expiry", "max_allowed_expiry"],
+                    Some(&p),
+                )?;
+                validate_enum_list(
+                    required(t, "scopes", &p)?,
+                    &format!("{p}.scopes"),
+                    &SCIM_SCOPES,
+                )?;
+                nullable_integer(t, "default_expiry", &p)?;
+                nullable_integer(t, "max_allowed_expiry", &p)?;
+            }
+        }
+    }
+    if let Some(gw) = m.get("google_workspace").filter(|v| !v.is_null()) {
+        let p = format!("{path}.google_workspace");
+        expect_type(gw, "object", &p)?;
+        if let Some(gw) = gw.as_object() {
+            only_keys(gw, &["sync_users"], Some(&p))?;
+            expect_type(
+                required(gw, "sync_users", &p)?,
+                "boolean",
+                &format!("{p}.sync_users"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `ConnectionProfileCrossAppAccessResourceApp`: `{status: {default_value, allowed_values?}}`.
+fn validate_cross_app(v: &Value, path: &str) -> Result<(), String> {
+    if v.is_null() {
+        return Ok(());
+    }
+    expect_type(v, "object", path)?;
+    let Some(m) = v.as_object() else {
+        return Ok(());
+    };
+    only_keys(m, &["status"], Some(path))?;
+    let p = format!("{path}.status");
+    let status = required(m, "status", path)?;
+    expect_type(status, "object", &p)?;
+    if let Some(st) = status.as_object() {
+        only_keys(st, &["default_value", "allowed_values"], Some(&p))?;
+        let dv = required(st, "default_value", &p)?;
+        let dp = format!("{p}.default_value");
+        expect_type(dv, "string", &dp)?;
+        if !dv.as_str().is_some_and(|s| CROSS_APP_STATUSES.contains(&s)) {
+            return Err(at(&dp, format!("No enum match for: {dv}")));
+        }
+        if let Some(av) = st.get("allowed_values").filter(|v| !v.is_null()) {
+            validate_enum_list(av, &format!("{p}.allowed_values"), &CROSS_APP_STATUSES)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks a create (`create`) or PATCH body against Auth0's schema (the official SDK's models, with
+/// Auth0's own refusal of unknown properties); the error is Auth0's message. `null` stands for
+/// "not set" wherever the schema allows it.
 pub fn validate(body: &Value, create: bool) -> Result<(), String> {
     let Some(m) = body.as_object() else {
         return Err(format!(
@@ -767,6 +996,8 @@ pub fn validate(body: &Value, create: bool) -> Result<(), String> {
             "enabled_features",
             "connection_config",
             "strategy_overrides",
+            "provisioning",
+            "cross_app_access_resource_app",
         ],
         None,
     )?;
@@ -789,7 +1020,7 @@ pub fn validate(body: &Value, create: bool) -> Result<(), String> {
             ));
         }
     }
-    if let Some(org) = m.get("organization") {
+    if let Some(org) = m.get("organization").filter(|v| !v.is_null()) {
         expect_type(org, "object", "organization")?;
         if let Some(o) = org.as_object() {
             only_keys(
@@ -797,7 +1028,7 @@ pub fn validate(body: &Value, create: bool) -> Result<(), String> {
                 &["show_as_button", "assign_membership_on_login"],
                 Some("organization"),
             )?;
-            for (k, v) in o {
+            for (k, v) in o.iter().filter(|(_, v)| !v.is_null()) {
                 let p = format!("organization.{k}");
                 expect_type(v, "string", &p)?;
                 if !v
@@ -809,7 +1040,10 @@ pub fn validate(body: &Value, create: bool) -> Result<(), String> {
             }
         }
     }
-    if let Some(t) = m.get("connection_name_prefix_template") {
+    if let Some(t) = m
+        .get("connection_name_prefix_template")
+        .filter(|v| !v.is_null())
+    {
         let p = "connection_name_prefix_template";
         expect_type(t, "string", p)?;
         let s = t.as_str().unwrap_or_default();
@@ -827,26 +1061,39 @@ pub fn validate(body: &Value, create: bool) -> Result<(), String> {
             ));
         }
     }
-    if let Some(f) = m.get("enabled_features") {
-        validate_features(f, "enabled_features")?;
+    if let Some(f) = m.get("enabled_features").filter(|v| !v.is_null()) {
+        validate_enum_list(f, "enabled_features", &FEATURES)?;
     }
     if let Some(c) = m.get("connection_config") {
-        expect_type(c, "object", "connection_config")?;
+        validate_connection_config(c, "connection_config")?;
     }
-    if let Some(so) = m.get("strategy_overrides") {
+    if let Some(p) = m.get("provisioning") {
+        validate_provisioning(p, "provisioning")?;
+    }
+    if let Some(c) = m.get("cross_app_access_resource_app") {
+        validate_cross_app(c, "cross_app_access_resource_app")?;
+    }
+    if let Some(so) = m.get("strategy_overrides").filter(|v| !v.is_null()) {
         expect_type(so, "object", "strategy_overrides")?;
         if let Some(so) = so.as_object() {
             only_keys(so, &STRATEGIES, Some("strategy_overrides"))?;
-            for (strategy, o) in so {
+            for (strategy, o) in so.iter().filter(|(_, o)| !o.is_null()) {
                 let p = format!("strategy_overrides.{strategy}");
                 expect_type(o, "object", &p)?;
                 if let Some(o) = o.as_object() {
-                    only_keys(o, &["enabled_features", "connection_config"], Some(&p))?;
-                    if let Some(f) = o.get("enabled_features") {
-                        validate_features(f, &format!("{p}.enabled_features"))?;
+                    only_keys(
+                        o,
+                        &["enabled_features", "connection_config", "provisioning"],
+                        Some(&p),
+                    )?;
+                    if let Some(f) = o.get("enabled_features").filter(|v| !v.is_null()) {
+                        validate_enum_list(f, &format!("{p}.enabled_features"), &FEATURES)?;
                     }
                     if let Some(c) = o.get("connection_config") {
-                        expect_type(c, "object", &format!("{p}.connection_config"))?;
+                        validate_connection_config(c, &format!("{p}.connection_config"))?;
+                    }
+                    if let Some(v) = o.get("provisioning") {
+                        validate_provisioning(v, &format!("{p}.provisioning"))?;
                     }
                 }
             }
@@ -915,6 +1162,41 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn new_fields_follow_the_sdk_models() {
+        let ok = json!({"name": "n", "enabled_features": ["directory_sync"],
+            "provisioning": {"scim": {"tokens": {"scopes": ["get:users"], "default_expiry": null}},
+                "google_workspace": {"sync_users": true}},
+            "cross_app_access_resource_app": {"status": {"default_value": "enabled"}},
+            "strategy_overrides": {"okta": {"provisioning": {"google_workspace": {"sync_users": false}}}, "ad": null}});
+        assert_eq!(validate(&ok, true), Ok(()));
+        for (bad, path) in [
+            (
+                json!({"connection_config": {"a": 1}}),
+                "on property connection_config",
+            ),
+            (
+                json!({"strategy_overrides": {"okta": {"connection_config": {"a": 1}}}}),
+                "on property strategy_overrides.okta.connection_config",
+            ),
+            (
+                json!({"provisioning": {"scim": {"tokens": {"scopes": ["read:users"]}}}}),
+                "on property provisioning.scim.tokens.scopes[0]",
+            ),
+            (
+                json!({"provisioning": {"scim": {}}}),
+                "Missing required property: tokens' on property provisioning.scim",
+            ),
+            (
+                json!({"cross_app_access_resource_app": {"status": {"default_value": "on"}}}),
+                "on property cross_app_access_resource_app.status.default_value",
+            ),
+        ] {
+            let m = validate(&bad, false).unwrap_err();
+            assert!(m.contains(path), "{bad}: {m}");
+        }
     }
 
     #[test]

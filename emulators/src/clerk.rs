@@ -1,7 +1,8 @@
 //! Clerk Backend API emulator: `/v1/enterprise_connections` with Clerk's bearer secret-key auth,
 //! `ClerkErrors` bodies, offset pagination (limit default 10, max 500, newest first) and the
 //! documented PATCH rules (`domains: []` is no change, `organization_id` cannot be unlinked,
-//! `provider` is not accepted). Write-only inputs are kept but never echoed.
+//! `provider` is not accepted). Write-only inputs are kept but never echoed. A refused key is a
+//! 403 (the description lists no 401); names are not unique (only a domain in use is refused).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -260,17 +261,6 @@ fn not_found() -> ApiError {
     .into()
 }
 
-fn exists(param: &str, long: &str) -> ApiError {
-    error(
-        StatusCode::CONFLICT,
-        "form_identifier_exists",
-        "already exists",
-        long,
-        Some(param),
-    )
-    .into()
-}
-
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -419,8 +409,9 @@ async fn authenticate(State(ctx): State<Ctx>, req: Request, next: Next) -> Respo
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+        // The description answers every refused key with 403 (AuthorizationInvalid); it lists no 401.
         return error(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
             "authorization_header_format_invalid",
             "Invalid Authorization header format",
             "Invalid Authorization header format. Must be 'Bearer <YOUR_API_KEY>'",
@@ -429,7 +420,7 @@ async fn authenticate(State(ctx): State<Ctx>, req: Request, next: Next) -> Respo
     };
     if token.trim() != &*ctx.secret_key {
         return error(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
             "authentication_invalid",
             "Invalid authentication",
             "Unable to authenticate the request, you need to supply an active API key",
@@ -454,8 +445,9 @@ fn describe(r: ApiError) -> String {
 fn parse_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
+        // 422: the create operation declares no 400.
         _ => Err(error(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "request_body_invalid",
             "Request body invalid",
             "The request body is not a valid JSON object.",
@@ -751,11 +743,7 @@ fn build_connection(
     }
     let active = opt_bool(m, "active")?.unwrap_or(false);
     let linking = opt_bool(m, "allow_organization_account_linking")?.unwrap_or(false);
-    let custom_attributes = match m.get("custom_attributes") {
-        None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => a.clone(),
-        Some(_) => return Err(format_invalid("custom_attributes", "must be an array")),
-    };
+    let custom_attributes = custom_attributes_param(m)?.unwrap_or_default();
     let is_saml = provider.starts_with("saml_");
     let saml = m.get("saml").filter(|v| !v.is_null());
     let oidc = m.get("oidc").filter(|v| !v.is_null());
@@ -788,7 +776,7 @@ fn build_connection(
         allow_organization_account_linking: linking,
         custom_attributes,
         saml_connection: is_saml.then(|| SamlConnection {
-            id: format!("samlc_{sub_id}"),
+            id: Some(format!("samlc_{sub_id}")),
             name: name.clone(),
             acs_url: Some(format!("https://{host}/v1/saml/acs/samlc_{sub_id}")),
             sp_entity_id: Some(format!("https://{host}/saml/samlc_{sub_id}")),
@@ -797,7 +785,7 @@ fn build_connection(
             ..SamlConnection::default()
         }),
         oauth_config: (!is_saml).then(|| OauthConfig {
-            id: format!("oac_{sub_id}"),
+            id: Some(format!("oac_{sub_id}")),
             name: name.clone(),
             provider_key: provider.clone(),
             created_at: now,
@@ -806,6 +794,9 @@ fn build_connection(
         }),
         created_at: now,
         updated_at: now,
+        authenticatable: true,
+        disable_jit_provisioning: false,
+        extra: Map::new(),
     };
     let mut wo = WriteOnly::default();
     if let Some(s) = saml {
@@ -820,35 +811,101 @@ fn build_connection(
     Ok((conn, wo))
 }
 
-/// Clerk refuses a second connection with the same name or an overlapping domain.
-fn check_unique(st: &Store, conn: &EnterpriseConnection) -> Result<(), ApiError> {
+/// A domain already used by another connection is refused. Names are not unique at Clerk (the
+/// description constrains none), so a taken name is the operator's to detect, by its list lookup.
+/// `status`: 409 on create (declared there), 400 on update (whose declared statuses hold no 409).
+fn check_domains_free(
+    st: &Store,
+    conn: &EnterpriseConnection,
+    status: StatusCode,
+) -> Result<(), ApiError> {
     for other in st.items.values().filter(|s| s.conn.id != conn.id) {
-        if other
-            .conn
-            .name
-            .trim()
-            .eq_ignore_ascii_case(conn.name.trim())
-        {
-            return Err(exists(
-                "name",
-                "An enterprise connection with this name already exists.",
-            ));
-        }
         if let Some(d) = conn.domains.iter().find(|d| other.conn.domains.contains(d)) {
-            return Err(exists(
-                "domains",
+            return Err(error(
+                status,
+                "form_identifier_exists",
+                "already exists",
                 &format!("The domain {d} is already used by another enterprise connection."),
-            ));
+                Some("domains"),
+            )
+            .into());
         }
     }
     Ok(())
+}
+
+const CUSTOM_ATTRIBUTE_KEYS: &[&str] = &[
+    "name",
+    "key",
+    "sso_path",
+    "scim_path",
+    "directory_path",
+    "multi_valued",
+];
+
+/// `^[^_][A-Za-z0-9_-]*$`, the description's pattern for a custom attribute key.
+fn custom_attribute_key_ok(k: &str) -> bool {
+    let mut chars = k.chars();
+    chars.next().is_some_and(|c| c != '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `custom_attributes`: `None` when absent or null; each item checked against the description
+/// (additionalProperties false; `name` and `key` required, non-empty; the key pattern; types).
+fn custom_attributes_param(m: &Map<String, Value>) -> Result<Option<Vec<Value>>, ApiError> {
+    let items = match m.get("custom_attributes") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(format_invalid("custom_attributes", "must be an array")),
+    };
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("custom_attributes[{i}].");
+        let Value::Object(o) = item else {
+            return Err(format_invalid(
+                &format!("custom_attributes[{i}]"),
+                "must be an object",
+            ));
+        };
+        check_keys(o, CUSTOM_ATTRIBUTE_KEYS, &prefix)?;
+        for field in ["name", "key"] {
+            let v = opt_string(o, field, &prefix)?
+                .ok_or_else(|| missing(&format!("{prefix}{field}")))?;
+            if v.is_empty() {
+                return Err(format_invalid(
+                    &format!("{prefix}{field}"),
+                    "must not be empty",
+                ));
+            }
+            if field == "key" && !custom_attribute_key_ok(&v) {
+                return Err(format_invalid(
+                    &format!("{prefix}key"),
+                    "must match ^[^_][A-Za-z0-9_-]*$",
+                ));
+            }
+        }
+        for field in ["sso_path", "scim_path", "directory_path"] {
+            if o.get(field).is_some_and(|v| !v.is_string()) {
+                return Err(format_invalid(
+                    &format!("{prefix}{field}"),
+                    "must be a string",
+                ));
+            }
+        }
+        if o.get("multi_valued").is_some_and(|v| !v.is_boolean()) {
+            return Err(format_invalid(
+                &format!("{prefix}multi_valued"),
+                "must be a boolean",
+            ));
+        }
+    }
+    Ok(Some(items.clone()))
 }
 
 async fn create(State(ctx): State<Ctx>, body: Bytes) -> Answer {
     let body = Value::Object(parse_object(&body)?);
     let (conn, write_only) = build_connection(&ctx, format!("ec_{}", base62_id(27)), &body)?;
     let mut st = lock(&ctx.state);
-    check_unique(&st, &conn)?;
+    check_domains_free(&st, &conn, StatusCode::CONFLICT)?;
     st.seq += 1;
     let seq = st.seq;
     st.items.insert(
@@ -964,10 +1021,8 @@ async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> 
     if let Some(b) = opt_bool(&m, "allow_organization_account_linking")? {
         conn.allow_organization_account_linking = b;
     }
-    match m.get("custom_attributes") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(a)) => conn.custom_attributes = a.clone(),
-        Some(_) => return Err(format_invalid("custom_attributes", "must be an array")),
+    if let Some(attrs) = custom_attributes_param(&m)? {
+        conn.custom_attributes = attrs;
     }
     if let Some(s) = m.get("saml").filter(|v| !v.is_null()) {
         if conn.saml_connection.is_none() {
@@ -996,7 +1051,7 @@ async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> 
         apply_oidc(&mut conn, &mut wo, input, now);
     }
     check_activatable(&conn, &wo)?;
-    check_unique(&st, &conn)?;
+    check_domains_free(&st, &conn, StatusCode::BAD_REQUEST)?;
     conn.updated_at = now;
     if let Some(s) = st.items.get_mut(&id) {
         s.conn = conn.clone();

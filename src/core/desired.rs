@@ -8,8 +8,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::crd::{
-    AtlasOrgSettings, ConnectionProfileSpec, EnterpriseConnectionSpec, GroupMapping,
-    OrgRoleMappingSpec, ProfileOrganization, SamlSettings, StrategyOverrides,
+    AtlasOrgSettings, ConnectionProfileSpec, CrossAppAccessResourceApp, EnterpriseConnectionSpec,
+    GroupMapping, OrgRoleMappingSpec, ProfileOrganization, Provisioning, SamlSettings,
+    StrategyOverrides,
 };
 
 /// The three kinds of remote object ssoperator manages.
@@ -181,6 +182,8 @@ pub struct ProfileDesired {
     pub enabled_features: Option<Vec<String>>,
     pub connection_config: Option<serde_json::Map<String, serde_json::Value>>,
     pub strategy_overrides: Option<StrategyOverrides>,
+    pub provisioning: Option<Provisioning>,
+    pub cross_app_access_resource_app: Option<CrossAppAccessResourceApp>,
 }
 
 /// Group-to-role settings of one connection or organization.
@@ -248,6 +251,8 @@ impl ProfileDesired {
                 .as_ref()
                 .map(|c| c.clone().into_iter().collect()),
             strategy_overrides: spec.strategy_overrides.clone(),
+            provisioning: spec.provisioning.clone(),
+            cross_app_access_resource_app: spec.cross_app_access_resource_app.clone(),
         }
     }
 }

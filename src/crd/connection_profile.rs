@@ -42,18 +42,151 @@ pub struct ConnectionProfileSpec {
     )]
     #[x_kube(validation = Rule::new("!self.startsWith('-') && !self.contains('--')").message("connectionNamePrefixTemplate must not start with a hyphen or contain two hyphens in a row"))]
     pub connection_name_prefix_template: Option<String>,
-    /// Features enabled on connections made from this profile.
+    /// Features enabled on connections made from this profile: scim, universal_logout, directory_sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 3))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub enabled_features: Option<Vec<Feature>>,
+    /// Connection configuration applied to connections made from this profile. Auth0's schema
+    /// defines no property for it, so only {} is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Unknown keys are kept (not pruned) so that maxProperties refuses them by name instead of the
+    // apiserver dropping them silently.
+    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true, "maxProperties" = 0))]
+    pub connection_config: Option<BTreeMap<String, serde_json::Value>>,
+    /// Per-strategy overrides of enabledFeatures, connectionConfig and provisioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_overrides: Option<StrategyOverrides>,
+    /// User provisioning of connections made from this profile (SCIM tokens, Google Workspace sync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Provisioning>,
+    /// Cross App Access: whether connections made from this profile may act as a resource app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_app_access_resource_app: Option<CrossAppAccessResourceApp>,
+}
+
+/// Provisioning settings (Auth0's `provisioning`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Provisioning {
+    /// SCIM provisioning: the tokens SCIM clients may be issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<ScimProvisioning>,
+    /// Google Workspace provisioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_workspace: Option<GoogleWorkspaceProvisioning>,
+}
+
+/// SCIM provisioning settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimProvisioning {
+    /// Settings of the SCIM tokens (required by Auth0 when scim is set).
+    pub tokens: ScimTokens,
+}
+
+/// SCIM token settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimTokens {
+    /// Scopes a SCIM token may hold: get:users, post:users, patch:users, delete:users, put:users.
+    #[schemars(length(max = 5))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub scopes: Vec<ScimScope>,
+    /// Default token lifetime in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expiry: Option<i64>,
+    /// Longest token lifetime allowed, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_allowed_expiry: Option<i64>,
+}
+
+/// A scope of a SCIM token.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
+pub enum ScimScope {
+    #[serde(rename = "get:users")]
+    GetUsers,
+    #[serde(rename = "post:users")]
+    PostUsers,
+    #[serde(rename = "patch:users")]
+    PatchUsers,
+    #[serde(rename = "delete:users")]
+    DeleteUsers,
+    #[serde(rename = "put:users")]
+    PutUsers,
+}
+
+impl ScimScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GetUsers => "get:users",
+            Self::PostUsers => "post:users",
+            Self::PatchUsers => "patch:users",
+            Self::DeleteUsers => "delete:users",
+            Self::PutUsers => "put:users",
+        }
+    }
+}
+
+/// Google Workspace provisioning settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GoogleWorkspaceProvisioning {
+    /// Whether users are synchronised from Google Workspace (required by Auth0).
+    pub sync_users: bool,
+}
+
+/// Cross App Access settings (Auth0's `cross_app_access_resource_app`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossAppAccessResourceApp {
+    /// The status of connections made from this profile (required by Auth0).
+    pub status: CrossAppAccessStatus,
+}
+
+/// Default and allowed Cross App Access status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossAppAccessStatus {
+    /// Status of new connections: enabled or disabled.
+    pub default_value: CrossAppStatus,
+    /// Statuses an organization may choose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2))]
     #[x_kube(merge_strategy = ListMerge::Set)]
-    pub enabled_features: Option<Vec<Feature>>,
-    /// Connection configuration applied to connections made from this profile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true, "maxProperties" = 64))]
-    pub connection_config: Option<BTreeMap<String, serde_json::Value>>,
-    /// Per-strategy overrides of enabledFeatures and connectionConfig.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy_overrides: Option<StrategyOverrides>,
+    pub allowed_values: Option<Vec<CrossAppStatus>>,
+}
+
+/// A Cross App Access status.
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CrossAppStatus {
+    Enabled,
+    #[default]
+    Disabled,
+}
+
+impl CrossAppStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+        }
+    }
 }
 
 /// Organization behaviour of a connection.
@@ -95,6 +228,7 @@ pub struct ProfileOrganization {
 pub enum Feature {
     Scim,
     UniversalLogout,
+    DirectorySync,
 }
 
 impl Feature {
@@ -102,6 +236,7 @@ impl Feature {
         match self {
             Self::Scim => "scim",
             Self::UniversalLogout => "universal_logout",
+            Self::DirectorySync => "directory_sync",
         }
     }
 }
@@ -164,11 +299,15 @@ impl StrategyOverrides {
 pub struct StrategyOverride {
     /// Features enabled for this strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2))]
+    #[schemars(length(max = 3))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub enabled_features: Option<Vec<Feature>>,
-    /// Connection configuration for this strategy.
+    /// Connection configuration for this strategy; Auth0 accepts only {}.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true, "maxProperties" = 64))]
+    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true, "maxProperties" = 0))]
     pub connection_config: Option<BTreeMap<String, serde_json::Value>>,
+    /// Provisioning for this strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Boxed: eight of these sit in every desired profile.
+    pub provisioning: Option<Box<Provisioning>>,
 }

@@ -438,8 +438,6 @@ fn invalid_cases() -> Vec<Invalid> {
     let many_mappings: Vec<Value> = (0..201)
         .map(|i| json!({ "externalGroup": format!("group-{i}"), "roles": [{ "role": "ORG_MEMBER" }] }))
         .collect();
-    let many_config: serde_json::Map<String, Value> =
-        (0..65).map(|i| (format!("key{i}"), json!(i))).collect();
     let many_grants: Vec<Value> = (0..11).map(|i| json!(format!("ROLE_{i}"))).collect();
     vec![
         // ProviderConfig / ClusterProviderConfig
@@ -708,9 +706,48 @@ fn invalid_cases() -> Vec<Invalid> {
         ),
         case(
             "ConnectionProfile",
-            "connectionConfig over 64 properties",
-            json!({"spec": {"connectionConfig": many_config}}),
-            &["spec.connectionConfig", "64"],
+            "connectionConfig with a property (Auth0's schema allows only {})",
+            json!({"spec": {"connectionConfig": {"idpinitiated": true}}}),
+            &["spec.connectionConfig", "at most 0"],
+        ),
+        case(
+            "ConnectionProfile",
+            "a strategy's connectionConfig with a property",
+            json!({"spec": {"strategyOverrides": {"okta": {"connectionConfig": {"x": 1}}}}}),
+            &["spec.strategyOverrides.okta.connectionConfig", "at most 0"],
+        ),
+        case(
+            "ConnectionProfile",
+            "unknown SCIM token scope",
+            json!({"spec": {"provisioning": {"scim": {"tokens": {"scopes": ["read:users"]}}}}}),
+            &[
+                "spec.provisioning.scim.tokens.scopes[0]",
+                "Unsupported value",
+            ],
+        ),
+        case(
+            "ConnectionProfile",
+            "SCIM provisioning without tokens",
+            json!({"spec": {"provisioning": {"scim": {}}}}),
+            &["spec.provisioning.scim.tokens", "Required value"],
+        ),
+        case(
+            "ConnectionProfile",
+            "Google Workspace provisioning of a strategy without syncUsers",
+            json!({"spec": {"strategyOverrides": {"google-apps": {"provisioning": {"googleWorkspace": {}}}}}}),
+            &[
+                "spec.strategyOverrides.google-apps.provisioning.googleWorkspace.syncUsers",
+                "Required value",
+            ],
+        ),
+        case(
+            "ConnectionProfile",
+            "unknown cross app access status",
+            json!({"spec": {"crossAppAccessResourceApp": {"status": {"defaultValue": "on"}}}}),
+            &[
+                "spec.crossAppAccessResourceApp.status.defaultValue",
+                "Unsupported value",
+            ],
         ),
         // OrgRoleMapping
         case(

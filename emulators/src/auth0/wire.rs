@@ -17,8 +17,20 @@ pub const STRATEGIES: [&str; 8] = [
     "samlp",
 ];
 
-/// Values of `enabled_features`.
-pub const FEATURES: [&str; 2] = ["scim", "universal_logout"];
+/// Values of `enabled_features` (top level and per strategy).
+pub const FEATURES: [&str; 3] = ["scim", "universal_logout", "directory_sync"];
+
+/// Values of `provisioning.scim.tokens.scopes`.
+pub const SCIM_SCOPES: [&str; 5] = [
+    "get:users",
+    "post:users",
+    "patch:users",
+    "delete:users",
+    "put:users",
+];
+
+/// Values of `cross_app_access_resource_app.status.default_value` and `allowed_values`.
+pub const CROSS_APP_STATUSES: [&str; 2] = ["enabled", "disabled"];
 
 /// Values of `organization.show_as_button` and `organization.assign_membership_on_login`.
 pub const ORGANIZATION_BEHAVIOURS: [&str; 3] = ["none", "optional", "required"];
@@ -41,6 +53,16 @@ pub struct ConnectionProfile {
     /// Keyed by strategy name (see [`STRATEGIES`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy_overrides: Option<BTreeMap<String, StrategyOverride>>,
+    /// `ConnectionProfileProvisioning`: `{scim: {tokens: {...}}, google_workspace: {sync_users}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Value>,
+    /// `ConnectionProfileCrossAppAccessResourceApp`: `{status: {default_value, allowed_values}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_app_access_resource_app: Option<Value>,
+    /// Fields the API has but these types do not name (set through the console, as a newer API
+    /// would): answered as stored.
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// `organization` of a connection profile.
@@ -50,6 +72,9 @@ pub struct Organization {
     pub show_as_button: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign_membership_on_login: Option<String>,
+    /// Fields of a newer API: kept when the object is sent back whole.
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// One entry of `strategy_overrides`.
@@ -59,6 +84,27 @@ pub struct StrategyOverride {
     pub enabled_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_config: Option<Map<String, Value>>,
+    /// `ConnectionProfileStrategyOverridesProvisioning` (same shape as the top-level one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Value>,
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
+}
+
+/// `ConnectionProfileTemplateItem` (`GET /api/v2/connection-profiles/templates[/{id}]`): a
+/// ready-made profile body Auth0 offers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct ConnectionProfileTemplateItem {
+    pub id: String,
+    pub display_name: String,
+    /// A `ConnectionProfileTemplate`: the profile fields without `id`.
+    pub template: ConnectionProfile,
+}
+
+/// `ListConnectionProfileTemplateResponseContent`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct ConnectionProfileTemplateList {
+    pub connection_profile_templates: Vec<ConnectionProfileTemplateItem>,
 }
 
 /// `GET /api/v2/connection-profiles` answer (checkpoint pagination).

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// `object` value of an enterprise connection.
 pub const OBJECT_ENTERPRISE_CONNECTION: &str = "enterprise_connection";
@@ -49,12 +49,23 @@ pub struct EnterpriseConnection {
     /// Unix milliseconds.
     #[serde(default)]
     pub updated_at: i64,
+    /// Named by the description's `required` list but not among its properties: answered always.
+    #[serde(default)]
+    pub authenticatable: bool,
+    #[serde(default)]
+    pub disable_jit_provisioning: bool,
+    /// Fields set in the dashboard that the API does not take (the console's way to model a newer
+    /// API): answered as stored, kept by PATCH.
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// The SAML half of a connection, with the service-provider values Clerk generates.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct SamlConnection {
-    pub id: String,
+    /// Optional in the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -84,7 +95,9 @@ pub struct SamlConnection {
 /// The OIDC half of a connection. The client secret is never echoed.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct OauthConfig {
-    pub id: String,
+    /// Optional in the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(default)]
     pub name: String,
     #[serde(default)]

@@ -18,7 +18,7 @@ pub const STRATEGIES: [&str; 8] = [
 ];
 
 /// Values of `enabled_features`.
-pub const FEATURES: [&str; 2] = ["scim", "universal_logout"];
+pub const FEATURES: [&str; 3] = ["scim", "universal_logout", "directory_sync"];
 
 /// Values of `organization.show_as_button` and `organization.assign_membership_on_login`.
 pub const ORGANIZATION_BEHAVIOURS: [&str; 3] = ["none", "optional", "required"];
@@ -41,6 +41,15 @@ pub struct ConnectionProfile {
     /// Keyed by strategy name (see [`STRATEGIES`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy_overrides: Option<BTreeMap<String, StrategyOverride>>,
+    /// `{scim: {tokens: {scopes, default_expiry, max_allowed_expiry}}, google_workspace: {sync_users}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Value>,
+    /// `{status: {default_value, allowed_values}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_app_access_resource_app: Option<Value>,
+    /// Fields of a newer API than these types know: kept, never dropped by a read-modify-write.
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// `organization` of a connection profile.
@@ -50,6 +59,9 @@ pub struct Organization {
     pub show_as_button: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign_membership_on_login: Option<String>,
+    /// Fields of a newer API: kept when the object is sent back whole.
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// One entry of `strategy_overrides`.
@@ -59,6 +71,11 @@ pub struct StrategyOverride {
     pub enabled_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_config: Option<Map<String, Value>>,
+    /// Same shape as the top-level `provisioning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Value>,
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// `GET /api/v2/connection-profiles` answer (checkpoint pagination).

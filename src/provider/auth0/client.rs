@@ -54,8 +54,9 @@ impl fmt::Debug for Client {
     }
 }
 
-/// The largest `take` Auth0 accepts on this list.
-pub const MAX_TAKE: u32 = 10;
+/// The page size of this list: the official SDK's default `take` (Auth0's description sets no
+/// maximum; the former 10 came from an unofficial copy of the spec).
+pub const MAX_TAKE: u32 = 50;
 
 const PROFILES: &str = "/api/v2/connection-profiles";
 
@@ -254,7 +255,7 @@ impl Client {
         .json()
     }
 
-    /// `DELETE /api/v2/connection-profiles/{id}` (204); 404 counts as done.
+    /// `DELETE /api/v2/connection-profiles/{id}` (200, empty body); 404 counts as done.
     pub async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let url = self.profile_url(id)?;
         match self

@@ -3,7 +3,10 @@
 //! Field paths follow the spec (camelCase), except the organization leaves, which the spec keeps in
 //! Auth0's snake_case: `name`, `organization.show_as_button`, `organization.assign_membership_on_login`,
 //! `connectionNamePrefixTemplate`, `enabledFeatures`, `connectionConfig`,
-//! `strategyOverrides.<strategy>.enabledFeatures`, `strategyOverrides.<strategy>.connectionConfig`.
+//! `strategyOverrides.<strategy>.{enabledFeatures,connectionConfig,provisioning.…}`,
+//! `provisioning.scim.tokens.{scopes,defaultExpiry,maxAllowedExpiry}`,
+//! `provisioning.googleWorkspace.syncUsers`,
+//! `crossAppAccessResourceApp.status.{defaultValue,allowedValues}`.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +18,9 @@ use crate::core::{
     diff::{Diff, Fields},
     normalize,
 };
-use crate::crd::{Feature, StrategyOverride as SpecOverride};
+use crate::crd::{
+    CrossAppAccessResourceApp, Feature, Provisioning, StrategyOverride as SpecOverride,
+};
 use crate::provider::{Outputs, ProviderError, Remote};
 
 const ORG_BUTTON: &str = "organization.show_as_button";
@@ -24,9 +29,66 @@ const PREFIX: &str = "connectionNamePrefixTemplate";
 const FEATURES: &str = "enabledFeatures";
 const CONFIG: &str = "connectionConfig";
 const OVERRIDES: &str = "strategyOverrides";
+const PROVISIONING: &str = "provisioning";
+const CROSS_APP: &str = "crossAppAccessResourceApp";
+
+/// Top-level wire objects a PATCH must send whole (Auth0 replaces a top-level field with what is
+/// sent): they are rebuilt from the object as it is now, never from the fields we model.
+pub const NESTED: [(&str, &str); 4] = [
+    ("organization", "organization"),
+    (OVERRIDES, "strategy_overrides"),
+    (PROVISIONING, "provisioning"),
+    (CROSS_APP, "cross_app_access_resource_app"),
+];
 
 fn feature_names(fs: &[Feature]) -> Vec<String> {
     normalize::string_set(fs.iter().map(|f| f.as_str().to_string()))
+}
+
+/// The wire `provisioning` the spec describes (only what it sets).
+fn provisioning_wire(p: &Provisioning) -> Value {
+    let mut m = Map::new();
+    if let Some(scim) = &p.scim {
+        let t = &scim.tokens;
+        let mut tokens = Map::new();
+        tokens.insert(
+            "scopes".into(),
+            json!(normalize::string_set(
+                t.scopes.iter().map(|s| s.as_str().to_string())
+            )),
+        );
+        if let Some(v) = t.default_expiry {
+            tokens.insert("default_expiry".into(), json!(v));
+        }
+        if let Some(v) = t.max_allowed_expiry {
+            tokens.insert("max_allowed_expiry".into(), json!(v));
+        }
+        m.insert("scim".into(), json!({ "tokens": tokens }));
+    }
+    if let Some(gw) = &p.google_workspace {
+        m.insert(
+            "google_workspace".into(),
+            json!({ "sync_users": gw.sync_users }),
+        );
+    }
+    Value::Object(m)
+}
+
+fn cross_app_wire(c: &CrossAppAccessResourceApp) -> Value {
+    let mut status = Map::new();
+    status.insert(
+        "default_value".into(),
+        json!(c.status.default_value.as_str()),
+    );
+    if let Some(av) = &c.status.allowed_values {
+        status.insert(
+            "allowed_values".into(),
+            json!(normalize::string_set(
+                av.iter().map(|s| s.as_str().to_string())
+            )),
+        );
+    }
+    json!({ "status": status })
 }
 
 fn spec_override(o: &SpecOverride) -> StrategyOverride {
@@ -36,6 +98,8 @@ fn spec_override(o: &SpecOverride) -> StrategyOverride {
             .connection_config
             .as_ref()
             .map(|c| c.clone().into_iter().collect()),
+        provisioning: o.provisioning.as_deref().map(provisioning_wire),
+        extra: Map::new(),
     }
 }
 
@@ -43,6 +107,7 @@ fn desired_organization(p: &ProfileDesired) -> Option<Organization> {
     p.organization.as_ref().map(|o| Organization {
         show_as_button: o.show_as_button.map(|b| b.as_str().to_string()),
         assign_membership_on_login: o.assign_membership_on_login.map(|b| b.as_str().to_string()),
+        extra: Map::new(),
     })
 }
 
@@ -68,6 +133,50 @@ pub fn wire_from_desired(p: &ProfileDesired) -> ConnectionProfile {
             .map(|f| normalize::string_set(f.iter().cloned())),
         connection_config: p.connection_config.clone(),
         strategy_overrides: desired_overrides(p),
+        provisioning: p.provisioning.as_ref().map(provisioning_wire),
+        cross_app_access_resource_app: p.cross_app_access_resource_app.as_ref().map(cross_app_wire),
+        extra: Map::new(),
+    }
+}
+
+/// `sync_users` → `syncUsers`.
+fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper = false;
+    for c in s.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The leaves of a wire object under `prefix`, with camelCase keys; lists of strings are sets
+/// (their order means nothing to Auth0); nulls are "not set".
+fn flatten_into(prefix: &str, v: &Value, f: &mut Fields) {
+    match v {
+        Value::Null => {}
+        Value::Object(m) => {
+            for (k, v) in m {
+                flatten_into(&format!("{prefix}.{}", camel(k)), v, f);
+            }
+        }
+        Value::Array(a) if a.iter().all(Value::is_string) => {
+            f.insert(
+                prefix.to_string(),
+                json!(normalize::string_set(
+                    a.iter().filter_map(Value::as_str).map(str::to_string)
+                )),
+            );
+        }
+        other => {
+            f.insert(prefix.to_string(), other.clone());
+        }
     }
 }
 
@@ -108,6 +217,15 @@ pub fn fields_of(w: &ConnectionProfile) -> Fields {
                 Value::Object(v.clone()),
             );
         }
+        if let Some(v) = &o.provisioning {
+            flatten_into(&format!("{OVERRIDES}.{strategy}.{PROVISIONING}"), v, &mut f);
+        }
+    }
+    if let Some(v) = &w.provisioning {
+        flatten_into(PROVISIONING, v, &mut f);
+    }
+    if let Some(v) = &w.cross_app_access_resource_app {
+        flatten_into(CROSS_APP, v, &mut f);
     }
     f
 }
@@ -132,42 +250,41 @@ pub fn remote_of(w: &ConnectionProfile) -> Result<Remote, ProviderError> {
     })
 }
 
-fn observed_str(observed: &Fields, path: &str) -> Option<String> {
-    observed
-        .get(path)
-        .and_then(Value::as_str)
-        .map(str::to_string)
+/// `over` laid onto `base`: objects merge key by key (recursively), anything else replaces.
+fn overlay(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => overlay(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
 }
 
-fn string_list(v: &Value) -> Option<Vec<String>> {
-    v.as_array().map(|a| {
-        a.iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect()
-    })
+/// Whether closing `diff` needs the profile as it is now (a nested object must be sent whole).
+pub fn needs_current(diff: &Diff) -> bool {
+    NESTED.iter().any(|(spec, _)| diff.touches(spec))
 }
 
-/// The PATCH body closing `diff`: only the top-level wire fields that differ. `organization` and
-/// `strategy_overrides` are sent whole (observed values overlaid with the desired ones) because
-/// Auth0 does not document whether nested objects are merged or replaced.
-pub fn patch_body(p: &ProfileDesired, observed: &Fields, diff: &Diff) -> Map<String, Value> {
+/// The PATCH body closing `diff`: only the top-level wire fields that differ. Auth0 replaces a
+/// top-level field with what is sent, so a nested object (`organization`, `strategy_overrides`,
+/// `provisioning`, `cross_app_access_resource_app`) is sent whole: the object as it is now
+/// (`current`, every field it holds, known to us or not) with the desired values laid over it.
+pub fn patch_body(
+    p: &ProfileDesired,
+    current: Option<&ConnectionProfile>,
+    diff: &Diff,
+) -> Map<String, Value> {
     let want = wire_from_desired(p);
     let mut body = Map::new();
     if diff.touches("name") {
         body.insert("name".into(), json!(want.name));
-    }
-    if diff.touches("organization") {
-        let d = want.organization.unwrap_or_default();
-        let org = Organization {
-            show_as_button: d
-                .show_as_button
-                .or_else(|| observed_str(observed, ORG_BUTTON)),
-            assign_membership_on_login: d
-                .assign_membership_on_login
-                .or_else(|| observed_str(observed, ORG_MEMBERSHIP)),
-        };
-        body.insert("organization".into(), json!(org));
     }
     if diff.touches(PREFIX) {
         body.insert(
@@ -181,32 +298,22 @@ pub fn patch_body(p: &ProfileDesired, observed: &Fields, diff: &Diff) -> Map<Str
     if diff.touches(CONFIG) {
         body.insert("connection_config".into(), json!(want.connection_config));
     }
-    if diff.touches(OVERRIDES) {
-        let mut all: BTreeMap<String, StrategyOverride> = BTreeMap::new();
-        for (path, v) in observed {
-            let Some(rest) = path.strip_prefix(&format!("{OVERRIDES}.")) else {
-                continue;
-            };
-            let Some((strategy, leaf)) = rest.rsplit_once('.') else {
-                continue;
-            };
-            let entry = all.entry(strategy.to_string()).or_default();
-            match leaf {
-                FEATURES => entry.enabled_features = string_list(v),
-                CONFIG => entry.connection_config = v.as_object().cloned(),
-                _ => {}
-            }
+    let want = serde_json::to_value(&want).unwrap_or(Value::Null);
+    let now = current
+        .and_then(|c| serde_json::to_value(c).ok())
+        .unwrap_or(Value::Null);
+    for (spec, wire) in NESTED {
+        if !diff.touches(spec) {
+            continue;
         }
-        for (strategy, o) in want.strategy_overrides.unwrap_or_default() {
-            let entry = all.entry(strategy).or_default();
-            if o.enabled_features.is_some() {
-                entry.enabled_features = o.enabled_features;
-            }
-            if o.connection_config.is_some() {
-                entry.connection_config = o.connection_config;
-            }
+        let mut merged = match now.get(wire) {
+            Some(v @ Value::Object(_)) => v.clone(),
+            _ => json!({}),
+        };
+        if let Some(w) = want.get(wire) {
+            overlay(&mut merged, w.clone());
         }
-        body.insert("strategy_overrides".into(), json!(all));
+        body.insert(wire.into(), merged);
     }
     body
 }
@@ -214,23 +321,18 @@ pub fn patch_body(p: &ProfileDesired, observed: &Fields, diff: &Diff) -> Map<Str
 /// The spec path of a wire field path such as `strategy_overrides.okta.enabled_features[0]`.
 pub fn spec_path(wire: &str) -> String {
     let wire = wire.split('[').next().unwrap_or(wire);
-    let mut parts = wire.split('.');
-    let top = parts.next().unwrap_or_default();
-    let rest: Vec<&str> = parts.collect();
-    let camel = |s: &str| match s {
-        "connection_name_prefix_template" => PREFIX.to_string(),
-        "enabled_features" => FEATURES.to_string(),
-        "connection_config" => CONFIG.to_string(),
-        "strategy_overrides" => OVERRIDES.to_string(),
-        other => other.to_string(),
-    };
-    match (top, rest.as_slice()) {
-        ("organization", _) => wire.to_string(),
-        ("strategy_overrides", [strategy, leaf, ..]) => {
-            format!("{OVERRIDES}.{strategy}.{}", camel(leaf))
+    let parts: Vec<&str> = wire.split('.').collect();
+    match parts.as_slice() {
+        // The spec keeps Auth0's names for organization leaves and strategies.
+        ["organization", ..] => wire.to_string(),
+        ["strategy_overrides", strategy, rest @ ..] => {
+            [OVERRIDES.to_string(), strategy.to_string()]
+                .into_iter()
+                .chain(rest.iter().map(|p| camel(p)))
+                .collect::<Vec<_>>()
+                .join(".")
         }
-        ("strategy_overrides", [strategy]) => format!("{OVERRIDES}.{strategy}"),
-        (top, _) => camel(top),
+        parts => parts.iter().map(|p| camel(p)).collect::<Vec<_>>().join("."),
     }
 }
 
@@ -272,9 +374,12 @@ mod tests {
                 google_apps: Some(SpecOverride {
                     enabled_features: Some(vec![Feature::UniversalLogout, Feature::Scim]),
                     connection_config: Some(BTreeMap::new()),
+                    provisioning: None,
                 }),
                 ..Default::default()
             }),
+            provisioning: None,
+            cross_app_access_resource_app: None,
         }
     }
 
@@ -307,39 +412,113 @@ mod tests {
     }
 
     #[test]
-    fn patch_sends_only_changed_top_level_fields_and_keeps_observed_nested_values() {
-        let mut observed_wire = wire_from_desired(&profile());
-        observed_wire.organization = Some(Organization {
+    fn patch_sends_only_changed_top_level_fields_and_keeps_current_nested_values() {
+        let mut current = wire_from_desired(&profile());
+        current.id = Some("cop_1".into());
+        current.organization = Some(Organization {
             show_as_button: Some("none".into()),
             assign_membership_on_login: Some("required".into()),
+            extra: Map::from_iter([("future".to_string(), json!(1))]),
         });
-        observed_wire.strategy_overrides = Some(BTreeMap::from([(
-            "okta".to_string(),
-            StrategyOverride {
-                enabled_features: Some(vec!["scim".into()]),
-                connection_config: None,
-            },
-        )]));
-        let observed = fields_of(&observed_wire);
+        // Set in the dashboard: another strategy with a field we do not model, and a field of a
+        // newer API inside the strategy the spec manages.
+        let mut okta = StrategyOverride {
+            enabled_features: Some(vec!["scim".into()]),
+            provisioning: Some(json!({"scim": {"tokens": {"scopes": ["get:users"]}}})),
+            ..Default::default()
+        };
+        okta.extra.insert("future".into(), json!({"a": 1}));
+        let mut google = current.strategy_overrides.as_ref().unwrap()["google-apps"].clone();
+        google.enabled_features = Some(vec!["scim".into()]);
+        google.provisioning = Some(json!({"google_workspace": {"sync_users": true}}));
+        google.extra.insert("newer".into(), json!("kept"));
+        current.strategy_overrides = Some(BTreeMap::from([
+            ("okta".to_string(), okta),
+            ("google-apps".to_string(), google),
+        ]));
+        let observed = fields_of(&current);
         let diff = crate::core::diff::diff(&desired_fields(&profile()), &observed);
         assert_eq!(
             diff.paths,
             vec![
                 "organization.show_as_button",
-                "strategyOverrides.google-apps.connectionConfig",
                 "strategyOverrides.google-apps.enabledFeatures",
             ]
         );
-        let body = patch_body(&profile(), &observed, &diff);
+        assert!(needs_current(&diff));
+        let body = patch_body(&profile(), Some(&current), &diff);
         assert_eq!(
             Value::Object(body),
             json!({
-                "organization": {"show_as_button": "optional", "assign_membership_on_login": "required"},
+                "organization": {"show_as_button": "optional", "assign_membership_on_login": "required", "future": 1},
                 "strategy_overrides": {
-                    "google-apps": {"enabled_features": ["scim", "universal_logout"], "connection_config": {}},
-                    "okta": {"enabled_features": ["scim"]}
+                    "google-apps": {
+                        "enabled_features": ["scim", "universal_logout"],
+                        "connection_config": {},
+                        "provisioning": {"google_workspace": {"sync_users": true}},
+                        "newer": "kept"
+                    },
+                    "okta": {
+                        "enabled_features": ["scim"],
+                        "provisioning": {"scim": {"tokens": {"scopes": ["get:users"]}}},
+                        "future": {"a": 1}
+                    }
                 }
             })
+        );
+    }
+
+    #[test]
+    fn new_fields_map_to_spec_paths_and_converge() {
+        use crate::crd::{
+            CrossAppAccessStatus, CrossAppStatus, GoogleWorkspaceProvisioning, ScimProvisioning,
+            ScimScope, ScimTokens,
+        };
+        let mut p = profile();
+        p.enabled_features = Some(vec!["directory_sync".into(), "scim".into()]);
+        p.provisioning = Some(Provisioning {
+            scim: Some(ScimProvisioning {
+                tokens: ScimTokens {
+                    scopes: vec![ScimScope::PostUsers, ScimScope::GetUsers],
+                    default_expiry: Some(3600),
+                    max_allowed_expiry: None,
+                },
+            }),
+            google_workspace: Some(GoogleWorkspaceProvisioning { sync_users: false }),
+        });
+        p.cross_app_access_resource_app = Some(CrossAppAccessResourceApp {
+            status: CrossAppAccessStatus {
+                default_value: CrossAppStatus::Enabled,
+                allowed_values: Some(vec![CrossAppStatus::Enabled]),
+            },
+        });
+        let f = desired_fields(&p);
+        assert_eq!(
+            f["provisioning.scim.tokens.scopes"],
+            json!(["get:users", "post:users"])
+        );
+        assert_eq!(f["provisioning.scim.tokens.defaultExpiry"], json!(3600));
+        assert_eq!(f["provisioning.googleWorkspace.syncUsers"], json!(false));
+        assert_eq!(
+            f["crossAppAccessResourceApp.status.defaultValue"],
+            json!("enabled")
+        );
+        assert_eq!(f["enabledFeatures"], json!(["directory_sync", "scim"]));
+        // Auth0 answers with its own order and nulls for what is not set: no diff.
+        let mut wire = wire_from_desired(&p);
+        wire.id = Some("cop_1".into());
+        wire.provisioning = Some(
+            json!({"scim": {"tokens": {"scopes": ["post:users", "get:users"],
+            "default_expiry": 3600, "max_allowed_expiry": null}}, "google_workspace": {"sync_users": false}}),
+        );
+        assert!(crate::core::diff::diff(&f, &remote_of(&wire).unwrap().fields).is_empty());
+        assert_eq!(
+            spec_path("provisioning.scim.tokens.scopes[0]"),
+            "provisioning.scim.tokens.scopes"
+        );
+        assert_eq!(
+            spec_path("strategy_overrides.google-apps.provisioning.google_workspace.sync_users"),
+            "strategyOverrides.google-apps.provisioning.googleWorkspace.syncUsers"
         );
     }
 

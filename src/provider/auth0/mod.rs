@@ -27,7 +27,7 @@ pub fn default_base_url(domain: &str) -> String {
     DEFAULT_BASE_URL.replace("{domain}", domain.trim().trim_end_matches('/'))
 }
 
-/// Page size of `list` (Auth0's maximum for this endpoint; its default is 5).
+/// Page size of `list` (the official SDK's default; Auth0's own default is 5).
 const PAGE_SIZE: u32 = client::MAX_TAKE;
 
 /// A machine-to-machine application's credentials.
@@ -60,6 +60,8 @@ const PROFILE_FIELDS: &[&str] = &[
     "enabledFeatures",
     "connectionConfig",
     "strategyOverrides",
+    "provisioning",
+    "crossAppAccessResourceApp",
 ];
 
 impl Auth0Provider {
@@ -185,11 +187,33 @@ impl Provider for Auth0Provider {
         &self,
         id: &str,
         desired: &Desired,
-        observed: &Remote,
+        _observed: &Remote,
         diff: &Diff,
     ) -> Result<Remote, ProviderError> {
         let p = self.profile(desired)?;
-        let body = mapping::patch_body(p, &observed.fields, diff);
+        // Auth0's update declares no 409 for a taken name (its create does): find out first.
+        if diff.touches("name")
+            && let Some(other) = self
+                .find_by_name(ResourceKind::ConnectionProfile, &p.name)
+                .await?
+            && other.id != id
+        {
+            return Err(ProviderError::Conflict(format!(
+                "auth0: connection profile {} is already named {:?}",
+                other.id, p.name
+            )));
+        }
+        // A nested object is sent whole, rebuilt from the profile as it is now (with the fields
+        // set in the dashboard or unknown to us), so read it first.
+        let current =
+            if mapping::needs_current(diff) {
+                Some(self.client.get(id).await?.ok_or_else(|| {
+                    ProviderError::NotFound(format!("auth0 connection profile {id}"))
+                })?)
+            } else {
+                None
+            };
+        let body = mapping::patch_body(p, current.as_ref(), diff);
         if body.is_empty() {
             // Nothing to send: report the object as it is now.
             return self
@@ -389,6 +413,89 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn fields_set_in_the_dashboard_survive_an_update_of_owned_fields() {
+        let t = start().await;
+        let p = t.client();
+        let desired = profile(&t, 1);
+        let created = p.create(&desired).await.unwrap();
+        // A newer API's fields, unknown to our types, at the top level, inside an overridden
+        // strategy the spec manages, and a strategy the spec leaves alone.
+        assert!(t.emulator.edit_profile(&created.id, |w| {
+            w.extra
+                .insert("future_top".into(), serde_json::json!({"x": 1}));
+            let so = w.strategy_overrides.get_or_insert_default();
+            if let Some(okta) = so.get_mut("okta") {
+                okta.enabled_features = Some(vec![]);
+                okta.extra
+                    .insert("future_leaf".into(), serde_json::json!(true));
+            }
+            so.insert(
+                "samlp".into(),
+                ssoperator_emulators::auth0::wire::StrategyOverride {
+                    provisioning: Some(
+                        serde_json::json!({"google_workspace": {"sync_users": true}}),
+                    ),
+                    ..Default::default()
+                },
+            );
+            if let Some(org) = w.organization.as_mut() {
+                org.show_as_button = Some("none".into());
+                org.extra
+                    .insert("future_org".into(), serde_json::json!("kept"));
+            }
+        }));
+        let observed = p
+            .observe(ResourceKind::ConnectionProfile, &created.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let want = p.desired_fields(&desired).unwrap();
+        let d = diff(&want, &observed.fields);
+        assert_eq!(
+            d.paths,
+            vec![
+                "organization.show_as_button",
+                "strategyOverrides.okta.enabledFeatures"
+            ]
+        );
+        let after = p
+            .update(&created.id, &desired, &observed, &d)
+            .await
+            .unwrap();
+        assert!(diff(&want, &after.fields).is_empty());
+        let stored = t.emulator.get_profile(&created.id).unwrap();
+        assert_eq!(stored.extra["future_top"], serde_json::json!({"x": 1}));
+        assert_eq!(
+            stored.organization.unwrap().extra["future_org"],
+            serde_json::json!("kept")
+        );
+        let so = stored.strategy_overrides.unwrap();
+        assert_eq!(so["okta"].extra["future_leaf"], serde_json::json!(true));
+        assert_eq!(
+            so["samlp"].provisioning,
+            Some(serde_json::json!({"google_workspace": {"sync_users": true}}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_non_empty_connection_config_is_refused_by_name() {
+        let t = start().await;
+        let p = t.client();
+        let bad = with(&profile(&t, 1), |p| {
+            p.connection_config = Some(serde_json::Map::from_iter([(
+                "x".to_string(),
+                serde_json::json!(1),
+            )]))
+        });
+        match p.create(&bad).await {
+            Err(ProviderError::Invalid { field, message }) => {
+                assert_eq!(field.as_deref(), Some("connectionConfig"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn the_tenant_rate_limit_is_waited_out() {
         let t = start().await;
         let p = t.client();
@@ -406,22 +513,23 @@ mod tests {
     async fn find_by_name_pages_through_the_list() {
         let t = start().await;
         let p = t.client();
-        for n in 0..23 {
+        for n in 0..(PAGE_SIZE as usize + 5) {
             p.create(&profile(&t, n)).await.unwrap();
         }
+        let last = format!("profile-{}", PAGE_SIZE + 4);
         let found = p
-            .find_by_name(ResourceKind::ConnectionProfile, "profile-22")
+            .find_by_name(ResourceKind::ConnectionProfile, &last)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(found.name, "profile-22");
+        assert_eq!(found.name, last);
         assert!(
             p.find_by_name(ResourceKind::ConnectionProfile, "nope")
                 .await
                 .unwrap()
                 .is_none()
         );
-        assert!(t.core().calls()["GET /api/v2/connection-profiles"] >= 3);
+        assert!(t.core().calls()["GET /api/v2/connection-profiles"] >= 2);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use super::{Auth0Provider, Credentials, mapping};
 use crate::core::desired::{ProfileDesired, SecretValue};
 use crate::crd::{
-    Feature, OrganizationBehaviour, ProfileOrganization, StrategyOverride, StrategyOverrides,
+    CrossAppAccessResourceApp, CrossAppAccessStatus, CrossAppStatus, Feature,
+    GoogleWorkspaceProvisioning, OrganizationBehaviour, ProfileOrganization, Provisioning,
+    ScimProvisioning, ScimScope, ScimTokens, StrategyOverride, StrategyOverrides,
 };
 use crate::provider::{
     Desired, DynProvider, ProviderKind, ResourceKind, conformance::Target, http::ClientSettings,
@@ -95,14 +97,35 @@ impl Target for Auth0Target {
                 assign_membership_on_login: Some(OrganizationBehaviour::Required),
             }),
             connection_name_prefix_template: Some("sso-{org_name}".into()),
-            enabled_features: Some(vec!["scim".into(), "universal_logout".into()]),
+            enabled_features: Some(vec![
+                "scim".into(),
+                "universal_logout".into(),
+                "directory_sync".into(),
+            ]),
             connection_config: Some(serde_json::Map::new()),
             strategy_overrides: Some(StrategyOverrides {
                 okta: Some(StrategyOverride {
                     enabled_features: Some(vec![Feature::Scim]),
                     connection_config: Some(BTreeMap::new()),
+                    provisioning: None,
                 }),
                 ..Default::default()
+            }),
+            provisioning: Some(Provisioning {
+                scim: Some(ScimProvisioning {
+                    tokens: ScimTokens {
+                        scopes: vec![ScimScope::GetUsers, ScimScope::PostUsers],
+                        default_expiry: Some(3600),
+                        max_allowed_expiry: None,
+                    },
+                }),
+                google_workspace: None,
+            }),
+            cross_app_access_resource_app: Some(CrossAppAccessResourceApp {
+                status: CrossAppAccessStatus {
+                    default_value: CrossAppStatus::Disabled,
+                    allowed_values: None,
+                },
             }),
         })
     }
@@ -117,8 +140,12 @@ impl Target for Auth0Target {
             p.enabled_features = Some(vec!["scim".into()]);
             let mut so = p.strategy_overrides.clone().unwrap_or_default();
             so.google_apps = Some(StrategyOverride {
-                enabled_features: Some(vec![Feature::UniversalLogout]),
+                enabled_features: Some(vec![Feature::UniversalLogout, Feature::DirectorySync]),
                 connection_config: None,
+                provisioning: Some(Box::new(Provisioning {
+                    scim: None,
+                    google_workspace: Some(GoogleWorkspaceProvisioning { sync_users: true }),
+                })),
             });
             p.strategy_overrides = Some(so);
         }

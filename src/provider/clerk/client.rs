@@ -202,6 +202,15 @@ pub fn classify(resp: &Response) -> ProviderError {
         StatusCode::PAYMENT_REQUIRED => ProviderError::PermissionDenied(format!(
             "the Clerk plan does not include this feature: {message}"
         )),
+        // The description answers a refused key with 403 (AuthorizationInvalid), not 401: a key
+        // Clerk cannot authenticate is bad credentials, any other 403 a missing permission.
+        StatusCode::FORBIDDEN
+            if first.is_some_and(|e| {
+                e.code.starts_with("authentication_") || e.code.starts_with("authorization_header")
+            }) =>
+        {
+            ProviderError::Unauthenticated(message)
+        }
         StatusCode::FORBIDDEN => ProviderError::PermissionDenied(message),
         StatusCode::NOT_FOUND => ProviderError::NotFound(message),
         StatusCode::CONFLICT => ProviderError::Conflict(message),

@@ -506,7 +506,7 @@ mod tests {
             allow_organization_account_linking: false,
             custom_attributes: vec![],
             saml_connection: s.map(|s| SamlConnection {
-                id: "samlc_1".into(),
+                id: Some("samlc_1".into()),
                 idp_entity_id: s.idp_entity_id.clone(),
                 idp_sso_url: Some("https://idp.example.com/sso".into()),
                 force_authn: s.force_authn.unwrap_or(false),
@@ -514,7 +514,7 @@ mod tests {
                 ..Default::default()
             }),
             oauth_config: o.map(|o| OauthConfig {
-                id: "oac_1".into(),
+                id: Some("oac_1".into()),
                 client_id: Some(o.client_id.clone()),
                 discovery_url: o.discovery_url.clone(),
                 auth_url: Some("https://idp.example.com/authorize".into()),
@@ -523,6 +523,7 @@ mod tests {
             }),
             created_at: 1,
             updated_at: 1,
+            extra: Default::default(),
         }
     }
 

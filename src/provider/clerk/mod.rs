@@ -258,6 +258,20 @@ impl Provider for ClerkProvider {
     ) -> Result<Remote, ProviderError> {
         let c = connection(desired)?;
         let body = mapping::update_body(c, diff)?;
+        // Clerk does not keep names unique (its description constrains none and it answers no
+        // 409 on update), so a rename onto a taken name is found by the list lookup.
+        if body.contains_key("name")
+            && let Some(other) = self
+                .find_by_name(ResourceKind::EnterpriseConnection, &c.name)
+                .await?
+            && other.id != id
+        {
+            return Err(ProviderError::Conflict(format!(
+                "clerk: enterprise connection {} is already named {:?}",
+                other.id,
+                c.name.trim()
+            )));
+        }
         if body.is_empty() {
             return Ok(observed.clone());
         }

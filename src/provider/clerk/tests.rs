@@ -20,6 +20,10 @@ fn conn(n: usize) -> Desired {
     Desired::Connection(sample_connection(n))
 }
 
+fn desired_name(d: &Desired) -> &str {
+    d.name()
+}
+
 /// A raw request to the emulator, for the wire rules the client never exercises.
 async fn raw(running: &Running, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
     let resp = reqwest::Client::new()
@@ -297,13 +301,21 @@ async fn duplicates_and_validation_errors_map_to_conflict_and_invalid() {
         matches!(&err, ProviderError::Conflict(m) if m.contains("form_identifier_exists")),
         "{err:?}"
     );
-    // Same name, another domain.
+    // Same name, another domain: Clerk keeps no name unique (its description constrains none), so
+    // the create succeeds; the reconciler's find_by_name before a create is what sees the name taken.
     let mut other = sample_connection(7);
     other.domains = Some(vec!["elsewhere.example.com".into()]);
+    let twin = client.create(&Desired::Connection(other)).await.unwrap();
     assert!(matches!(
-        client.create(&Desired::Connection(other)).await,
+        client
+            .find_by_name(ResourceKind::EnterpriseConnection, desired_name(&conn(7)))
+            .await,
         Err(ProviderError::Conflict(_))
     ));
+    client
+        .delete(ResourceKind::EnterpriseConnection, &twin.id)
+        .await
+        .unwrap();
     // Activating a SAML connection without IdP settings.
     let mut bare = sample_connection(11);
     bare.saml = Some(Default::default());
@@ -388,4 +400,129 @@ async fn ids_are_path_escaped() {
         .delete(ResourceKind::EnterpriseConnection, "ec_missing")
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_rename_onto_a_taken_name_is_found_by_the_list_lookup() {
+    let (emu, _running, client) = setup().await;
+    client.create(&conn(1)).await.unwrap();
+    let b = client.create(&conn(2)).await.unwrap();
+    let Desired::Connection(mut renamed) = conn(2) else {
+        unreachable!()
+    };
+    renamed.name = sample_connection(1).name;
+    let renamed = Desired::Connection(renamed);
+    let d = diff(&client.desired_fields(&renamed).unwrap(), &b.fields);
+    assert_eq!(d.paths, vec!["name"]);
+    let err = client.update(&b.id, &renamed, &b, &d).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Conflict(_)), "{err:?}");
+    assert_eq!(emu.get_connection(&b.id).unwrap().name, b.name);
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_a_403_and_unauthenticated() {
+    let (_emu, running, _client) = setup().await;
+    let bad = testkit::client(&running, "sk_test_wrong");
+    let err = bad.verify_credentials().await.unwrap_err();
+    assert!(matches!(err, ProviderError::Unauthenticated(_)), "{err:?}");
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/enterprise_connections", running.url()))
+        .bearer_auth("sk_test_wrong")
+        .send()
+        .await
+        .unwrap();
+    // The description lists 403 (AuthorizationInvalid) for a refused key, and no 401.
+    assert_eq!(resp.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn a_connection_without_sub_object_ids_is_read() {
+    let (emu, _running, client) = setup().await;
+    let created = client.create(&conn(3)).await.unwrap();
+    // The description marks saml_connection.id and oauth_config.id optional.
+    let mut raw = serde_json::to_value(emu.get_connection(&created.id).unwrap()).unwrap();
+    for sub in ["saml_connection", "oauth_config"] {
+        if let Some(o) = raw.get_mut(sub).and_then(Value::as_object_mut) {
+            o.remove("id");
+        }
+    }
+    emu.insert_connection(serde_json::from_value(raw).unwrap());
+    let got = client
+        .observe(ResourceKind::EnterpriseConnection, &created.id)
+        .await
+        .unwrap();
+    assert!(got.is_some());
+}
+
+#[tokio::test]
+async fn custom_attributes_are_checked_against_the_description() {
+    let (_emu, running, _client) = setup().await;
+    for (attrs, param) in [
+        (
+            json!([{"name": "x", "key": "_x"}]),
+            "custom_attributes[0].key",
+        ),
+        (
+            json!([{"name": "", "key": "x"}]),
+            "custom_attributes[0].name",
+        ),
+        (json!([{"key": "x"}]), "custom_attributes[0].name"),
+        (
+            json!([{"name": "x", "key": "x", "colour": "red"}]),
+            "custom_attributes[0].colour",
+        ),
+        (
+            json!([{"name": "x", "key": "x", "multi_valued": "yes"}]),
+            "custom_attributes[0].multi_valued",
+        ),
+    ] {
+        let (status, body) = raw(
+            &running,
+            reqwest::Method::POST,
+            "/v1/enterprise_connections",
+            json!({"name": "c", "provider": "saml_custom", "domains": ["c.example.com"], "custom_attributes": attrs}),
+        )
+        .await;
+        assert_eq!(status, 422, "{attrs}: {body}");
+        assert_eq!(body["errors"][0]["meta"]["param_name"], param, "{body}");
+    }
+    let (status, body) = raw(
+        &running,
+        reqwest::Method::POST,
+        "/v1/enterprise_connections",
+        json!({"name": "c", "provider": "saml_custom", "domains": ["c.example.com"],
+            "custom_attributes": [{"name": "Dept", "key": "dept-1_a", "multi_valued": true}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn fields_set_in_the_dashboard_survive_an_update_of_owned_fields() {
+    let (emu, _running, client) = setup().await;
+    let desired = conn(4);
+    let created = client.create(&desired).await.unwrap();
+    assert!(emu.edit_connection(&created.id, |c| {
+        c.extra.insert("future_field".into(), json!({"kept": true}));
+        c.custom_attributes = vec![json!({"name": "Dept", "key": "dept"})];
+        c.name = "renamed in the dashboard".into();
+    }));
+    let observed = client
+        .observe(ResourceKind::EnterpriseConnection, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let d = diff(&client.desired_fields(&desired).unwrap(), &observed.fields);
+    assert_eq!(d.paths, vec!["name"]);
+    let after = client
+        .update(&created.id, &desired, &observed, &d)
+        .await
+        .unwrap();
+    assert_eq!(after.name, desired.name());
+    let stored = emu.get_connection(&created.id).unwrap();
+    assert_eq!(stored.extra["future_field"], json!({"kept": true}));
+    assert_eq!(
+        stored.custom_attributes,
+        vec![json!({"name": "Dept", "key": "dept"})]
+    );
 }
