@@ -4,7 +4,8 @@
 //!
 //! The check is strict where a description is loose, because it guards against our own mistakes,
 //! not the provider's: a body field the description does not name is a violation even where the
-//! schema would allow extra properties (a misspelled or mis-cased field name is exactly that), a
+//! schema would allow extra properties (a misspelled or mis-cased field name is exactly that; only
+//! a free-form object, `additionalProperties` without `properties`, takes any field), a
 //! `readOnly` field in a request is one, and a status code the operation does not list is one
 //! (429 and 5xx excepted: every provider documents those globally, not per operation). An enum
 //! next to Fern's "any other value" escape (`anyOf: [{enum}, {}]`) is held to the enum. Formats
@@ -607,10 +608,14 @@ impl<'a> Validator<'a> {
                     required.push(r.to_string());
                 }
             }
-            if let Some(Value::Object(a)) = part.get("additionalProperties")
-                && !a.is_empty()
-            {
-                extra = Some(Value::Object(a.clone()));
+            match part.get("additionalProperties") {
+                Some(Value::Object(a)) if !a.is_empty() => extra = Some(Value::Object(a.clone())),
+                // A free-form object (`additionalProperties: true` and no `properties` at all,
+                // e.g. Clerk's error `meta`) names no fields to hold a body to.
+                Some(Value::Bool(true)) if !part.contains_key("properties") => {
+                    extra = Some(Value::Bool(true))
+                }
+                _ => {}
             }
             for p in part
                 .get("allOf")
@@ -641,6 +646,11 @@ impl<'a> Validator<'a> {
         }
         for (name, value) in fields {
             let field_at = format!("{at}.{name}");
+            // A field the description requires is one it names, even where it forgets to give
+            // its schema (Clerk's `authenticatable`).
+            if !props.contains_key(name) && required.contains(name) {
+                continue;
+            }
             match props.get(name) {
                 Some(p) => {
                     let p = resolve(self.root, p);

@@ -14,7 +14,7 @@ use axum::{
 };
 use clap::Parser;
 use ssoperator_emulators::{
-    EmulatorCore, WindowLimit,
+    WindowLimit,
     demo::{DemoEmulators, examples_with_endpoints},
 };
 
