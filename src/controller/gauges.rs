@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(get(&m, "OrgRoleMapping", "Ready", "Unknown"), 1);
         assert_eq!(get(&m, "OrgRoleMapping", "Synced", "Unknown"), 3);
         assert_eq!(get(&m, "ProviderConfig", "Ready", "True"), 0);
-        assert!(!m.keys().any(|k| k.kind == "ProviderConfig" && k.condition == "Synced"));
+        assert!(
+            !m.keys()
+                .any(|k| k.kind == "ProviderConfig" && k.condition == "Synced")
+        );
         assert!(!m.keys().any(|k| k.kind == "ClusterProviderConfig"));
 
         orm_writer.apply_watcher_event(&Event::Delete(b));

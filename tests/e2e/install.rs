@@ -97,7 +97,12 @@ fn helm(args: &[&str]) -> Output {
 }
 
 /// `helm template` of the chart; `sets` are `--set` arguments.
-pub(crate) fn template_text(release: &str, ns: &str, sets: &[String], include_crds: bool) -> String {
+pub(crate) fn template_text(
+    release: &str,
+    ns: &str,
+    sets: &[String],
+    include_crds: bool,
+) -> String {
     let mut args = vec!["template", release, CHART, "--namespace", ns];
     if include_crds {
         args.push("--include-crds");

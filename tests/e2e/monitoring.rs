@@ -45,7 +45,10 @@ fn rendered() -> (Value, Value) {
     let text = cms[0]["data"]["ssoperator.json"].as_str().unwrap();
     let dashboard: Value = serde_json::from_str(text).unwrap();
     let file: Value = serde_json::from_str(&std::fs::read_to_string(DASHBOARD).unwrap()).unwrap();
-    assert_eq!(dashboard, file, "the ConfigMap carries the chart's dashboard file");
+    assert_eq!(
+        dashboard, file,
+        "the ConfigMap carries the chart's dashboard file"
+    );
     let rules: Vec<_> = docs
         .iter()
         .filter(|d| d["kind"] == "PrometheusRule")
@@ -75,10 +78,37 @@ fn expressions(dashboard: &Value, rule: &Value) -> BTreeMap<String, String> {
     out
 }
 
-/// PromQL words that are not metric names when not followed by `(`.
+/// PromQL words that are not metric names when not followed by `(`: aggregations (followed by a
+/// `by (...)` clause), binary operators, modifiers.
 const KEYWORDS: &[&str] = &[
-    "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
-    "offset", "inf", "nan",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "atan2",
+    "inf",
+    "nan",
 ];
 
 /// The metric names an expression reads: identifiers outside label matchers (`{...}`), ranges
@@ -129,8 +159,15 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
                 }
                 let call = j < chars.len() && chars[j] == '(';
                 let lower = word.to_ascii_lowercase();
-                if ["by", "without", "on", "ignoring", "group_left", "group_right"]
-                    .contains(&lower.as_str())
+                if [
+                    "by",
+                    "without",
+                    "on",
+                    "ignoring",
+                    "group_left",
+                    "group_right",
+                ]
+                .contains(&lower.as_str())
                 {
                     skip_parens_after = Some(lower);
                 } else if !call && !KEYWORDS.contains(&lower.as_str()) {
@@ -174,8 +211,9 @@ fn lint_dashboard(d: &Value) {
     let ds = json!({"type": "prometheus", "uid": "${datasource}"});
     let vars = d["templating"]["list"].as_array().unwrap();
     assert!(
-        vars.iter()
-            .any(|v| v["name"] == "datasource" && v["type"] == "datasource" && v["query"] == "prometheus"),
+        vars.iter().any(|v| v["name"] == "datasource"
+            && v["type"] == "datasource"
+            && v["query"] == "prometheus"),
         "a datasource variable of type prometheus"
     );
     for v in vars.iter().filter(|v| v["type"] == "query") {
@@ -191,9 +229,14 @@ fn lint_dashboard(d: &Value) {
         let id = p["id"].as_i64().unwrap_or_else(|| panic!("{title}: no id"));
         assert!(ids.insert(id), "{title}: id {id} is used twice");
         let g = &p["gridPos"];
-        let [h, w, x, y] = ["h", "w", "x", "y"]
-            .map(|k| g[k].as_i64().unwrap_or_else(|| panic!("{title}: gridPos.{k}")));
-        assert!(h > 0 && w > 0 && x >= 0 && y >= 0 && x + w <= 24, "{title}: gridPos {g}");
+        let [h, w, x, y] = ["h", "w", "x", "y"].map(|k| {
+            g[k].as_i64()
+                .unwrap_or_else(|| panic!("{title}: gridPos.{k}"))
+        });
+        assert!(
+            h > 0 && w > 0 && x >= 0 && y >= 0 && x + w <= 24,
+            "{title}: gridPos {g}"
+        );
         for cx in x..x + w {
             for cy in y..y + h {
                 if let Some(other) = cells.insert((cx, cy), title.clone()) {
@@ -205,19 +248,25 @@ fn lint_dashboard(d: &Value) {
             continue;
         }
         assert!(
-            ["timeseries", "stat", "gauge", "table", "bargauge"].contains(&p["type"].as_str().unwrap()),
+            ["timeseries", "stat", "gauge", "table", "bargauge"]
+                .contains(&p["type"].as_str().unwrap()),
             "{title}: type {}",
             p["type"]
         );
         assert_eq!(p["datasource"], ds, "{title}: datasource");
-        let targets = p["targets"].as_array().unwrap_or_else(|| panic!("{title}: no targets"));
+        let targets = p["targets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{title}: no targets"));
         assert!(!targets.is_empty(), "{title}: no targets");
         let mut refs = BTreeSet::new();
         for t in targets {
             assert_eq!(t["datasource"], ds, "{title}: target datasource");
             let expr = t["expr"].as_str().unwrap_or_default();
             assert!(!expr.trim().is_empty(), "{title}: a target without expr");
-            assert!(refs.insert(t["refId"].as_str().unwrap().to_string()), "{title}: refId twice");
+            assert!(
+                refs.insert(t["refId"].as_str().unwrap().to_string()),
+                "{title}: refId twice"
+            );
             assert_eq!(
                 expr.matches('(').count(),
                 expr.matches(')').count(),
@@ -274,7 +323,10 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
     // Every alert reads this release's series only.
     for (what, expr) in expressions(&dashboard, &rule) {
         if what.starts_with("alert") {
-            assert!(expr.contains(r#"job="mon-ssoperator-metrics", namespace="ops""#), "{what}: {expr}");
+            assert!(
+                expr.contains(r#"job="mon-ssoperator-metrics", namespace="ops""#),
+                "{what}: {expr}"
+            );
         }
     }
 
@@ -283,9 +335,23 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
     let rules = dir.join("rules.yaml");
     std::fs::write(&rules, serde_json::to_string_pretty(&rule["spec"]).unwrap()).unwrap();
     let promtool = tools_bin().join("promtool");
-    let out = run(Command::new(&promtool).arg("check").arg("rules").arg(&rules), None);
-    assert!(out.ok, "promtool check rules:\n{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("SUCCESS: 5 rules found"), "{}", out.stdout);
+    let out = run(
+        Command::new(&promtool)
+            .arg("check")
+            .arg("rules")
+            .arg(&rules),
+        None,
+    );
+    assert!(
+        out.ok,
+        "promtool check rules:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout.contains("SUCCESS: 5 rules found"),
+        "{}",
+        out.stdout
+    );
     let sel = r#"job="mon-ssoperator-metrics", namespace="ops""#;
     let tests = json!({
         "rule_files": ["rules.yaml"],
@@ -305,7 +371,7 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
             "alert_rule_test": [
                 {"eval_time": "9m", "alertname": "SsoperatorDown", "exp_alerts": []},
                 {"eval_time": "9m", "alertname": "SsoperatorNoLeader", "exp_alerts": []},
-                {"eval_time": "18m", "alertname": "SsoperatorDown",
+                {"eval_time": "22m", "alertname": "SsoperatorDown",
                  "exp_alerts": [{"exp_labels": {"severity": "critical", "job": "mon-ssoperator-metrics", "namespace": "ops"},
                    "exp_annotations": {"summary": "ssoperator is down",
                      "description": "No replica of ssoperator in ops has been scraped for 5 minutes: SSO resources are not reconciled."}}]},
@@ -316,9 +382,28 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
                      "description": "1 EnterpriseConnection resources have had Ready False or Unknown for 15m. kubectl get enterpriseconnection -A shows which; their Ready condition and Events say why."}}]},
                 {"eval_time": "2m", "alertname": "SsoperatorRepeatedDriftRepairs", "exp_alerts": []},
                 {"eval_time": "10m", "alertname": "SsoperatorRepeatedDriftRepairs",
-                 "exp_alerts": [{"exp_labels": {"severity": "warning", "kind": "OrgRoleMapping"}}]},
+                 "exp_alerts": [{"exp_labels": {"severity": "warning", "kind": "OrgRoleMapping"},
+                   "exp_annotations": {"summary": "OrgRoleMapping drift repaired repeatedly",
+                     "description": "ssoperator repaired drift of OrgRoleMapping resources at their provider 10 times in the last hour (threshold 3): someone or something keeps changing them in the provider's console or API. The DriftRepaired Events and status.lastDrift name the fields."}}]},
                 {"eval_time": "30m", "alertname": "SsoperatorProviderRateLimited",
-                 "exp_alerts": [{"exp_labels": {"severity": "warning", "provider": "clerk"}}]},
+                 "exp_alerts": [{"exp_labels": {"severity": "warning", "provider": "clerk"},
+                   "exp_annotations": {"summary": "clerk answers too many calls with 429",
+                     "description": "4.762% of ssoperator's calls to clerk were answered 429 Too Many Requests over 10 minutes (threshold 0.01). Lower the ProviderConfig's rateLimit to the account's limit, or look for another client sharing the account."}}]},
+            ],
+        }, {
+            // Both replicas scraped, neither leading.
+            "interval": "1m",
+            "input_series": [
+                {"series": format!("ssoperator_leader{{{sel}, pod=\"a\"}}"), "values": "1 0x10"},
+                {"series": format!("ssoperator_leader{{{sel}, pod=\"b\"}}"), "values": "0x10"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "SsoperatorNoLeader", "exp_alerts": []},
+                {"eval_time": "7m", "alertname": "SsoperatorNoLeader",
+                 "exp_alerts": [{"exp_labels": {"severity": "critical"},
+                   "exp_annotations": {"summary": "No ssoperator replica holds the leader Lease",
+                     "description": "ssoperator in ops runs but no replica has led for 5 minutes: nothing reconciles. Check the Lease and the replicas' logs."}}]},
+                {"eval_time": "7m", "alertname": "SsoperatorDown", "exp_alerts": []},
             ],
         }],
     });
@@ -330,7 +415,11 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
             .args(["test", "rules", "rules_test.yaml"]),
         None,
     );
-    assert!(out.ok, "promtool test rules:\n{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.ok,
+        "promtool test rules:\n{}\n{}",
+        out.stdout, out.stderr
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -354,9 +443,15 @@ async fn every_metric_the_dashboard_and_alerts_name_is_on_a_running_operators_me
     }
     // The templating variables read label values of a metric too.
     for v in dashboard["templating"]["list"].as_array().unwrap() {
-        if let Some(q) = v["definition"].as_str().and_then(|q| q.strip_prefix("label_values(")) {
+        if let Some(q) = v["definition"]
+            .as_str()
+            .and_then(|q| q.strip_prefix("label_values("))
+        {
             let metric = q.split([',', '{']).next().unwrap().trim().to_string();
-            wanted.entry(metric).or_default().push(format!("variable {}", v["name"]));
+            wanted
+                .entry(metric)
+                .or_default()
+                .push(format!("variable {}", v["name"]));
         }
     }
     assert!(wanted.len() >= 10, "{wanted:?}");
@@ -373,10 +468,15 @@ async fn every_metric_the_dashboard_and_alerts_name_is_on_a_running_operators_me
         ..Faults::default()
     });
     secret(&client, &ns, "qovery-creds", &[("token", "qov_mon_token")]).await;
-    apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "ProviderConfig",
+    apply(
+        &client,
+        &ns,
+        json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "ProviderConfig",
         "metadata": {"name": "qovery"}, "spec": {"credentialsSecretRef": {"name": "qovery-creds"},
         "endpoint": running.url(), "qovery": {"organizationId": ORG},
-        "rateLimit": {"requestsPerSecond": 2, "burst": 1}}})).await;
+        "rateLimit": {"requestsPerSecond": 2, "burst": 1}}}),
+    )
+    .await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "acme"}, "spec": {"providerConfigRef": {"name": "qovery"}, "name": "acme-sso", "saml": {}}})).await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "OrgRoleMapping",
@@ -442,8 +542,18 @@ async fn every_metric_the_dashboard_and_alerts_name_is_on_a_running_operators_me
     // The values behind them are the ones this run caused.
     let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));
     assert!(has("ssoperator_leader 1"), "{text}");
-    assert!(has(r#"ssoperator_resources{kind="EnterpriseConnection",condition="Ready",status="True"} 1"#), "{text}");
-    assert!(has(r#"ssoperator_resources{kind="EnterpriseConnection",condition="Ready",status="False"} 1"#), "{text}");
+    assert!(
+        has(
+            r#"ssoperator_resources{kind="EnterpriseConnection",condition="Ready",status="True"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            r#"ssoperator_resources{kind="EnterpriseConnection",condition="Ready",status="False"} 1"#
+        ),
+        "{text}"
+    );
     assert!(text.contains(r#"status="429""#), "{text}");
     eprintln!(
         "monitoring: {} metric names from {} expressions all exposed",
