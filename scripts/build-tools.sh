@@ -5,14 +5,17 @@
 #   kstatus        tools/kstatus: sigs.k8s.io/cli-utils' kstatus (what Flux health checks use)
 #   argocd-health  tools/argocd-health: runs an Argo CD health Lua script with gopher-lua, the
 #                  interpreter Argo CD embeds
+#   promtool       github.com/prometheus/prometheus/cmd/promtool at PROMETHEUS_MODULE_VERSION (the
+#                  Go module's v0.3xx.y is Prometheus 3.xx.y): checks the chart's PrometheusRule
 # A no-op for each tool that is already built at that version (or from the same sources).
 #   scripts/build-tools.sh            # prints the bin directory on its last line
-# Env: HELM_VERSION (default below), K8S_VERSION (for helm's default kube version),
+# Env: HELM_VERSION, PROMETHEUS_MODULE_VERSION (defaults below), K8S_VERSION (for helm's default kube version),
 #      SSOPERATOR_CACHE (default ~/.cache/ssoperator)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HELM_VERSION=${HELM_VERSION:-3.21.4}
 K8S_VERSION=${K8S_VERSION:-1.36.3}
+PROMETHEUS_MODULE_VERSION=${PROMETHEUS_MODULE_VERSION:-0.316.0}
 K8S_MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
 GO_MIN=1.26
 CACHE=${SSOPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ssoperator}
@@ -27,8 +30,11 @@ helm_ok() {
     [ "$(cat "$OUT/.helm.stamp" 2>/dev/null)" = "$HELM_VERSION/1.$K8S_MINOR" ]
 }
 local_ok() { [ -x "$OUT/$1" ] && [ "$(cat "$OUT/.$1.stamp" 2>/dev/null)" = "$(src_hash "$1")" ]; }
+promtool_ok() {
+  [ -x "$OUT/promtool" ] && [ "$(cat "$OUT/.promtool.stamp" 2>/dev/null)" = "$PROMETHEUS_MODULE_VERSION" ]
+}
 
-if helm_ok && local_ok kstatus && local_ok argocd-health; then
+if helm_ok && local_ok kstatus && local_ok argocd-health && promtool_ok; then
   echo "$OUT"; exit 0
 fi
 
@@ -54,6 +60,15 @@ if ! helm_ok; then
   done
   (cd "$TMP" && GOBIN=$OUT go install -trimpath -ldflags "$LDF" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION")
   echo "$HELM_VERSION/1.$K8S_MINOR" > "$OUT/.helm.stamp"
+fi
+
+if ! promtool_ok; then
+  echo "building promtool (prometheus module v$PROMETHEUS_MODULE_VERSION) into $OUT (first run only; several minutes on 2 cores)" >&2
+  TMP_P=$(mktemp -d)
+  (cd "$TMP_P" && GOBIN=$OUT go install -trimpath -ldflags "-s -w" \
+    "github.com/prometheus/prometheus/cmd/promtool@v$PROMETHEUS_MODULE_VERSION")
+  rm -rf "$TMP_P"
+  echo "$PROMETHEUS_MODULE_VERSION" > "$OUT/.promtool.stamp"
 fi
 
 for tool in kstatus argocd-health; do

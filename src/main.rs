@@ -112,6 +112,8 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
 
+    // The leader (or the only replica, without leader election) from here until it stops.
+    metrics.leader.set(1);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let guard = Guard {
         fence: fence.clone(),
@@ -146,6 +148,7 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
             Err(e) => format!("the controllers' task failed: {e}"),
         }),
     };
+    metrics.leader.set(0);
     let text = metrics.render();
     let status_writes = sum_samples(&text, "ssoperator_status_writes_total");
     let provider_writes = provider_writes(&text);

@@ -1,10 +1,19 @@
-//! Prometheus metrics: reconciles per kind, provider calls, rate-limit waits, drift repairs.
+//! Prometheus metrics: reconciles per kind, provider calls, rate-limit waits, drift repairs,
+//! resources by kind and condition, leadership.
+//!
+//! The chart's Grafana dashboard (`charts/ssoperator/dashboards/ssoperator.json`) and
+//! PrometheusRule (`charts/ssoperator/templates/prometheusrule.yaml`) use these names; an e2e test
+//! (`tests/e2e/monitoring.rs`) checks that every metric they name is exposed.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -33,6 +42,18 @@ pub struct ProviderLabels {
     pub provider: String,
 }
 
+/// One series of `ssoperator_resources`: a kind, one of its conditions (Ready, Synced) and that
+/// condition's status (True, False, Unknown; a resource without the condition yet is Unknown).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct ResourceLabels {
+    pub kind: String,
+    pub condition: String,
+    pub status: String,
+}
+
+/// Counts the resources the controllers hold, by [`ResourceLabels`]; called at each scrape.
+pub type ResourceCounter = Box<dyn Fn() -> BTreeMap<ResourceLabels, i64> + Send + Sync>;
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -45,6 +66,14 @@ pub struct Metrics {
     pub rate_limit_wait_seconds: Family<ProviderLabels, Counter<f64>>,
     pub drift_repairs: Family<KindLabels, Counter>,
     pub status_writes: Family<KindLabels, Counter>,
+    /// Resources by kind, condition and status, counted at scrape time from the controllers'
+    /// watch caches (so a deleted resource leaves the count at once); no series while this
+    /// replica runs no controllers (a standby).
+    pub resources: Family<ResourceLabels, Gauge>,
+    /// 1 while this replica runs the controllers (holds the Lease, or runs without leader
+    /// election), else 0.
+    pub leader: Gauge,
+    resource_counter: Mutex<Option<ResourceCounter>>,
 }
 
 fn buckets() -> Histogram {
@@ -64,6 +93,9 @@ impl Default for Metrics {
             rate_limit_wait_seconds: Family::default(),
             drift_repairs: Family::default(),
             status_writes: Family::default(),
+            resources: Family::default(),
+            leader: Gauge::default(),
+            resource_counter: Mutex::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles per kind", m.reconciles.clone());
@@ -107,6 +139,16 @@ impl Default for Metrics {
             "Status updates written to the API server",
             m.status_writes.clone(),
         );
+        registry.register(
+            "resources",
+            "Resources by kind, condition (Ready, Synced) and status (True, False, Unknown)",
+            m.resources.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 on the replica that runs the controllers (the leader), 0 on a standby",
+            m.leader.clone(),
+        );
         Self { registry, ..m }
     }
 }
@@ -118,8 +160,28 @@ impl Metrics {
         }
     }
 
+    /// Sets what `ssoperator_resources` is counted from (`None`: no series, e.g. once the
+    /// controllers stop).
+    pub fn set_resource_counter(&self, counter: Option<ResourceCounter>) {
+        *self
+            .resource_counter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = counter;
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
+        // Held while the gauge is refilled and encoded, so that two scrapes do not interleave.
+        let counter = self
+            .resource_counter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.resources.clear();
+        if let Some(count) = counter.as_ref() {
+            for (labels, n) in count() {
+                self.resources.get_or_create(&labels).set(n);
+            }
+        }
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();
@@ -203,6 +265,41 @@ mod tests {
                     ssoperator_status_writes_total_other 100\n";
         assert_eq!(sum_samples(text, "ssoperator_status_writes_total"), 5.0);
         assert_eq!(sum_samples(text, "ssoperator_reconciles_total"), 0.0);
+    }
+
+    #[test]
+    fn resources_are_counted_at_each_render_and_leader_is_a_gauge() {
+        let m = Metrics::default();
+        let text = m.render();
+        // A family without series is left out of the exposition altogether.
+        assert!(!text.contains("ssoperator_resources"), "{text}");
+        assert!(text.contains("ssoperator_leader 0\n"), "{text}");
+        let n = Arc::new(std::sync::atomic::AtomicI64::new(2));
+        let n2 = n.clone();
+        m.set_resource_counter(Some(Box::new(move || {
+            let labels = |status: &str| ResourceLabels {
+                kind: "OrgRoleMapping".into(),
+                condition: "Ready".into(),
+                status: status.into(),
+            };
+            let v = n2.load(std::sync::atomic::Ordering::Relaxed);
+            let mut out = BTreeMap::from([(labels("True"), v)]);
+            if v > 1 {
+                out.insert(labels("False"), 1);
+            }
+            out
+        })));
+        m.leader.set(1);
+        let text = m.render();
+        assert_eq!(sum_samples(&text, "ssoperator_resources"), 3.0, "{text}");
+        assert!(text.contains("ssoperator_leader 1\n"), "{text}");
+        // A series that the counter no longer returns is gone from the next scrape.
+        n.store(1, std::sync::atomic::Ordering::Relaxed);
+        let text = m.render();
+        assert_eq!(sum_samples(&text, "ssoperator_resources"), 1.0, "{text}");
+        assert!(!text.contains("status=\"False\""), "{text}");
+        m.set_resource_counter(None);
+        assert_eq!(sum_samples(&m.render(), "ssoperator_resources"), 0.0);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod finalizer;
+pub mod gauges;
 pub mod managed;
 pub mod observations;
 pub mod provider_config;
@@ -420,6 +421,13 @@ pub async fn run_guarded(
         cps.store.clone(),
         orms.store.clone(),
     ));
+    metrics.set_resource_counter(Some(gauges::resource_counter(gauges::Counted {
+        provider_configs: pcs.store.clone(),
+        cluster_provider_configs: manages_cluster_configs.then(|| cpcs.store.clone()),
+        connections: ecs.store.clone(),
+        profiles: cps.store.clone(),
+        mappings: orms.store.clone(),
+    })));
     let registry = registry::Registry::new(client.clone(), stores, observer, config.default_rate)
         .with_guard(user_agent, guard.fence.clone());
     let events = events::Publisher::new(client.clone(), "ssoperator", config.identity.clone());

@@ -48,7 +48,7 @@ const LEASES: &str = "coordination.k8s.io";
 // Tools
 
 /// The directory with helm, kstatus and argocd-health.
-fn tools_bin() -> PathBuf {
+pub(crate) fn tools_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Some(dir) = std::env::var_os("SSOPERATOR_TOOLS_BIN").filter(|v| !v.is_empty()) {
@@ -66,14 +66,14 @@ fn tools_bin() -> PathBuf {
     .clone()
 }
 
-struct Output {
-    ok: bool,
+pub(crate) struct Output {
+    pub(crate) ok: bool,
     code: Option<i32>,
-    stdout: String,
-    stderr: String,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
+pub(crate) fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -97,7 +97,12 @@ fn helm(args: &[&str]) -> Output {
 }
 
 /// `helm template` of the chart; `sets` are `--set` arguments.
-fn template_text(release: &str, ns: &str, sets: &[String], include_crds: bool) -> String {
+pub(crate) fn template_text(
+    release: &str,
+    ns: &str,
+    sets: &[String],
+    include_crds: bool,
+) -> String {
     let mut args = vec!["template", release, CHART, "--namespace", ns];
     if include_crds {
         args.push("--include-crds");
@@ -110,7 +115,7 @@ fn template_text(release: &str, ns: &str, sets: &[String], include_crds: bool) -
     out.stdout
 }
 
-fn render(release: &str, ns: &str, sets: &[String]) -> Vec<Value> {
+pub(crate) fn render(release: &str, ns: &str, sets: &[String]) -> Vec<Value> {
     demo::parse_documents(&template_text(release, ns, sets, false)).unwrap()
 }
 
@@ -523,7 +528,7 @@ fn deploy_dir_is_the_rendered_chart_and_a_stale_copy_fails_the_check() {
     std::fs::remove_dir_all(&tmp).ok();
 }
 
-fn tempdir(what: &str) -> PathBuf {
+pub(crate) fn tempdir(what: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "ssoperator-{what}-{}-{}",
         std::process::id(),
@@ -736,13 +741,13 @@ fn is_forbidden<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> bool {
 }
 
 /// The operator binary as a child process; killed when dropped.
-struct OperatorProcess {
-    child: Child,
-    log: PathBuf,
+pub(crate) struct OperatorProcess {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
 }
 
 impl OperatorProcess {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -786,7 +791,7 @@ impl Drop for OperatorProcess {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

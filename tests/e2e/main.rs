@@ -19,6 +19,7 @@ mod leader;
 mod lifecycle;
 mod loginradius;
 mod mistakes;
+mod monitoring;
 mod operator;
 mod qovery;
 mod ratelimit;
