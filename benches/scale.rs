@@ -22,6 +22,11 @@
 //! - `SCALE_OPERATOR_ARGS`: extra operator flags, split on whitespace (e.g. `--concurrency 16`).
 //! - `SCALE_OPERATOR_LOG`: the operator's `RUST_LOG` (default `warn`); its log goes to a file
 //!   whose path is printed.
+//! - `SCALE_OPERATOR_WRAPPER`: a command (split on whitespace) the operator is started under, e.g.
+//!   `heaptrack -o /tmp/hp` for a heap profile. The figures are still the operator's own (the
+//!   descendant named `ssoperator`), and at the end it gets SIGTERM, so that a profiler writes its
+//!   data. For symbols, build with `CARGO_PROFILE_RELEASE_STRIP=none
+//!   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`.
 
 // Benchmark code: a panic with a message is how it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -82,6 +87,7 @@ struct Settings {
     timeout: Option<Duration>,
     operator_args: Vec<String>,
     operator_log: String,
+    operator_wrapper: Vec<String>,
 }
 
 impl Settings {
@@ -107,6 +113,9 @@ impl Settings {
                 .map(|v| v.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
             operator_log: env("SCALE_OPERATOR_LOG").unwrap_or_else(|| "warn".into()),
+            operator_wrapper: env("SCALE_OPERATOR_WRAPPER")
+                .map(|v| v.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
         };
         assert!(settings.n > 0, "SCALE_N must be at least 1");
         assert!(
@@ -163,7 +172,9 @@ impl Settings {
 /// The operator as its own process; killed when dropped.
 struct Operator {
     child: Child,
+    /// The operator's own process: `child`, or its descendant under `SCALE_OPERATOR_WRAPPER`.
     pid: u32,
+    wrapped: bool,
     metrics_url: String,
     log: PathBuf,
 }
@@ -175,7 +186,16 @@ impl Operator {
             .expect("a free loopback port")
             .port();
         let log = std::env::temp_dir().join(format!("ssoperator-bench-{run}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_ssoperator"))
+        let bin = env!("CARGO_BIN_EXE_ssoperator");
+        let mut command = match settings.operator_wrapper.split_first() {
+            Some((wrapper, args)) => {
+                let mut c = Command::new(wrapper);
+                c.args(args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = command
             .env("KUBECONFIG", support::kubeconfig_path())
             .env("RUST_LOG", &settings.operator_log)
             .env_remove("FAILPOINTS")
@@ -199,6 +219,7 @@ impl Operator {
         Self {
             pid: child.id(),
             child,
+            wrapped: !settings.operator_wrapper.is_empty(),
             metrics_url: format!("http://127.0.0.1:{port}/metrics"),
             log,
         }
@@ -245,6 +266,11 @@ impl Operator {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        if self.wrapped {
+            self.pid = descendant_named(self.child.id(), "ssoperator")
+                .expect("the operator among the wrapper's descendants");
+            eprintln!("operator pid {} (under the wrapper)", self.pid);
+        }
     }
 
     /// A `VmHWM:`-style field of /proc/<pid>/status, in KiB.
@@ -271,9 +297,49 @@ impl Operator {
 
 impl Drop for Operator {
     fn drop(&mut self) {
+        if self.wrapped {
+            // A graceful stop, so that a profiler writes its data (2 minutes at most).
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid.to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The first process below `root` (depth first) whose command name is `name`.
+fn descendant_named(root: u32, name: &str) -> Option<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        for &c in children.get(&pid).into_iter().flatten() {
+            let comm = std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap_or_default();
+            if comm.trim() == name {
+                return Some(c);
+            }
+            todo.push(c);
+        }
+    }
+    None
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -680,6 +746,11 @@ async fn main() {
     let quiet_metrics = operator.metrics().await;
     let (cpu_after, quiet) = (operator.cpu_ticks(), quiet_start.elapsed());
     let (hwm, rss) = (operator.status_kib("VmHWM"), operator.status_kib("VmRSS"));
+    eprintln!(
+        "bench: operator VmHWM {:.1} MiB, VmRSS {:.1} MiB after the quiet resync",
+        hwm as f64 / 1024.0,
+        rss as f64 / 1024.0
+    );
     let resync_calls = clerk.core().calls();
     let resync_429 = clerk.core().rate_limited_calls();
     let resync_writes = clerk.core().writes();

@@ -29,15 +29,24 @@ use kube::{
     },
 };
 
-/// The annotation `kubectl apply` writes: the whole last-applied object, read by nothing here.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// The prefix of the annotations the operator reads ([`crate::crd::PAUSED_ANNOTATION`],
+/// [`crate::crd::EXTERNAL_ID_ANNOTATION`]); the stores keep only these.
+const OWN_ANNOTATIONS: &str = "ssoperator.io/";
 
 /// Drops what the operator never reads from an object before it is stored: `managedFields`
-/// (about three quarters of a typical object) and kubectl's last-applied copy.
+/// (about three quarters of a typical object), the labels and every annotation but its own
+/// (kubectl's last-applied copy among them). Each label or annotation map, even of one entry,
+/// costs a B-tree node of about half a KiB per object; the cached copies serve reads only (every
+/// write is a patch of named fields, never the stored object sent back).
 pub fn strip<K: Resource>(obj: &mut K) {
-    obj.meta_mut().managed_fields = None;
-    if let Some(a) = obj.meta_mut().annotations.as_mut() {
-        a.remove(LAST_APPLIED);
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    meta.labels = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.retain(|k, _| k.starts_with(OWN_ANNOTATIONS));
+        if a.is_empty() {
+            meta.annotations = None;
+        }
     }
 }
 
@@ -337,18 +346,42 @@ mod tests {
     }
 
     #[test]
-    fn strip_drops_managed_fields_and_the_last_applied_copy_only() {
+    fn strip_drops_managed_fields_labels_and_foreign_annotations_only() {
         let mut o = cm("a", "x", "1");
         o.metadata.managed_fields = Some(vec![Default::default()]);
+        o.metadata.labels = Some([("app".to_string(), "x".to_string())].into());
         o.metadata.annotations = Some(
             [
-                (LAST_APPLIED.to_string(), "{}".to_string()),
-                ("keep".to_string(), "1".to_string()),
+                (
+                    "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                    "{}".to_string(),
+                ),
+                (
+                    crate::crd::PAUSED_ANNOTATION.to_string(),
+                    "true".to_string(),
+                ),
+                (
+                    crate::crd::EXTERNAL_ID_ANNOTATION.to_string(),
+                    "id".to_string(),
+                ),
             ]
             .into(),
         );
         strip(&mut o);
         assert!(o.metadata.managed_fields.is_none());
-        assert_eq!(o.annotations().keys().collect::<Vec<_>>(), ["keep"]);
+        assert!(o.metadata.labels.is_none());
+        assert_eq!(
+            o.annotations().keys().collect::<Vec<_>>(),
+            [
+                crate::crd::EXTERNAL_ID_ANNOTATION,
+                crate::crd::PAUSED_ANNOTATION
+            ]
+        );
+        assert_eq!(o.data, cm("a", "x", "1").data);
+
+        let mut foreign_only = cm("a", "y", "1");
+        foreign_only.metadata.annotations = Some([("k".to_string(), "v".to_string())].into());
+        strip(&mut foreign_only);
+        assert!(foreign_only.metadata.annotations.is_none());
     }
 }
