@@ -15,8 +15,17 @@ use crate::operator::*;
 const LR_ORG: &str = "org_outputs0000000001";
 
 fn connection(name: &str, config: &str, extra: Value) -> Value {
+    // What each provider takes: Clerk the IdP's SSO URL, LoginRadius its metadata URL.
+    let saml = match config {
+        "lr" => {
+            json!({"idpEntityId": "https://idp.example.com", "idpMetadataUrl": "https://idp.example.com/metadata.xml"})
+        }
+        _ => {
+            json!({"idpEntityId": "https://idp.example.com", "idpSsoUrl": "https://idp.example.com/sso"})
+        }
+    };
     let mut spec = json!({"providerConfigRef": {"name": config}, "name": name, "domains": [format!("{name}.example.com")],
-        "saml": {"idpEntityId": "https://idp.example.com", "idpSsoUrl": "https://idp.example.com/sso"}});
+        "saml": saml});
     for (k, v) in extra.as_object().into_iter().flatten() {
         spec[k] = v.clone();
     }
