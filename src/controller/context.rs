@@ -39,6 +39,8 @@ pub struct Written {
     /// The resourceVersion of the copy the last status write started from, and a hash of the
     /// status written.
     pub status: Option<(String, u64)>,
+    /// A hash of the spec.writeOutputsTo target and the outputs last written there.
+    pub outputs: Option<u64>,
 }
 
 impl Context {

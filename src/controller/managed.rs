@@ -43,6 +43,10 @@ pub trait Managed:
     fn connection_name(&self) -> Option<String> {
         None
     }
+    /// Where the spec asks for the provider's outputs to be written (spec.writeOutputsTo).
+    fn outputs_target(&self) -> Option<&crate::crd::OutputsTarget> {
+        None
+    }
     /// Builds the desired state, reading referenced Secrets and connections.
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error>;
 }
@@ -86,6 +90,9 @@ impl Managed for EnterpriseConnection {
     }
     fn managed_status(&self) -> Option<&ManagedStatus> {
         self.status.as_ref()
+    }
+    fn outputs_target(&self) -> Option<&crate::crd::OutputsTarget> {
+        self.spec.write_outputs_to.as_ref()
     }
     fn secret_names(&self) -> Vec<String> {
         self.spec

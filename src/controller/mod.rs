@@ -8,6 +8,7 @@ pub mod finalizer;
 pub mod gauges;
 pub mod managed;
 pub mod observations;
+pub mod outputs;
 pub mod provider_config;
 pub mod reconcile;
 pub mod registry;

@@ -690,6 +690,7 @@ async fn sync<K: Managed>(
                 fields: d.paths.clone(),
             });
             set_outputs(status, &latest);
+            super::outputs::write(ctx, obj, status).await?;
             return Ok(Synced::Drifted(d.paths));
         }
         let id = latest.id.clone();
@@ -737,6 +738,7 @@ async fn sync<K: Managed>(
         }
     }
     set_outputs(status, &latest);
+    super::outputs::write(ctx, obj, status).await?;
     // Resources that recorded their id before the annotation existed get it now.
     record_external_id(ctx, api, obj, &latest.id).await?;
     Ok(Synced::InSync)

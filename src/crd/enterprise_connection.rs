@@ -64,6 +64,32 @@ pub struct EnterpriseConnectionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     pub organization_id: Option<String>,
+    /// A ConfigMap or Secret in this namespace that the operator keeps filled with the values the
+    /// identity-provider administrator needs (status.outputs: acsUrl, spEntityId, spMetadataUrl,
+    /// spCertificate). It is owned by this resource, so it goes when the resource goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_outputs_to: Option<OutputsTarget>,
+}
+
+/// Where the provider's outputs are written: exactly one of a ConfigMap or a Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.configMap) != has(self.secret)").message("set exactly one of configMap or secret"))]
+#[serde(rename_all = "camelCase")]
+pub struct OutputsTarget {
+    /// Name of a ConfigMap in the resource's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub config_map: Option<String>,
+    /// Name of a Secret in the resource's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub secret: Option<String>,
 }
 
 /// Identity-provider type, as Clerk and LoginRadius name it.

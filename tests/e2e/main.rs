@@ -21,6 +21,7 @@ mod loginradius;
 mod mistakes;
 mod monitoring;
 mod operator;
+mod outputs;
 mod qovery;
 mod ratelimit;
 mod restart;

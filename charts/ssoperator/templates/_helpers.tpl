@@ -99,6 +99,12 @@ Role in each watched namespace. Every verb is one the operator calls:
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: {{ if eq (include "ssoperator.watchSecrets" .) "true" }}["get", "list", "watch"]{{ else }}["get"]{{ end }}
+{{- if .Values.writeOutputs }}
+# spec.writeOutputsTo (writeOutputs=true): the ConfigMap or Secret each EnterpriseConnection owns.
+- apiGroups: [""]
+  resources: ["configmaps", "secrets"]
+  verbs: ["get", "create", "patch"]
+{{- end }}
 {{- end }}
 
 {{/*
