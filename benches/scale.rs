@@ -27,6 +27,8 @@
 //!   descendant named `ssoperator`), and at the end it gets SIGTERM, so that a profiler writes its
 //!   data. For symbols, build with `CARGO_PROFILE_RELEASE_STRIP=none
 //!   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`.
+//! - `SCALE_OPERATOR_BINARY`: run this operator binary instead of cargo's build, e.g. the image's
+//!   static musl one: `SCALE_OPERATOR_BINARY=$(scripts/build-static.sh | tail -n 1)`.
 
 // Benchmark code: a panic with a message is how it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -65,6 +67,12 @@ const APPLY_CONCURRENCY: usize = 16;
 /// Pause between "all Ready" and the convergence figures, so that the operator's counters include
 /// the status writes the watch has already shown.
 const SETTLE: Duration = Duration::from_secs(1);
+
+/// The operator binary: cargo's build of this target, or `SCALE_OPERATOR_BINARY` (e.g. the image's
+/// static musl binary from scripts/build-static.sh).
+fn operator_binary() -> String {
+    env("SCALE_OPERATOR_BINARY").unwrap_or_else(|| env!("CARGO_BIN_EXE_ssoperator").to_string())
+}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -186,14 +194,14 @@ impl Operator {
             .expect("a free loopback port")
             .port();
         let log = std::env::temp_dir().join(format!("ssoperator-bench-{run}.log"));
-        let bin = env!("CARGO_BIN_EXE_ssoperator");
+        let bin = operator_binary();
         let mut command = match settings.operator_wrapper.split_first() {
             Some((wrapper, args)) => {
                 let mut c = Command::new(wrapper);
-                c.args(args).arg(bin);
+                c.args(args).arg(&bin);
                 c
             }
-            None => Command::new(bin),
+            None => Command::new(&bin),
         };
         let child = command
             .env("KUBECONFIG", support::kubeconfig_path())
@@ -215,7 +223,7 @@ impl Operator {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create the operator's log file"))
             .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", env!("CARGO_BIN_EXE_ssoperator")));
+            .unwrap_or_else(|e| panic!("start {bin}: {e}"));
         Self {
             pid: child.id(),
             child,
@@ -648,7 +656,7 @@ async fn main() {
         s.n,
         s.namespaces,
         s.resync,
-        env!("CARGO_BIN_EXE_ssoperator"),
+        operator_binary(),
         operator.pid,
         operator.log.display()
     );
@@ -916,7 +924,7 @@ async fn main() {
         s.namespaces,
         s.limit_name,
         s.resync,
-        env!("CARGO_BIN_EXE_ssoperator")
+        operator_binary()
     );
     println!("| {:width$} | value |", "measure");
     println!("|{}|-------|", "-".repeat(width + 2));

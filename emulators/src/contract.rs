@@ -301,22 +301,7 @@ impl Contract {
         match (&op.request, body.is_empty()) {
             (None, false) => out.push(format!("{what}: sends a body; the operation takes none")),
             (Some(b), false) => {
-                if let Some(ct) = content_type.map(media_type)
-                    && !b.media_types.iter().any(|m| m == ct)
-                {
-                    out.push(format!(
-                        "{what}: Content-Type {ct} is not one of {:?}",
-                        b.media_types
-                    ));
-                }
-                match serde_json::from_slice::<Value>(body) {
-                    Ok(value) => {
-                        let mut v = Validator::new(&b.root, Direction::Request);
-                        v.check(&b.schema, &value, "request body $");
-                        out.extend(v.out.into_iter().map(|m| format!("{what}: {m}")));
-                    }
-                    Err(e) => out.push(format!("{what}: request body is not JSON: {e}")),
-                }
+                out.extend(b.check(&what, Direction::Request, content_type, body));
             }
             _ => {}
         }
@@ -357,21 +342,40 @@ impl Contract {
             out.push(format!("{what}: empty body; the description gives one"));
             return out;
         }
+        out.extend(b.check(&what, Direction::Response, content_type, body));
+        out
+    }
+}
+
+impl Body {
+    /// The media type and the JSON of a request or answer body against this description.
+    fn check(
+        &self,
+        what: &str,
+        direction: Direction,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Vec<String> {
+        let mut out = Vec::new();
         if let Some(ct) = content_type.map(media_type)
-            && !b.media_types.iter().any(|m| m == ct)
+            && !self.media_types.iter().any(|m| m == ct)
         {
             out.push(format!(
                 "{what}: Content-Type {ct} is not one of {:?}",
-                b.media_types
+                self.media_types
             ));
         }
+        let side = match direction {
+            Direction::Request => "request body",
+            Direction::Response => "response body",
+        };
         match serde_json::from_slice::<Value>(body) {
             Ok(value) => {
-                let mut v = Validator::new(&b.root, Direction::Response);
-                v.check(&b.schema, &value, "response body $");
+                let mut v = Validator::new(&self.root, direction);
+                v.check(&self.schema, &value, &format!("{side} $"));
                 out.extend(v.out.into_iter().map(|m| format!("{what}: {m}")));
             }
-            Err(e) => out.push(format!("{what}: response body is not JSON: {e}")),
+            Err(e) => out.push(format!("{what}: {side} is not JSON: {e}")),
         }
         out
     }
