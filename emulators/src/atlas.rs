@@ -556,34 +556,10 @@ async fn list_configs(
         Ok(n) => n,
         Err(r) => return *r,
     };
-    let total = s.orgs.len() as u64;
-    let skip = (page_num - 1).saturating_mul(items_per_page);
-    let results: Vec<&OrgConfig> = s
-        .orgs
-        .values()
-        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-        .take(usize::try_from(items_per_page).unwrap_or(usize::MAX))
-        .collect();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("cloud.mongodb.com");
-    let href = |n: u64| {
-        format!(
-            "http://{host}{}?pageNum={n}&itemsPerPage={items_per_page}",
-            uri.path()
-        )
-    };
-    let mut links = vec![json!({"href": href(page_num), "rel": "self"})];
-    if page_num > 1 {
-        links.push(json!({"href": href(page_num - 1), "rel": "previous"}));
-    }
-    if skip.saturating_add(items_per_page) < total {
-        links.push(json!({"href": href(page_num + 1), "rel": "next"}));
-    }
+    let orgs: Vec<&OrgConfig> = s.orgs.values().collect();
     ok_json(
         content_type,
-        &json!({"links": links, "results": results, "totalCount": total}),
+        &paginated(&uri, &headers, &orgs, page_num, items_per_page),
     )
 }
 
