@@ -98,6 +98,9 @@ async fn clerk_official_sdk_drives_the_emulator() {
     ] {
         assert!(calls.keys().any(|k| k == op), "{op} not called: {calls:?}");
     }
+    // An independent client's traffic passes the same contract check as ours.
+    let violations = emulator.core().contract_violations();
+    assert!(violations.is_empty(), "{violations:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,4 +128,6 @@ async fn auth0_official_sdk_drives_the_emulator() {
     );
     assert_eq!(emulator.count_profiles(), 0);
     assert_eq!(emulator.tokens_issued(), 1);
+    let violations = emulator.core().contract_violations();
+    assert!(violations.is_empty(), "{violations:#?}");
 }
