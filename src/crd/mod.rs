@@ -38,6 +38,63 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Err
 mod tests {
     use std::path::Path;
 
+    use serde_json::Value;
+
+    /// The paths of schema properties (and list items) without a description.
+    fn undescribed(schema: &Value, at: &str, out: &mut Vec<String>) {
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (name, p) in props {
+                let path = format!("{at}.{name}");
+                if p.get("description")
+                    .and_then(Value::as_str)
+                    .is_none_or(|d| d.trim().is_empty())
+                {
+                    out.push(path.clone());
+                }
+                undescribed(p, &path, out);
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            undescribed(items, &format!("{at}[]"), out);
+        }
+        if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+            undescribed(extra, &format!("{at}.*"), out);
+        }
+    }
+
+    #[test]
+    fn a_field_without_a_description_is_found_at_any_depth() {
+        let schema = serde_json::json!({"properties": {
+            "a": {"description": "A.", "properties": {"b": {"type": "string"}}},
+            "c": {"description": "C.", "items": {"properties": {"d": {"description": " "}}}},
+        }});
+        let mut missing = Vec::new();
+        undescribed(&schema, "spec", &mut missing);
+        assert_eq!(missing, ["spec.a.b", "spec.c[].d"]);
+    }
+
+    /// `kubectl explain` is useful on its own: every field of every CRD has a description.
+    #[test]
+    fn every_crd_field_has_a_description() {
+        let mut missing = Vec::new();
+        for (file, crd) in super::all() {
+            let crd = serde_json::to_value(&crd).unwrap();
+            for version in crd["spec"]["versions"].as_array().unwrap() {
+                let schema = &version["schema"]["openAPIV3Schema"];
+                // apiVersion, kind and metadata are Kubernetes' own and explained by it.
+                for top in ["spec", "status"] {
+                    if let Some(s) = schema["properties"].get(top) {
+                        undescribed(s, &format!("{file}: {top}"), &mut missing);
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "fields without a description: {missing:#?}"
+        );
+    }
+
     /// crds/ and the chart's crds/ hold exactly what `cargo run --bin crdgen` writes.
     #[test]
     fn committed_crd_files_match_the_generator() {
