@@ -9,7 +9,11 @@ use std::{
 use kube::Client;
 
 use super::{events::Publisher, lock, observations::Observations, registry::Registry};
-use crate::{config::Config, metrics::Metrics};
+use crate::{
+    config::{Config, parse_duration},
+    crd::{MIN_RESYNC_PERIOD, RESYNC_PERIOD_ANNOTATION},
+    metrics::Metrics,
+};
 
 pub struct Context {
     pub client: Client,
@@ -27,6 +31,8 @@ pub struct Context {
     sent_hashes: Mutex<HashMap<String, String>>,
     /// What this process last wrote per object uid: see [`Context::written`].
     written: Mutex<HashMap<String, Written>>,
+    /// The resync-period note last reported per object uid: see [`Context::first_note`].
+    notes: Mutex<HashMap<String, String>>,
 }
 
 /// What a reconcile wrote to one resource, so that the next one, if it starts from a copy in
@@ -41,6 +47,33 @@ pub struct Written {
     pub status: Option<(String, u64)>,
     /// A hash of the spec.writeOutputsTo target and the outputs last written there.
     pub outputs: Option<u64>,
+}
+
+/// The period the resync-period annotation (its value `value`) sets, and a note naming the
+/// annotation when the value cannot be used as written: a value that does not parse (the format
+/// of `--resync`: "30s", "5m", "1h") is ignored, the global period applies; one below
+/// [`MIN_RESYNC_PERIOD`] is raised to it. Neither stops the reconcile.
+pub fn resync_period(value: Option<&str>) -> (Option<Duration>, Option<String>) {
+    let Some(value) = value else {
+        return (None, None);
+    };
+    match parse_duration(value) {
+        Err(e) => (
+            None,
+            Some(format!(
+                "{RESYNC_PERIOD_ANNOTATION}: {e}; the operator's --resync period applies"
+            )),
+        ),
+        Ok(p) if p < MIN_RESYNC_PERIOD => (
+            Some(MIN_RESYNC_PERIOD),
+            Some(format!(
+                "{RESYNC_PERIOD_ANNOTATION}: {value:?} is below the minimum of {}s; {}s applies",
+                MIN_RESYNC_PERIOD.as_secs(),
+                MIN_RESYNC_PERIOD.as_secs()
+            )),
+        ),
+        Ok(p) => (Some(p), None),
+    }
 }
 
 impl Context {
@@ -62,6 +95,7 @@ impl Context {
             remote_locks: Mutex::default(),
             sent_hashes: Mutex::default(),
             written: Mutex::default(),
+            notes: Mutex::default(),
         }
     }
 
@@ -78,6 +112,18 @@ impl Context {
     pub fn forget_written(&self, uid: &str) {
         lock(&self.written).remove(uid);
         lock(&self.sent_hashes).remove(uid);
+        lock(&self.notes).remove(uid);
+    }
+
+    /// Whether `note` about the resource `uid` is new (not the one last reported), so that a
+    /// refused resync-period value is reported once, not at every resync.
+    pub fn first_note(&self, uid: &str, note: &str) -> bool {
+        let mut notes = lock(&self.notes);
+        if notes.get(uid).is_some_and(|n| n == note) {
+            return false;
+        }
+        notes.insert(uid.to_string(), note.to_string());
+        true
     }
 
     /// The resync period with +-10% jitter, so that resources do not all hit a provider at once.
@@ -85,6 +131,18 @@ impl Context {
         self.config
             .resync
             .mul_f64(0.9 + rand::random::<f64>() * 0.2)
+    }
+
+    /// The resync period of a resource whose resync-period annotation asks for `period` (see
+    /// [`resync_period`]), or the global one without it; jittered like [`Context::resync`], and
+    /// never below [`MIN_RESYNC_PERIOD`] when the annotation sets it.
+    pub fn resync_for(&self, period: Option<Duration>) -> Duration {
+        match period {
+            None => self.resync(),
+            Some(p) => p
+                .mul_f64(0.9 + rand::random::<f64>() * 0.2)
+                .max(MIN_RESYNC_PERIOD),
+        }
     }
 
     /// When to look at a ProviderConfig with refused or missing credentials again. Without a
@@ -148,5 +206,45 @@ impl Context {
 
     pub fn succeeded(&self, uid: &str) {
         lock(&self.failures).remove(uid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resync_period_parses_bounds_and_names_the_annotation() {
+        assert_eq!(resync_period(None), (None, None));
+        assert_eq!(
+            resync_period(Some("30s")),
+            (Some(Duration::from_secs(30)), None)
+        );
+        assert_eq!(
+            resync_period(Some(" 5m ")),
+            (Some(Duration::from_secs(300)), None)
+        );
+        assert_eq!(
+            resync_period(Some("10s")),
+            (Some(Duration::from_secs(10)), None)
+        );
+        for small in ["0", "0s", "9s", "500ms", "9.9s"] {
+            let (p, note) = resync_period(Some(small));
+            assert_eq!(p, Some(MIN_RESYNC_PERIOD), "{small}");
+            let note = note.unwrap();
+            assert!(
+                note.starts_with(RESYNC_PERIOD_ANNOTATION) && note.contains("minimum of 10s"),
+                "{note}"
+            );
+        }
+        for bad in ["", "soon", "5d", "-5m", "1e9h", "10 minutes"] {
+            let (p, note) = resync_period(Some(bad));
+            assert_eq!(p, None, "{bad:?}");
+            let note = note.unwrap();
+            assert!(
+                note.starts_with(RESYNC_PERIOD_ANNOTATION) && note.contains("--resync"),
+                "{note}"
+            );
+        }
     }
 }

@@ -45,7 +45,8 @@ use crate::{
     config::Config,
     crd::{
         ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, FINALIZER, OrgRoleMapping,
-        PAUSED_ANNOTATION, ProviderConfig, ProviderConfigKind,
+        PAUSED_ANNOTATION, ProviderConfig, ProviderConfigKind, RECONCILE_REQUESTED_ANNOTATION,
+        RESYNC_PERIOD_ANNOTATION,
     },
     leader::Fence,
     metrics::{Metrics, MetricsObserver},
@@ -61,9 +62,10 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Events a shared watch buffers for each subscriber before the watch waits for the slowest.
 const SHARED_BUFFER: usize = 1024;
 
-/// Changes that warrant a reconcile: the spec (generation), the pause annotation, deletion and
-/// finalizers other than ours. Status writes change none of these, and neither does adding our
-/// own finalizer, so a new resource takes one reconcile, not two.
+/// Changes that warrant a reconcile: the spec (generation), the pause, resync-period and
+/// reconcile-requested-at annotations, deletion and finalizers other than ours. Status writes
+/// change none of these, and neither does adding our own finalizer, so a new resource takes one
+/// reconcile, not two; a new reconcile-requested-at value takes exactly one.
 fn meaningful<K: Resource>(obj: &K) -> u64 {
     let others: Vec<&String> = obj
         .finalizers()
@@ -73,6 +75,8 @@ fn meaningful<K: Resource>(obj: &K) -> u64 {
     hash_of((
         obj.meta().generation,
         obj.annotations().get(PAUSED_ANNOTATION),
+        obj.annotations().get(RESYNC_PERIOD_ANNOTATION),
+        obj.annotations().get(RECONCILE_REQUESTED_ANNOTATION),
         obj.meta().deletion_timestamp.is_some(),
         others,
     ))
@@ -566,6 +570,34 @@ mod tests {
 
     fn forever() -> BoxFuture<'static, ()> {
         futures::future::pending().boxed()
+    }
+
+    #[test]
+    fn meaningful_changes_with_the_operator_annotations_only() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let with = |pairs: &[(&str, &str)]| {
+            let mut o = ConfigMap::default();
+            o.metadata.generation = Some(1);
+            o.metadata.annotations = Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+            meaningful(&o)
+        };
+        let base = with(&[]);
+        assert_eq!(base, with(&[("example.com/note", "x")]));
+        assert_eq!(base, with(&[("ssoperator.io/external-id", "id")]));
+        let asked = with(&[(RECONCILE_REQUESTED_ANNOTATION, "1")]);
+        assert_ne!(base, asked);
+        assert_eq!(asked, with(&[(RECONCILE_REQUESTED_ANNOTATION, "1")]));
+        assert_ne!(asked, with(&[(RECONCILE_REQUESTED_ANNOTATION, "2")]));
+        assert_ne!(base, with(&[(RESYNC_PERIOD_ANNOTATION, "30s")]));
+        assert_ne!(
+            with(&[(RESYNC_PERIOD_ANNOTATION, "30s")]),
+            with(&[(RESYNC_PERIOD_ANNOTATION, "1m")])
+        );
     }
 
     #[tokio::test]

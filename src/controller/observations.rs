@@ -180,15 +180,19 @@ impl Observations {
         }
     }
 
-    /// The object `id`: from the sweep, or read by id when the sweep does not hold it.
+    /// The object `id`: from the sweep, or read by id when the sweep does not hold it or is
+    /// older than `within` (a resource's own shorter resync period; zero for a reconcile asked
+    /// for by annotation). A short period costs one GET by id, not a sweep of the account.
     pub async fn observe(
         &self,
         account: &Account,
         kind: ResourceKind,
         id: &str,
+        within: Option<Duration>,
     ) -> Result<Observed, ProviderError> {
         let slot = self.slot(account, kind);
         if self.ensure_fresh(account, kind, &slot).await?
+            && within.is_none_or(|w| slot.age().is_some_and(|age| age < w))
             && let Some(found) = slot.get(id)
         {
             return Ok(Observed {
@@ -286,6 +290,11 @@ impl Slot {
             _ if waiting => Some(false),
             _ => None,
         }
+    }
+
+    /// How old the sweep is, if there is one.
+    fn age(&self) -> Option<Duration> {
+        lock(&self.state).sweep.as_ref().map(|s| s.taken.elapsed())
     }
 
     fn get(&self, id: &str) -> Option<Remote> {

@@ -23,7 +23,8 @@ use crate::{
     },
     crd::{
         DeletionPolicy, DriftRecord, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagedStatus,
-        ManagementPolicy, PAUSED_ANNOTATION, ProviderOutputs,
+        ManagementPolicy, PAUSED_ANNOTATION, ProviderOutputs, RECONCILE_REQUESTED_ANNOTATION,
+        RESYNC_PERIOD_ANNOTATION,
     },
     metrics::Metrics,
     provider::{ErrorClass, ProviderError, Remote},
@@ -263,12 +264,55 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     let mut status = old.clone();
     let paused = is_paused(obj.as_ref());
     let read_only = paused || obj.managed().management_policy == ManagementPolicy::ObserveOnly;
-    let mut secrets = Secrets::default();
-    let outcome = sync(obj.as_ref(), ctx, api, &mut status, read_only, &mut secrets)
-        .await
-        .map_err(|e| e.redacted(&secrets));
-    let now = Time(jiff::Timestamp::now());
     let uid = obj.uid().unwrap_or_default();
+    let (period, note) = super::context::resync_period(
+        obj.annotations()
+            .get(RESYNC_PERIOD_ANNOTATION)
+            .map(String::as_str),
+    );
+    if let Some(note) = note
+        && ctx.first_note(&uid, &note)
+    {
+        tracing::warn!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), "{note}");
+        publish(
+            ctx,
+            obj.as_ref(),
+            EventType::Normal,
+            "ResyncPeriodAdjusted",
+            note,
+        )
+        .await;
+    }
+    // A new value of the reconcile-requested-at annotation: this reconcile reads the provider
+    // live and records the value as handled, whatever its outcome.
+    let requested = obj
+        .annotations()
+        .get(RECONCILE_REQUESTED_ANNOTATION)
+        .cloned();
+    let handling_request =
+        requested.is_some() && requested.as_ref() != old.last_handled_reconcile_at.as_ref();
+    let within = if handling_request {
+        Some(std::time::Duration::ZERO)
+    } else {
+        period.filter(|p| *p < ctx.config.resync)
+    };
+    let mut secrets = Secrets::default();
+    let outcome = sync(
+        obj.as_ref(),
+        ctx,
+        api,
+        &mut status,
+        read_only,
+        within,
+        &mut secrets,
+    )
+    .await
+    .map_err(|e| e.redacted(&secrets));
+    if handling_request {
+        tracing::info!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), requested_at = ?requested, "reconcile requested by annotation");
+        status.last_handled_reconcile_at = requested;
+    }
+    let now = Time(jiff::Timestamp::now());
     let old_ready = conditions::get(&old.conditions, READY).cloned();
     let mut stalled = false;
     let action = match &outcome {
@@ -298,7 +342,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 )
             };
             conditions::set(&mut status.conditions, synced, generation, now);
-            Action::requeue(ctx.resync())
+            Action::requeue(ctx.resync_for(period))
         }
         Ok(Synced::Drifted(paths)) => {
             ctx.succeeded(&uid);
@@ -324,7 +368,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 )
             };
             conditions::set(&mut status.conditions, synced, generation, now);
-            Action::requeue(ctx.resync())
+            Action::requeue(ctx.resync_for(period))
         }
         Err(e) => {
             let labels = crate::metrics::ErrorLabels {
@@ -384,7 +428,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 // resync; what needs a person is looked at rarely (a fixed permission at the
                 // provider changes nothing in the cluster) and at once on a spec change.
                 ErrorClass::Permanent | ErrorClass::Credentials if e.clears_by_itself() => {
-                    Action::requeue(ctx.backoff(&uid).min(ctx.resync()))
+                    Action::requeue(ctx.backoff(&uid).min(ctx.resync_for(period)))
                 }
                 ErrorClass::Permanent | ErrorClass::Credentials => {
                     Action::requeue(ctx.stalled_recheck())
@@ -450,6 +494,7 @@ async fn sync<K: Managed>(
     api: &Api<K>,
     status: &mut ManagedStatus,
     read_only: bool,
+    within: Option<std::time::Duration>,
     secrets: &mut Secrets,
 ) -> Result<Synced, Error> {
     let ns = obj.namespace().unwrap_or_default();
@@ -492,7 +537,10 @@ async fn sync<K: Managed>(
     let mut remote: Option<Remote> = None;
     if let Some(id) = known_id {
         status.external_id = Some(id.clone());
-        let observed = ctx.observations.observe(&account, K::KIND, &id).await?;
+        let observed = ctx
+            .observations
+            .observe(&account, K::KIND, &id, within)
+            .await?;
         read_live = observed.live;
         remote = observed.remote;
         if remote.is_some() {
@@ -521,7 +569,10 @@ async fn sync<K: Managed>(
             status.pending_create = None;
         }
     } else if let Some(ext) = managed.external_name.clone() {
-        let observed = ctx.observations.observe(&account, K::KIND, &ext).await?;
+        let observed = ctx
+            .observations
+            .observe(&account, K::KIND, &ext, within)
+            .await?;
         read_live = observed.live;
         let found = observed.remote.ok_or_else(|| {
             Error::dependency(

@@ -8,6 +8,15 @@ use serde::{Deserialize, Serialize};
 pub const GROUP: &str = "ssoperator.io";
 /// Annotation that stops all writes to the provider while set to "true".
 pub const PAUSED_ANNOTATION: &str = "ssoperator.io/paused";
+/// Annotation that sets this resource's resync period (e.g. "30s", "5m"), instead of the
+/// operator's `--resync`; values below [`MIN_RESYNC_PERIOD`] are raised to it.
+pub const RESYNC_PERIOD_ANNOTATION: &str = "ssoperator.io/resync-period";
+/// The shortest period [`RESYNC_PERIOD_ANNOTATION`] may ask for.
+pub const MIN_RESYNC_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
+/// Annotation whose every new value asks for one reconcile at once, reading the provider live
+/// (Flux's `reconcile.fluxcd.io/requestedAt`); the value handled is recorded in
+/// `status.lastHandledReconcileAt`. Any string serves; a timestamp is customary.
+pub const RECONCILE_REQUESTED_ANNOTATION: &str = "ssoperator.io/reconcile-requested-at";
 /// Annotation that records the provider's id of the remote object as soon as a create or an
 /// adoption is confirmed (like Crossplane's external-name). Status can be lost (a backup restore,
 /// a migration); the annotation travels with the object, so its owner still finds its object.
@@ -179,6 +188,10 @@ pub struct ManagedStatus {
     /// The last drift found and corrected (or only reported under ObserveOnly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drift: Option<DriftRecord>,
+    /// The last value of the ssoperator.io/reconcile-requested-at annotation that a reconcile
+    /// handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 impl ManagedStatus {
@@ -277,6 +290,6 @@ mod status_patch_tests {
         // so a field added later cannot be forgotten.
         let patch = ManagedStatus::default().merge_patch();
         let keys: Vec<&String> = patch.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 8, "{keys:?}");
+        assert_eq!(keys.len(), 9, "{keys:?}");
     }
 }

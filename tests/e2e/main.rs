@@ -25,6 +25,7 @@ mod outputs;
 mod qovery;
 mod ratelimit;
 mod restart;
+mod resync;
 mod saas;
 mod scale;
 mod support;
