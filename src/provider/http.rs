@@ -173,6 +173,8 @@ pub struct ClientSettings {
     pub user_agent: String,
     /// Leadership fence: no request is sent while it is closed.
     pub fence: Option<Fence>,
+    /// CA certificates trusted besides the webpki roots (`--provider-ca-bundle`).
+    pub extra_roots: Arc<[reqwest::Certificate]>,
 }
 
 impl ClientSettings {
@@ -185,6 +187,7 @@ impl ClientSettings {
             observer: Arc::new(NoopObserver),
             user_agent: concat!("ssoperator/", env!("CARGO_PKG_VERSION")).into(),
             fence: None,
+            extra_roots: Arc::new([]),
         }
     }
 }
@@ -230,7 +233,13 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(provider: ProviderKind, settings: ClientSettings) -> Result<Self, ProviderError> {
-        let client = reqwest::Client::builder()
+        // Proxies: reqwest reads HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY (upper or lower
+        // case) from the environment, as long as `.no_proxy()` is not called: never call it here.
+        let mut builder = reqwest::Client::builder();
+        for cert in settings.extra_roots.iter() {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        let client = builder
             .timeout(settings.timeout)
             .connect_timeout(Duration::from_secs(5))
             .user_agent(settings.user_agent.clone())
@@ -488,6 +497,7 @@ pub fn transport_error(err: &reqwest::Error) -> String {
         detail
     };
     use std::io::ErrorKind;
+    let mut tls_cause = None;
     let cause = if err.is_timeout() || io_kind == Some(ErrorKind::TimedOut) {
         if err.is_connect() {
             "timeout while connecting"
@@ -509,6 +519,7 @@ pub fn transport_error(err: &reqwest::Error) -> String {
             && io_kind == Some(ErrorKind::InvalidData)
             && err.url().is_some_and(|u| u.scheme() == "https"))
     {
+        tls_cause = tls_hint(&all);
         "TLS error"
     } else if io_kind == Some(ErrorKind::ConnectionReset)
         || io_kind == Some(ErrorKind::ConnectionAborted)
@@ -523,6 +534,9 @@ pub fn transport_error(err: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
+    if let Some(hint) = tls_cause {
+        return format!("{cause} ({host}): {hint}");
+    }
     if detail.is_empty()
         || detail
             .to_ascii_lowercase()
@@ -531,6 +545,33 @@ pub fn transport_error(err: &reqwest::Error) -> String {
         format!("{cause} ({host})")
     } else {
         format!("{cause} ({host}): {detail}")
+    }
+}
+
+/// What a person can do about a TLS failure whose cause the TLS library names (rustls' words,
+/// lower-cased): a certificate the roots do not vouch for points at `--provider-ca-bundle`.
+fn tls_hint(all: &str) -> Option<String> {
+    let flag = crate::config::CA_BUNDLE_FLAG;
+    let untrusted = |why: &str| {
+        format!(
+            "certificate not trusted ({why}): if the endpoint or a TLS-inspecting proxy uses a \
+             private CA, give its certificate with {flag} (chart value providerCABundle)"
+        )
+    };
+    if all.contains("unknownissuer") || all.contains("unknown issuer") {
+        Some(untrusted("unknown issuer"))
+    } else if all.contains("badsignature") || all.contains("bad signature") {
+        Some(untrusted("bad signature"))
+    } else if all.contains("notvalidforname") || all.contains("not valid for name") {
+        Some("certificate not valid for this host name".to_string())
+    } else if all.contains("expired") {
+        Some("certificate expired".to_string())
+    } else if all.contains("notvalidyet") || all.contains("not valid yet") {
+        Some("certificate not valid yet".to_string())
+    } else if all.contains("revoked") {
+        Some("certificate revoked".to_string())
+    } else {
+        None
     }
 }
 
