@@ -166,11 +166,8 @@ mod tests {
         if let Some(c) = contents {
             std::fs::write(&path, c).unwrap();
         }
-        let config = Config::parse_from([
-            "ssoperator",
-            "--provider-ca-bundle",
-            path.to_str().unwrap(),
-        ]);
+        let config =
+            Config::parse_from(["ssoperator", "--provider-ca-bundle", path.to_str().unwrap()]);
         let err = config.provider_roots().err().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         assert!(err.contains("--provider-ca-bundle"), "{err}");
@@ -187,7 +184,10 @@ mod tests {
         let broken = bundle_error(Some(
             b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
         ));
-        assert!(broken.contains("not valid") || broken.contains("not a PEM"), "{broken}");
+        assert!(
+            broken.contains("not valid") || broken.contains("not a PEM"),
+            "{broken}"
+        );
         assert!(Config::defaults().provider_roots().unwrap().is_empty());
     }
 }
