@@ -1,6 +1,6 @@
 //! Operator settings from flags and environment variables.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
@@ -55,9 +55,26 @@ pub struct Config {
     /// Client-side requests per second per provider account when its ProviderConfig sets no rateLimit.
     #[arg(long, env = "SSOPERATOR_DEFAULT_RATE", default_value_t = 5)]
     pub default_rate: u32,
+    /// PEM file of one or more CA certificates that provider endpoints may also chain to (a TLS
+    /// proxy or a private endpoint); added to the built-in webpki roots, which stay trusted.
+    /// Proxies: provider calls honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+    #[arg(long, env = "SSOPERATOR_PROVIDER_CA_BUNDLE")]
+    pub provider_ca_bundle: Option<PathBuf>,
 }
 
+/// The flag that names the provider CA bundle, as errors and TLS failures quote it.
+pub const CA_BUNDLE_FLAG: &str = "--provider-ca-bundle";
+
 impl Config {
+    /// The certificates of `--provider-ca-bundle` (none without it). An unreadable file, one
+    /// without a certificate or with a broken one is an error that names the flag and the file.
+    pub fn provider_roots(&self) -> Result<Vec<reqwest::Certificate>, String> {
+        match &self.provider_ca_bundle {
+            None => Ok(Vec::new()),
+            Some(path) => load_ca_bundle(path),
+        }
+    }
+
     /// Defaults, as if no flag was given (for tests).
     pub fn defaults() -> Self {
         Self::parse_from(["ssoperator"])
@@ -69,6 +86,38 @@ impl Config {
         self.cluster_provider_configs
             .unwrap_or(self.namespaces.is_empty())
     }
+}
+
+/// Reads a PEM bundle of CA certificates (see [`Config::provider_roots`]).
+pub fn load_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("{CA_BUNDLE_FLAG} {shown}: cannot read the file: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        format!("{CA_BUNDLE_FLAG} {shown}: not a PEM bundle of CA certificates: {e}")
+    })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{CA_BUNDLE_FLAG} {shown}: no certificate in the file (expected one or more PEM \
+             blocks -----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    // reqwest checks the DER only when a client is built: build one now, so that a broken
+    // certificate stops the operator at startup rather than failing every provider call.
+    let mut builder = reqwest::Client::builder();
+    for c in &certs {
+        builder = builder.add_root_certificate(c.clone());
+    }
+    builder.build().map_err(|e| {
+        let mut why = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            why = format!("{why}: {s}");
+            src = s.source();
+        }
+        format!("{CA_BUNDLE_FLAG} {shown}: a certificate in the file is not valid: {why}")
+    })?;
+    Ok(certs)
 }
 
 /// Parses `90s`, `10m`, `1h` or plain seconds.
@@ -104,5 +153,41 @@ mod tests {
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
         assert!(parse_duration("5 weeks").is_err());
+    }
+
+    fn bundle_error(contents: Option<&[u8]>) -> String {
+        let dir = std::env::temp_dir().join(format!(
+            "ssoperator-ca-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bundle.pem");
+        if let Some(c) = contents {
+            std::fs::write(&path, c).unwrap();
+        }
+        let config =
+            Config::parse_from(["ssoperator", "--provider-ca-bundle", path.to_str().unwrap()]);
+        let err = config.provider_roots().err().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(err.contains("--provider-ca-bundle"), "{err}");
+        assert!(err.contains("bundle.pem"), "{err}");
+        err
+    }
+
+    #[test]
+    fn bad_ca_bundles_are_errors_naming_the_flag() {
+        let missing = bundle_error(None);
+        assert!(missing.contains("cannot read"), "{missing}");
+        let empty = bundle_error(Some(b"just some text\n"));
+        assert!(empty.contains("no certificate"), "{empty}");
+        let broken = bundle_error(Some(
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        ));
+        assert!(
+            broken.contains("not valid") || broken.contains("not a PEM"),
+            "{broken}"
+        );
+        assert!(Config::defaults().provider_roots().unwrap().is_empty());
     }
 }

@@ -65,6 +65,8 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         std::env::var("HOSTNAME").unwrap_or_else(|_| format!("ssoperator-{}", std::process::id()))
     });
     config.identity = Some(identity.clone());
+    // A bad CA bundle stops the operator here, with the flag and the file named.
+    config.provider_roots()?;
 
     let kube_config = kube::Config::infer().await?;
     // The elector's client writes the Lease while not leading; the controllers' client cannot

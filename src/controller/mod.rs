@@ -359,6 +359,8 @@ pub enum Stopped {
     Ended(String),
     #[error("controller {0} panicked: {1}")]
     Panicked(String, String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Runs every controller until `shutdown` completes (a controller that ends is logged).
@@ -387,6 +389,13 @@ pub async fn run_guarded(
     let user_agent = format!("ssoperator/{} ({identity})", env!("CARGO_PKG_VERSION"));
     let scopes = watch::scopes(&config.namespaces);
     let manages_cluster_configs = config.manages_cluster_provider_configs();
+    let extra_roots = config.provider_roots().map_err(Stopped::Config)?;
+    if !extra_roots.is_empty() {
+        tracing::info!(
+            certificates = extra_roots.len(),
+            "provider calls also trust the CA certificates of --provider-ca-bundle"
+        );
+    }
 
     // One watch per kind, whatever the number of namespaces, each shared by every controller
     // that needs it; their stores are what reconciles read.
@@ -434,7 +443,8 @@ pub async fn run_guarded(
         mappings: orms.store.clone(),
     })));
     let registry = registry::Registry::new(client.clone(), stores, observer, config.default_rate)
-        .with_guard(user_agent, guard.fence.clone());
+        .with_guard(user_agent, guard.fence.clone())
+        .with_extra_roots(extra_roots);
     let events = events::Publisher::new(client.clone(), "ssoperator", config.identity.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),

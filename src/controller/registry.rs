@@ -70,6 +70,8 @@ pub struct Registry {
     /// User-Agent and leadership fence of every provider client.
     user_agent: Option<String>,
     fence: Option<Fence>,
+    /// CA certificates trusted besides the webpki roots (`--provider-ca-bundle`).
+    extra_roots: Arc<[reqwest::Certificate]>,
 }
 
 /// The gates (token bucket and 429 pause) of every account, keyed by account identity.
@@ -116,7 +118,14 @@ impl Registry {
             gates: Gates::default(),
             user_agent: None,
             fence: None,
+            extra_roots: Arc::new([]),
         }
+    }
+
+    /// Provider endpoints may also chain to these CA certificates (`--provider-ca-bundle`).
+    pub fn with_extra_roots(mut self, roots: Vec<reqwest::Certificate>) -> Self {
+        self.extra_roots = roots.into();
+        self
     }
 
     /// Provider calls carry `user_agent` and are not sent while `fence` is closed.
@@ -287,6 +296,7 @@ impl Registry {
             settings.user_agent = ua.clone();
         }
         settings.fence = self.fence.clone();
+        settings.extra_roots = self.extra_roots.clone();
         settings.limiter = Some(self.limiter(
             &account.identity(),
             config_name,

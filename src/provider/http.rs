@@ -173,6 +173,8 @@ pub struct ClientSettings {
     pub user_agent: String,
     /// Leadership fence: no request is sent while it is closed.
     pub fence: Option<Fence>,
+    /// CA certificates trusted besides the webpki roots (`--provider-ca-bundle`).
+    pub extra_roots: Arc<[reqwest::Certificate]>,
 }
 
 impl ClientSettings {
@@ -185,6 +187,7 @@ impl ClientSettings {
             observer: Arc::new(NoopObserver),
             user_agent: concat!("ssoperator/", env!("CARGO_PKG_VERSION")).into(),
             fence: None,
+            extra_roots: Arc::new([]),
         }
     }
 }
@@ -230,7 +233,13 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(provider: ProviderKind, settings: ClientSettings) -> Result<Self, ProviderError> {
-        let client = reqwest::Client::builder()
+        // Proxies: reqwest reads HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY (upper or lower
+        // case) from the environment, as long as `.no_proxy()` is not called: never call it here.
+        let mut builder = reqwest::Client::builder();
+        for cert in settings.extra_roots.iter() {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        let client = builder
             .timeout(settings.timeout)
             .connect_timeout(Duration::from_secs(5))
             .user_agent(settings.user_agent.clone())
@@ -488,6 +497,7 @@ pub fn transport_error(err: &reqwest::Error) -> String {
         detail
     };
     use std::io::ErrorKind;
+    let mut tls_cause = None;
     let cause = if err.is_timeout() || io_kind == Some(ErrorKind::TimedOut) {
         if err.is_connect() {
             "timeout while connecting"
@@ -509,6 +519,7 @@ pub fn transport_error(err: &reqwest::Error) -> String {
             && io_kind == Some(ErrorKind::InvalidData)
             && err.url().is_some_and(|u| u.scheme() == "https"))
     {
+        tls_cause = tls_hint(&all);
         "TLS error"
     } else if io_kind == Some(ErrorKind::ConnectionReset)
         || io_kind == Some(ErrorKind::ConnectionAborted)
@@ -516,6 +527,9 @@ pub fn transport_error(err: &reqwest::Error) -> String {
         || all.contains("connection reset")
     {
         "connection closed by the server"
+    } else if all.contains("tunnel") {
+        // HTTPS_PROXY is set and the proxy would not open a tunnel to the provider.
+        "the proxy (HTTPS_PROXY) refused the tunnel"
     } else if err.is_connect() {
         "cannot connect"
     } else if err.is_body() || err.is_decode() {
@@ -523,6 +537,9 @@ pub fn transport_error(err: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
+    if let Some(hint) = tls_cause {
+        return format!("{cause} ({host}): {hint}");
+    }
     if detail.is_empty()
         || detail
             .to_ascii_lowercase()
@@ -531,6 +548,33 @@ pub fn transport_error(err: &reqwest::Error) -> String {
         format!("{cause} ({host})")
     } else {
         format!("{cause} ({host}): {detail}")
+    }
+}
+
+/// What a person can do about a TLS failure whose cause the TLS library names (rustls' words,
+/// lower-cased): a certificate the roots do not vouch for points at `--provider-ca-bundle`.
+fn tls_hint(all: &str) -> Option<String> {
+    let flag = crate::config::CA_BUNDLE_FLAG;
+    let untrusted = |why: &str| {
+        format!(
+            "certificate not trusted ({why}): if the endpoint or a TLS-inspecting proxy uses a \
+             private CA, give its certificate with {flag} (chart value providerCABundle)"
+        )
+    };
+    if all.contains("unknownissuer") || all.contains("unknown issuer") {
+        Some(untrusted("unknown issuer"))
+    } else if all.contains("badsignature") || all.contains("bad signature") {
+        Some(untrusted("bad signature"))
+    } else if all.contains("notvalidforname") || all.contains("not valid for name") {
+        Some("certificate not valid for this host name".to_string())
+    } else if all.contains("expired") {
+        Some("certificate expired".to_string())
+    } else if all.contains("notvalidyet") || all.contains("not valid yet") {
+        Some("certificate not valid yet".to_string())
+    } else if all.contains("revoked") {
+        Some("certificate revoked".to_string())
+    } else {
+        None
     }
 }
 
@@ -898,6 +942,89 @@ mod tests {
         let text = failure(&url.replace("http://", "https://")).await;
         assert!(text.contains("TLS error"), "{text}");
         keep.abort();
+    }
+
+    /// Marks the run of [`proxy_child`] that [`provider_calls_honour_https_proxy_and_no_proxy`]
+    /// starts (reqwest reads proxy variables once per process, so they are set on a child).
+    const PROXY_CHILD: &str = "SSOPERATOR_TEST_PROXY_CHILD";
+
+    #[tokio::test]
+    async fn proxy_child() {
+        let Ok(refused_port) = std::env::var(PROXY_CHILD) else {
+            return; // Not started by the proxy test: nothing to check.
+        };
+        // Through HTTPS_PROXY: the proxy refuses the tunnel.
+        let via_proxy = failure("https://127.0.0.1:9").await;
+        assert!(via_proxy.contains("proxy (HTTPS_PROXY)"), "{via_proxy}");
+        // NO_PROXY=localhost: straight to a port nothing listens on.
+        let direct = failure(&format!("https://localhost:{refused_port}")).await;
+        assert!(direct.contains("connection refused"), "{direct}");
+    }
+
+    #[tokio::test]
+    async fn provider_calls_honour_https_proxy_and_no_proxy() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A proxy that records the request line of each CONNECT and refuses it.
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = proxy.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut s, _)) = proxy.accept().await {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&buf);
+                log.lock()
+                    .unwrap()
+                    .push(text.lines().next().unwrap_or_default().to_string());
+                let _ = s
+                    .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let refused_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = tokio::process::Command::new(std::env::current_exe().unwrap());
+        for var in [
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+            "HTTP_PROXY",
+            "ALL_PROXY",
+        ] {
+            child.env_remove(var);
+        }
+        let out = child
+            .args([
+                "provider::http::tests::proxy_child",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(PROXY_CHILD, refused_port.to_string())
+            .env("HTTPS_PROXY", format!("http://{proxy_addr}"))
+            .env("NO_PROXY", "localhost")
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{stdout}");
+        assert!(out.status.success(), "{stdout}");
+        assert!(stdout.contains("1 passed"), "{stdout}");
+        let seen = seen.lock().unwrap().clone();
+        task.abort();
+        // The call to 127.0.0.1 went through the proxy (once: a refused tunnel is not retried
+        // by one_shot), the one to localhost did not.
+        assert_eq!(seen, vec!["CONNECT 127.0.0.1:9 HTTP/1.1".to_string()]);
     }
 
     #[test]

@@ -357,7 +357,14 @@ fn chart_lints_and_renders_a_restricted_two_replica_operator() {
 /// before it acts on --help).
 #[test]
 fn the_operator_accepts_the_charts_arguments() {
-    for sets in [vec![], vec!["watchNamespaces={a,b}".to_string()]] {
+    for sets in [
+        vec![],
+        vec!["watchNamespaces={a,b}".to_string()],
+        vec![
+            "providerCABundle.secret.name=corp-ca".to_string(),
+            "providerCABundle.secret.key=ca.crt".to_string(),
+        ],
+    ] {
         let docs = render("ssoperator", "sso-system", &sets);
         let mut args = strings(&container(&docs)["args"]);
         args.push("--help".into());
@@ -366,6 +373,83 @@ fn the_operator_accepts_the_charts_arguments() {
             None,
         );
         assert!(out.ok, "ssoperator {args:?}:\n{}", out.stderr);
+    }
+}
+
+/// Issue 14, item 5: `providerCABundle` mounts a ConfigMap or Secret key read-only and passes it
+/// with `--provider-ca-bundle`; `extraEnv` carries proxies. Off by default (deploy/ is unchanged).
+#[test]
+fn provider_ca_bundle_and_proxy_env_are_opt_in() {
+    let docs = render("ssoperator", "sso-system", &[]);
+    let c = container(&docs);
+    assert!(
+        !strings(&c["args"])
+            .iter()
+            .any(|a| a.starts_with("--provider-ca-bundle")),
+        "{c:#}"
+    );
+    assert!(c["volumeMounts"].is_null(), "{c:#}");
+    let pod = &one(&docs, "Deployment")["spec"]["template"]["spec"];
+    assert!(pod["volumes"].is_null(), "{pod:#}");
+
+    for (source, volume) in [
+        (
+            "configMap",
+            json!({"name": "provider-ca", "configMap": {"name": "corp-ca",
+                "items": [{"key": "bundle.pem", "path": "bundle.pem"}]}}),
+        ),
+        (
+            "secret",
+            json!({"name": "provider-ca", "secret": {"secretName": "corp-ca",
+                "items": [{"key": "bundle.pem", "path": "bundle.pem"}]}}),
+        ),
+    ] {
+        let docs = render(
+            "ssoperator",
+            "sso-system",
+            &[
+                format!("providerCABundle.{source}.name=corp-ca"),
+                format!("providerCABundle.{source}.key=bundle.pem"),
+                "extraEnv[0].name=HTTPS_PROXY".into(),
+                "extraEnv[0].value=http://proxy.corp:3128".into(),
+                "extraEnv[1].name=NO_PROXY".into(),
+                "extraEnv[1].value=.svc".into(),
+            ],
+        );
+        let c = container(&docs);
+        assert!(
+            strings(&c["args"])
+                .contains(&"--provider-ca-bundle=/etc/ssoperator/provider-ca/bundle.pem".into()),
+            "{c:#}"
+        );
+        assert_eq!(
+            c["volumeMounts"],
+            json!([{"name": "provider-ca", "mountPath": "/etc/ssoperator/provider-ca", "readOnly": true}])
+        );
+        let env = c["env"].as_array().unwrap();
+        assert!(env.contains(&json!({"name": "HTTPS_PROXY", "value": "http://proxy.corp:3128"})));
+        assert!(env.contains(&json!({"name": "NO_PROXY", "value": ".svc"})));
+        let pod = &one(&docs, "Deployment")["spec"]["template"]["spec"];
+        assert_eq!(pod["volumes"], json!([volume]), "{source}");
+    }
+
+    // Both sources, or a reference without its key, are refused.
+    for bad in [
+        vec![
+            "providerCABundle.configMap.name=a",
+            "providerCABundle.configMap.key=k",
+            "providerCABundle.secret.name=b",
+            "providerCABundle.secret.key=k",
+        ],
+        vec!["providerCABundle.secret.name=b"],
+        vec!["providerCABundle.other=x"],
+    ] {
+        let mut args = vec!["template", "x", CHART];
+        for s in &bad {
+            args.extend(["--set", s]);
+        }
+        let out = helm(&args);
+        assert!(!out.ok, "{bad:?} was accepted");
     }
 }
 

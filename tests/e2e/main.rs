@@ -22,6 +22,7 @@ mod mistakes;
 mod monitoring;
 mod operator;
 mod outputs;
+mod private_ca;
 mod qovery;
 mod ratelimit;
 mod restart;
