@@ -116,10 +116,12 @@ impl Drop for OperatorProcess {
 
 /// Orders `scripts/with-k8s.sh --serve` to stop or start its control plane and waits until done.
 async fn control(work: &Path, order: &str, op: &mut OperatorProcess) {
-    let want = if order == "stop" {
-        "stopped"
-    } else {
+    // "kill" stops too (KILL instead of TERM). Waiting for "running" after a kill only passed
+    // while the script had not yet written "stopped", and failed once it had.
+    let want = if order == "start" {
         "running"
+    } else {
+        "stopped"
     };
     std::fs::write(work.join("control"), order).unwrap();
     let deadline = Instant::now() + TIMEOUT;
