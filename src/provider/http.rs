@@ -17,6 +17,19 @@ use tracing::Instrument;
 use super::{CallObserver, NoopObserver, ProviderError, ProviderKind};
 use crate::leader::Fence;
 
+/// RFC 3986's unreserved characters; everything else in a path segment is %-encoded.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One path segment, percent-encoded: ids and names come from specs and must never change the
+/// path (`../x`, `a/b`, `?`).
+pub fn path_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string()
+}
+
 /// When and how often to retry.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {

@@ -21,7 +21,7 @@ use reqwest::{
 use super::api::{ApiError, ConfigPage, ConnectedOrgConfig, MEDIA_TYPE};
 use super::mapping;
 use crate::core::desired::SecretValue;
-use crate::provider::http::{ClientSettings, HttpClient, Idempotency, Response};
+use crate::provider::http::{ClientSettings, HttpClient, Idempotency, Response, path_segment};
 use crate::provider::{ProviderError, ProviderKind};
 
 /// A programmatic API key of an Atlas organization.
@@ -62,19 +62,6 @@ impl fmt::Debug for AtlasClient {
     }
 }
 
-/// Percent-encodes one path segment (ids come from specs and must not change the path).
-fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl AtlasClient {
     pub fn new(
         settings: ClientSettings,
@@ -95,12 +82,12 @@ impl AtlasClient {
     fn configs_path(&self) -> String {
         format!(
             "/api/atlas/v2/federationSettings/{}/connectedOrgConfigs",
-            segment(&self.federation_settings_id)
+            path_segment(&self.federation_settings_id)
         )
     }
 
     fn config_path(&self, org_id: &str) -> String {
-        format!("{}/{}", self.configs_path(), segment(org_id))
+        format!("{}/{}", self.configs_path(), path_segment(org_id))
     }
 
     /// GET one connected org config; `None` on 404.
@@ -323,9 +310,9 @@ mod tests {
 
     #[test]
     fn path_segments_are_escaped() {
-        assert_eq!(segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
         assert_eq!(
-            segment("5df7a168f10fab3a149357fb"),
+            path_segment("5df7a168f10fab3a149357fb"),
             "5df7a168f10fab3a149357fb"
         );
     }

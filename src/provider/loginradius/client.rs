@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::api::{Connection, ConnectionList, ErrorBody, codes};
 use crate::core::desired::SecretValue;
 use crate::provider::ProviderError;
-use crate::provider::http::{HttpClient, Idempotency, Response};
+use crate::provider::http::{HttpClient, Idempotency, Response, path_segment};
 
 /// Path of the documented connection calls (create; update and delete add `/{connId}`).
 /// `{orgId}` is replaced by the percent-encoded organization id.
@@ -94,18 +94,6 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Percent-encodes one path segment (ids come from user input).
-fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 impl Client {
     pub fn new(http: HttpClient, org_id: String, credentials: Credentials) -> Self {
         Self {
@@ -128,9 +116,9 @@ impl Client {
 
     /// `template` with `{orgId}` and `{connId}` replaced by the encoded ids.
     fn fill(&self, template: &str, conn_id: Option<&str>) -> String {
-        let path = template.replace("{orgId}", &segment(&self.org_id));
+        let path = template.replace("{orgId}", &path_segment(&self.org_id));
         match conn_id {
-            Some(id) => path.replace("{connId}", &segment(id)),
+            Some(id) => path.replace("{connId}", &path_segment(id)),
             None => path,
         }
     }
@@ -139,7 +127,7 @@ impl Client {
     fn path(&self, conn_id: Option<&str>) -> String {
         let base = self.fill(CONNECTIONS_PATH, None);
         match conn_id {
-            Some(id) => format!("{base}/{}", segment(id)),
+            Some(id) => format!("{base}/{}", path_segment(id)),
             None => base,
         }
     }
@@ -438,6 +426,6 @@ mod tests {
 
     #[test]
     fn ids_are_path_encoded() {
-        assert_eq!(segment("conn_a/../b c"), "conn_a%2F..%2Fb%20c");
+        assert_eq!(path_segment("conn_a/../b c"), "conn_a%2F..%2Fb%20c");
     }
 }

@@ -11,25 +11,11 @@ use super::api::{EnterpriseConnectionDto, EnterpriseConnectionResponseList, Erro
 use crate::core::desired::SecretValue;
 use crate::provider::{
     ProviderError, ProviderKind,
-    http::{ClientSettings, HttpClient, Idempotency, Response, retry_after},
+    http::{ClientSettings, HttpClient, Idempotency, Response, path_segment, retry_after},
 };
 
 /// Longest provider message kept in an error (bodies are not ours to trust in size).
 const MAX_MESSAGE: usize = 300;
-
-/// Characters kept as-is in a path segment (RFC 3986 unreserved); everything else is %-encoded so
-/// that a connection name cannot change the path.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// The calls of one organization, authenticated with an organization API token.
 #[derive(Clone)]
@@ -83,7 +69,7 @@ impl Client {
     fn list_path(&self) -> String {
         format!(
             "/organization/{}/enterpriseconnection",
-            encode_segment(&self.organization_id)
+            path_segment(&self.organization_id)
         )
     }
 
@@ -95,7 +81,7 @@ impl Client {
                 field: Some("name".into()),
             });
         }
-        Ok(format!("{}/{}", self.list_path(), encode_segment(name)))
+        Ok(format!("{}/{}", self.list_path(), path_segment(name)))
     }
 
     /// Maps a non-2xx answer to [`ProviderError`], with the provider's message and no secret.
@@ -206,7 +192,7 @@ mod tests {
 
     #[test]
     fn path_segments_cannot_escape() {
-        assert_eq!(encode_segment("acme-sso_1.x~"), "acme-sso_1.x~");
-        assert_eq!(encode_segment("../a b?c"), "..%2Fa%20b%3Fc");
+        assert_eq!(path_segment("acme-sso_1.x~"), "acme-sso_1.x~");
+        assert_eq!(path_segment("../a b?c"), "..%2Fa%20b%3Fc");
     }
 }
