@@ -1,4 +1,5 @@
-//! MongoDB Atlas emulator: the connected-org configs of one federation, as seed 004 and the
+//! MongoDB Atlas emulator: the connected-org configs of one federation, as the Atlas Admin API
+//! (contracts/atlas-federation-settings.yaml) and the
 //! Atlas Admin API v2 spec describe them. Serves the v2 paths (`/api/atlas/v2/...`, versioned
 //! media type required) and the seed's `/api/public/v1.0/...` paths with the same handlers.
 //!

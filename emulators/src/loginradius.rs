@@ -1,12 +1,13 @@
-//! LoginRadius emulator: organization identity-provider connections as seed 002 and
-//! providers.md §3 describe them.
+//! LoginRadius emulator: organization identity-provider connections as LoginRadius' API
+//! reference describes them.
 //!
-//! Documented by LoginRadius (seed 002 and its API reference, e.g.
+//! Documented by LoginRadius (its API reference, e.g.
 //! <https://docs.demo.login2test.com/api-reference/organization-connections/UpdateOrganizationConnection>):
 //! create (`POST …/connections`, 200 + the connection), update (`PUT …/connections/{connId}`),
 //! delete (`DELETE …/connections/{connId}`, 200 `{"IsDeleted": true}`), the connection object
 //! and the `{Description, ErrorCode, Message}` error body; credentials as the `apikey`/`apisecret`
-//! query parameters (seed 002) or the `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers
+//! query parameters (LoginRadius' Update Organization Connection reference) or the
+//! `X-LoginRadius-ApiKey`/`X-LoginRadius-ApiSecret` headers
 //! (LoginRadius' management-API pages). Both forms are accepted; [`LoginRadiusEmulator::query_credential_uses`]
 //! counts the query form, so that tests can prove a client keeps credentials out of URLs.
 //!
@@ -662,7 +663,8 @@ mod tests {
             .unwrap();
         assert_eq!(r.status(), 401);
         assert_eq!(r.json::<Value>().await.unwrap()["ErrorCode"], 902);
-        // The query-string form of seed 002 is accepted too, and counted.
+        // The query-string form of LoginRadius' Update Organization Connection reference is
+        // accepted too, and counted.
         assert_eq!(emu.query_credential_uses(), 0);
         let r = http
             .get(&base)

@@ -1,4 +1,5 @@
-//! Qovery emulator: the "Organization Enterprise Connection" endpoints (list, get, PUT) of seed 000.
+//! Qovery emulator: the "Organization Enterprise Connection" endpoints (list, get, PUT) of
+//! Qovery's OpenAPI (contracts/qovery-enterprise-connection.yaml).
 //!
 //! Connections cannot be created through the API (Qovery staff set them up), so tests put them in
 //! with the console helpers. Credentials are checked on every request as the real API takes them:

@@ -1,4 +1,5 @@
-//! LoginRadius wire types, exactly as the seed's example (seed 002) spells them.
+//! LoginRadius wire types, exactly as the example of LoginRadius' Update Organization Connection
+//! reference spells them.
 //!
 //! Field names are given one by one because LoginRadius mixes casings (`IDPEntityId`, `ACSEndpoint`, `ID`).
 //! Every field the API may leave out is optional, and unknown fields are kept in `extra` so that a
@@ -184,7 +185,8 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// Error codes this crate acts on (seed 002 and LoginRadius' response-code tables).
+/// Error codes this crate acts on (LoginRadius' Update Organization Connection reference and
+/// LoginRadius' response-code tables).
 pub mod codes {
     /// API key invalid.
     pub const API_KEY_INVALID: i64 = 901;
@@ -214,7 +216,7 @@ pub mod codes {
 pub(crate) mod tests {
     use super::*;
 
-    /// The response example of seed 002, verbatim.
+    /// The response example of LoginRadius' Update Organization Connection reference, verbatim.
     pub const SEED_EXAMPLE: &str = r#"{
   "Id": "conn_Z5ZtmHl2aMpi5VZP",
   "IsActive": true,

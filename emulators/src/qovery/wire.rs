@@ -1,4 +1,5 @@
-//! Qovery wire types (OpenAPI `EnterpriseConnectionDto`, seed 000) and the error body.
+//! Qovery wire types (OpenAPI `EnterpriseConnectionDto`,
+//! contracts/qovery-enterprise-connection.yaml) and the error body.
 
 use std::collections::BTreeMap;
 

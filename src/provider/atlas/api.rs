@@ -1,4 +1,5 @@
-//! Wire types of the Atlas Admin API federation endpoints (seed 004; `ConnectedOrgConfig` in the
+//! Wire types of the Atlas Admin API federation endpoints (Atlas Admin API,
+//! contracts/atlas-federation-settings.yaml; `ConnectedOrgConfig` in the
 //! v2 OpenAPI spec). Fields the client does not model are kept in `extra` and sent back unchanged,
 //! because the PATCH replaces the whole object.
 

@@ -2,8 +2,8 @@
 //!
 //! The tenant key and secret travel as the `X-LoginRadius-ApiKey` / `X-LoginRadius-ApiSecret`
 //! headers, which LoginRadius documents beside (and recommends over) the `apikey` / `apisecret`
-//! query parameters of seed 002: a URL ends up in logs, proxies and error messages; a header
-//! marked sensitive does not.
+//! query parameters of LoginRadius' Update Organization Connection reference: a URL ends up in
+//! logs, proxies and error messages; a header marked sensitive does not.
 //!
 //! **Unverified reads.** LoginRadius documents create (`POST …/connections`), update (`PUT
 //! …/connections/{connId}`) and delete (`DELETE …/connections/{connId}`) of an organization

@@ -573,7 +573,8 @@ mod tests {
         let after = emu.get_connection(&c.id).unwrap();
         assert_eq!(after.group_roles.len(), 1);
         assert_eq!(after.extra.get("FutureSetting"), Some(&future));
-        // The emulator takes credentials in the URL too (seed 002); this client never sends them so.
+        // The emulator takes credentials in the URL too (LoginRadius' Update Organization
+        // Connection reference); this client never sends them so.
         assert_eq!(emu.query_credential_uses(), 0);
     }
 

@@ -1,6 +1,7 @@
 //! Qovery: an organization's enterprise (SAML/OIDC) connections and their role settings.
 //!
-//! Qovery's API has list, get and a whole-object PUT only (seed 000, providers.md §1): connections are
+//! Qovery's API has list, get and a whole-object PUT only (Qovery's OpenAPI:
+//! contracts/qovery-enterprise-connection.yaml): connections are
 //! made by Qovery staff and adopted here by name. One `EnterpriseConnectionDto` holds both kinds:
 //! - EnterpriseConnection owns none of its fields (only `name`, the adoption key; `saml: {}`);
 //! - OrgRoleMapping owns `default_role`, `enforce_group_sync` and `group_mappings`, and is
