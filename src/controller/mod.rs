@@ -1,6 +1,7 @@
 //! The controllers: one per managed kind plus the provider configurations, wired to the watches that
 //! bring a resource back when something it depends on changes.
 
+pub mod certificates;
 pub mod context;
 pub mod error;
 pub mod events;
@@ -442,6 +443,7 @@ pub async fn run_guarded(
         profiles: cps.store.clone(),
         mappings: orms.store.clone(),
     })));
+    metrics.set_certificate_counter(Some(certificates::counter(ecs.store.clone())));
     let registry = registry::Registry::new(client.clone(), stores, observer, config.default_rate)
         .with_guard(user_agent, guard.fence.clone())
         .with_extra_roots(extra_roots);

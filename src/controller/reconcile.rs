@@ -296,6 +296,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     } else {
         period.filter(|p| *p < ctx.config.resync)
     };
+    super::certificates::observe(ctx, obj.as_ref(), &mut status).await;
     let mut secrets = Secrets::default();
     let outcome = sync(
         obj.as_ref(),
@@ -436,6 +437,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
             }
         }
     };
+    let synced = matches!(outcome, Ok(Synced::InSync));
+    super::certificates::conclude(ctx, obj.as_ref(), &old, &mut status, synced, generation).await;
     if !stalled {
         conditions::remove(&mut status.conditions, STALLED);
     }
@@ -518,6 +521,7 @@ async fn sync<K: Managed>(
         )
     })?;
     let desired = obj.desired(ctx).await?;
+    let desired = super::certificates::complete(ctx, obj, provider_name, status, desired).await?;
     secrets.extend(&desired.secrets());
     let hash_key = account.hash_key();
     let uid = obj.uid().unwrap_or_default();
@@ -804,6 +808,7 @@ fn set_outputs(status: &mut ManagedStatus, remote: &Remote) {
         sp_certificate: o.sp_certificate.clone(),
     };
     status.outputs = (outputs != ProviderOutputs::default()).then_some(outputs);
+    super::certificates::observe_remote(status, remote);
 }
 
 async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {

@@ -1,4 +1,5 @@
 //! The pure core: desired state, normalisation, diff and conditions. No I/O here.
+pub mod certificates;
 pub mod conditions;
 pub mod desired;
 pub mod diff;
