@@ -436,10 +436,18 @@ async fn published_certificates<K: Managed>(
             Some(found)
         }
         Err(message) => {
-            let first = lock(&state.failures).insert(uid.clone(), message.clone()) != Some(message.clone());
+            let first =
+                lock(&state.failures).insert(uid.clone(), message.clone()) != Some(message.clone());
             if first {
                 tracing::warn!(name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), error = %message, "IdP metadata fetch failed");
-                publish(ctx, obj, EventType::Warning, "IdpMetadataFetchFailed", message).await;
+                publish(
+                    ctx,
+                    obj,
+                    EventType::Warning,
+                    "IdpMetadataFetchFailed",
+                    message,
+                )
+                .await;
             }
             last
         }
@@ -458,8 +466,14 @@ async fn published_certificates<K: Managed>(
 /// Lists the certificate the provider holds when the spec carries none of its own (a provider
 /// that fetches the metadata at idpMetadataUrl itself echoes what it found).
 pub fn observe_remote(status: &mut ManagedStatus, remote: &Remote) {
-    status.idp_certificates.retain(|c| c.source != FROM_PROVIDER);
-    if status.idp_certificates.iter().any(|c| c.source != FROM_PROVIDER) {
+    status
+        .idp_certificates
+        .retain(|c| c.source != FROM_PROVIDER);
+    if status
+        .idp_certificates
+        .iter()
+        .any(|c| c.source != FROM_PROVIDER)
+    {
         return;
     }
     let Some(pem) = remote
@@ -528,7 +542,11 @@ pub async fn conclude<K: Managed>(
             .filter(|e| e.source != FROM_METADATA_URL)
             .cloned()
             .collect();
-        if status.idp_certificates.iter().any(|e| e.source == FROM_METADATA_URL) {
+        if status
+            .idp_certificates
+            .iter()
+            .any(|e| e.source == FROM_METADATA_URL)
+        {
             kept.extend(before);
         }
         status.idp_certificates = kept;
@@ -582,7 +600,12 @@ pub async fn conclude<K: Managed>(
                 "CertificatesValid",
                 format!("{what}, after the {window} warning threshold"),
             ),
-            Wanted::new(CERTIFICATE_EXPIRED, false, "CertificatesValid", what.clone()),
+            Wanted::new(
+                CERTIFICATE_EXPIRED,
+                false,
+                "CertificatesValid",
+                what.clone(),
+            ),
         ),
         Expiry::Expiring => (
             Wanted::new(
@@ -591,7 +614,12 @@ pub async fn conclude<K: Managed>(
                 "CertificateExpiring",
                 format!("{what}, within the {window} warning threshold"),
             ),
-            Wanted::new(CERTIFICATE_EXPIRED, false, "CertificateExpiring", what.clone()),
+            Wanted::new(
+                CERTIFICATE_EXPIRED,
+                false,
+                "CertificateExpiring",
+                what.clone(),
+            ),
         ),
         Expiry::Expired => (
             Wanted::new(
@@ -621,7 +649,9 @@ pub async fn conclude<K: Managed>(
                 READY,
                 false,
                 "CertificateExpired",
-                format!("{message}: sign-ins through this connection fail until the IdP certificate is replaced"),
+                format!(
+                    "{message}: sign-ins through this connection fail until the IdP certificate is replaced"
+                ),
             ),
             generation,
             now,

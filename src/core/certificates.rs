@@ -207,7 +207,10 @@ pub fn metadata_signing_certificates(xml: &str) -> Result<Vec<Certificate>, Stri
         .descendants()
         .any(|n| n.has_tag_name("IDPSSODescriptor"));
     let mut out: Vec<Certificate> = Vec::new();
-    for kd in doc.descendants().filter(|n| n.has_tag_name("KeyDescriptor")) {
+    for kd in doc
+        .descendants()
+        .filter(|n| n.has_tag_name("KeyDescriptor"))
+    {
         let under_idp = kd.ancestors().any(|a| a.has_tag_name("IDPSSODescriptor"));
         if idp && !under_idp {
             continue;
@@ -215,7 +218,10 @@ pub fn metadata_signing_certificates(xml: &str) -> Result<Vec<Certificate>, Stri
         if kd.attribute("use").is_some_and(|u| u != "signing") {
             continue;
         }
-        for x in kd.descendants().filter(|n| n.has_tag_name("X509Certificate")) {
+        for x in kd
+            .descendants()
+            .filter(|n| n.has_tag_name("X509Certificate"))
+        {
             let text: String = x
                 .descendants()
                 .filter(|n| n.is_text())
@@ -231,7 +237,9 @@ pub fn metadata_signing_certificates(xml: &str) -> Result<Vec<Certificate>, Stri
         }
     }
     if out.is_empty() {
-        return Err("names no signing certificate (no KeyDescriptor with an X509Certificate)".into());
+        return Err(
+            "names no signing certificate (no KeyDescriptor with an X509Certificate)".into(),
+        );
     }
     Ok(out)
 }
@@ -326,11 +334,19 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
         let certs = parse_text(CERT).unwrap();
         assert_eq!(certs.len(), 1);
         let c = &certs[0];
-        assert!(c.subject.contains("CN=login.globex.example"), "{}", c.subject);
+        assert!(
+            c.subject.contains("CN=login.globex.example"),
+            "{}",
+            c.subject
+        );
         assert_eq!(c.not_before_rfc3339(), "2026-11-23T11:32:08Z");
         assert_eq!(c.not_after_rfc3339(), "2036-11-20T11:32:08Z");
         assert_eq!(c.fingerprint.len(), 32 * 3 - 1);
-        assert!(c.fingerprint.chars().all(|ch| ch == ':' || ch.is_ascii_hexdigit() && !ch.is_ascii_lowercase()));
+        assert!(
+            c.fingerprint
+                .chars()
+                .all(|ch| ch == ':' || ch.is_ascii_hexdigit() && !ch.is_ascii_lowercase())
+        );
         // The same certificate as base64 alone, and re-encoded PEM, parse the same.
         assert_eq!(parse_text(&body(CERT)).unwrap(), certs);
         assert_eq!(parse_text(&c.pem).unwrap(), certs);
@@ -353,7 +369,11 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
     #[test]
     fn bad_pem_and_bad_base64_are_errors_not_panics() {
         let unclosed = CERT.replace(END, "");
-        assert!(parse_text(&unclosed).unwrap_err().contains("END CERTIFICATE"));
+        assert!(
+            parse_text(&unclosed)
+                .unwrap_err()
+                .contains("END CERTIFICATE")
+        );
         let key = CERT.replace("CERTIFICATE", "PRIVATE KEY");
         assert!(parse_text(&key).unwrap_err().contains("\"PRIVATE KEY\""));
         let garbage_body = format!("{BEGIN}\nnot*base64!\n{END}");
@@ -368,7 +388,11 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
         let e = parse_text("MIIB%%%x").unwrap_err();
         assert!(e.contains("'%'"), "{e}");
         let trailing = format!("{CERT}\nextra");
-        assert!(parse_text(&trailing).unwrap_err().contains("after the last"));
+        assert!(
+            parse_text(&trailing)
+                .unwrap_err()
+                .contains("after the last")
+        );
         // Truncated DER.
         let b = body(CERT);
         let cut = &b[..b.len() - 8];
@@ -418,7 +442,10 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
         assert!(e.contains("no signing certificate"), "{e}");
         let broken = metadata(&[&old], &[]).replace(&body(&old)[..20], "!!!!");
         let e = metadata_signing_certificates(&broken).unwrap_err();
-        assert!(e.contains("signing certificate 1") && e.contains("base64"), "{e}");
+        assert!(
+            e.contains("signing certificate 1") && e.contains("base64"),
+            "{e}"
+        );
         // No DTDs, so no entity expansion.
         let dtd = "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><EntityDescriptor>&a;</EntityDescriptor>";
         assert!(metadata_signing_certificates(dtd).is_err());
@@ -430,7 +457,10 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
         let now = 1_800_000_000;
         let threshold = Duration::from_secs(30 * day as u64);
         let expired = parse_text(&made("gone", now - 100 * day, now - day)).unwrap();
-        assert_eq!(expiry(expired[0].not_after, now, threshold), Expiry::Expired);
+        assert_eq!(
+            expiry(expired[0].not_after, now, threshold),
+            Expiry::Expired
+        );
         assert_eq!(expiry(now + 10 * day, now, threshold), Expiry::Expiring);
         assert_eq!(expiry(now + 30 * day, now, threshold), Expiry::Expiring);
         assert_eq!(expiry(now + 31 * day, now, threshold), Expiry::Valid);
@@ -457,17 +487,35 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
         let new = cert("new", now - day, now + 700 * day);
         let future = cert("future", now + day, now + 900 * day);
         // First choice: the longest-lasting started one.
-        assert_eq!(select_signing(&[old.clone(), new.clone()], None, now, t), Some(1));
+        assert_eq!(
+            select_signing(&[old.clone(), new.clone()], None, now, t),
+            Some(1)
+        );
         // The one sent stays while it is published and not near expiry.
-        assert_eq!(select_signing(&[old.clone(), new.clone()], Some("old"), now, t), Some(0));
+        assert_eq!(
+            select_signing(&[old.clone(), new.clone()], Some("old"), now, t),
+            Some(0)
+        );
         // Near expiry: the new one replaces it before it expires.
         let late = now + 80 * day;
-        assert_eq!(select_signing(&[old.clone(), new.clone()], Some("old"), late, t), Some(1));
+        assert_eq!(
+            select_signing(&[old.clone(), new.clone()], Some("old"), late, t),
+            Some(1)
+        );
         // Withdrawn by the IdP: the new one at once.
-        assert_eq!(select_signing(std::slice::from_ref(&new), Some("old"), now, t), Some(0));
+        assert_eq!(
+            select_signing(std::slice::from_ref(&new), Some("old"), now, t),
+            Some(0)
+        );
         // Not valid yet: not chosen while a started one exists.
-        assert_eq!(select_signing(&[old.clone(), future.clone()], None, now, t), Some(0));
-        assert_eq!(select_signing(std::slice::from_ref(&future), None, now, t), Some(0));
+        assert_eq!(
+            select_signing(&[old.clone(), future.clone()], None, now, t),
+            Some(0)
+        );
+        assert_eq!(
+            select_signing(std::slice::from_ref(&future), None, now, t),
+            Some(0)
+        );
         assert_eq!(select_signing(&[], Some("old"), now, t), None);
     }
 }
