@@ -106,7 +106,7 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
     if clean.is_empty() {
         return Err("is empty".into());
     }
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return Err(format!(
             "is not valid base64: {} characters, not a multiple of 4",
             clean.len()

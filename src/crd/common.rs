@@ -304,7 +304,13 @@ mod status_patch_tests {
         let patch = status.merge_patch();
         assert_eq!(patch["externalId"], "conn_1");
         assert_eq!(patch["observedGeneration"], 3);
-        for cleared in ["pendingCreate", "lastDrift", "writeOnlyHash", "provider"] {
+        for cleared in [
+            "pendingCreate",
+            "lastDrift",
+            "writeOnlyHash",
+            "provider",
+            "idpCertificates",
+        ] {
             assert!(patch[cleared].is_null(), "{cleared}: {patch}");
             assert!(
                 patch.as_object().unwrap().contains_key(cleared),
@@ -329,6 +335,6 @@ mod status_patch_tests {
         // so a field added later cannot be forgotten.
         let patch = ManagedStatus::default().merge_patch();
         let keys: Vec<&String> = patch.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 9, "{keys:?}");
+        assert_eq!(keys.len(), 10, "{keys:?}");
     }
 }
