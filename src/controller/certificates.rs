@@ -679,6 +679,42 @@ async fn publish<K: Managed>(ctx: &Context, obj: &K, type_: EventType, reason: &
     }
 }
 
+/// The resync period of `obj`, shortened so that the next reconcile comes when a certificate in
+/// use crosses the warning threshold or expires, or when its metadata is due to be fetched again,
+/// if that is sooner (and not below [`crate::crd::MIN_RESYNC_PERIOD`]; a sooner crossing is seen
+/// at the next resync).
+pub fn resync_period<K: Managed>(
+    ctx: &Context,
+    obj: &K,
+    status: &ManagedStatus,
+    period: Option<Duration>,
+) -> Option<Duration> {
+    if obj.saml().is_none() {
+        return period;
+    }
+    let limit = threshold(ctx, obj);
+    let now = jiff::Timestamp::now().as_second();
+    let warn = i64::try_from(limit.as_secs()).unwrap_or(i64::MAX);
+    let mut next: Option<Duration> = status
+        .idp_certificates
+        .iter()
+        .filter(|e| e.counts())
+        .filter_map(|e| seconds(&e.not_after))
+        .flat_map(|t| [t.saturating_sub(warn), t])
+        .filter(|t| *t > now)
+        .min()
+        .map(|t| Duration::from_secs(u64::try_from(t - now).unwrap_or(0) + 1));
+    if obj.saml().is_some_and(|s| s.idp_metadata_url.is_some()) {
+        let refresh = ctx.config.idp_metadata_refresh;
+        next = Some(next.map_or(refresh, |n| n.min(refresh)));
+    }
+    let current = period.unwrap_or(ctx.config.resync);
+    match next {
+        Some(n) if n < current && n >= crate::crd::MIN_RESYNC_PERIOD => Some(n),
+        _ => period,
+    }
+}
+
 /// Reads `ssoperator_idp_certificate_expiry_timestamp_seconds` from the connections' status at
 /// each scrape: one series per certificate in use (a fingerprint listed twice counts once).
 pub fn counter(connections: Store<EnterpriseConnection>) -> CertificateCounter {

@@ -297,6 +297,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
         period.filter(|p| *p < ctx.config.resync)
     };
     super::certificates::observe(ctx, obj.as_ref(), &mut status).await;
+    let period = super::certificates::resync_period(ctx, obj.as_ref(), &status, period);
     let mut secrets = Secrets::default();
     let outcome = sync(
         obj.as_ref(),

@@ -95,9 +95,13 @@ async fn events_of(client: &kube::Client, ns: &str, name: &str, reason: &str) ->
 
 /// The value of the expiry gauge for one resource and fingerprint, if exposed.
 fn gauge(op: &Operator, ns: &str, name: &str, fingerprint: &str) -> Option<f64> {
+    gauge_of(op, ns, name, "clerk", fingerprint)
+}
+
+fn gauge_of(op: &Operator, ns: &str, name: &str, provider: &str, fingerprint: &str) -> Option<f64> {
     let text = op.metrics.render();
     let prefix = format!(
-        "ssoperator_idp_certificate_expiry_timestamp_seconds{{namespace=\"{ns}\",name=\"{name}\",kind=\"EnterpriseConnection\",provider=\"clerk\",fingerprint=\"{fingerprint}\"}} "
+        "ssoperator_idp_certificate_expiry_timestamp_seconds{{namespace=\"{ns}\",name=\"{name}\",kind=\"EnterpriseConnection\",provider=\"{provider}\",fingerprint=\"{fingerprint}\"}} "
     );
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -393,4 +397,74 @@ async fn a_new_signing_certificate_in_the_idp_metadata_reaches_the_provider_with
         "provider writes for one rotation"
     );
     assert_eq!(held(), Some(body(&new.pem)));
+}
+
+#[tokio::test]
+async fn the_certificate_loginradius_fetched_from_the_metadata_url_is_reported_and_watched() {
+    use ssoperator_emulators::loginradius::{LoginRadiusEmulator, wire::IdpCertificate};
+    const ORG: &str = "org_certs000000000001";
+    let (client, ns) = setup().await;
+    let lr = LoginRadiusEmulator::new("lr-key", "lr-secret", ORG);
+    let run = serve(lr.router()).await;
+    secret(
+        &client,
+        &ns,
+        "lr-creds",
+        &[("apiKey", "lr-key"), ("apiSecret", "lr-secret")],
+    )
+    .await;
+    provider_config(
+        &client,
+        &ns,
+        "lr",
+        json!({"loginradius": {"organizationId": ORG}}),
+        "lr-creds",
+        &run.url(),
+    )
+    .await;
+    let op = Operator::start(&client, &ns);
+    apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+        "metadata": {"name": "lr-sso"},
+        "spec": {"providerConfigRef": {"name": "lr"}, "name": "lr-sso", "domains": ["lr-sso.example.com"],
+                 "saml": {"idpEntityId": "https://idp.example.com", "idpMetadataUrl": "https://idp.example.com/metadata.xml"}}})).await;
+    let ec = wait_for::<EnterpriseConnection>(&client, &ns, "lr-sso", "Ready", ready).await;
+    assert!(
+        certs_of(&ec).is_empty(),
+        "LoginRadius holds no certificate yet"
+    );
+    let id = ec.status.as_ref().unwrap().external_id.clone().unwrap();
+
+    // LoginRadius fetched the metadata and holds its certificate: reported, watched, not written.
+    let held = certificate("lr-idp", -300, 10);
+    let writes = lr.core().writes();
+    assert!(
+        lr.edit_connection(&id, |c| c.idp_certificate = Some(IdpCertificate {
+            certificate: held.pem.clone(),
+            ..Default::default()
+        }))
+    );
+    let ec =
+        wait_for::<EnterpriseConnection>(&client, &ns, "lr-sso", "provider certificate", |ec| {
+            cond(ec, "CertificateExpiring").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    let listed = certs_of(&ec);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            listed[0].source.as_str(),
+            listed[0].sha256_fingerprint.as_str()
+        ),
+        ("provider", held.fingerprint.as_str())
+    );
+    assert_eq!(
+        gauge_of(&op, &ns, "lr-sso", "loginradius", &held.fingerprint),
+        Some(held.not_after as f64)
+    );
+    wait_event(&client, &ns, "lr-sso", "CertificateExpiring").await;
+    assert_eq!(
+        lr.core().writes(),
+        writes,
+        "the operator wrote to LoginRadius"
+    );
 }
