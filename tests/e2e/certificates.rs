@@ -214,6 +214,10 @@ async fn expiring_and_expired_certificates_give_conditions_events_and_the_gauge(
         cond(ec, "CertificateExpired").is_some_and(|c| c.0 == "True")
     })
     .await;
+    eprintln!(
+        "status of gone:\n{}",
+        serde_yaml::to_string(&ec.status).unwrap()
+    );
     let (status, reason_, msg) = cond(&ec, "Ready").unwrap();
     assert_eq!(
         (status.as_str(), reason_.as_str()),
@@ -388,6 +392,11 @@ async fn a_new_signing_certificate_in_the_idp_metadata_reaches_the_provider_with
         },
     )
     .await;
+    eprintln!(
+        "status of rotating:\n{}\nevents: {:?}",
+        serde_yaml::to_string(&ec.status).unwrap(),
+        event_reasons(&client, &ns, "rotating").await
+    );
     assert!(ready(&ec));
     assert_eq!(cond(&ec, "CertificateExpiring").unwrap().0, "False");
     tokio::time::sleep(refresh + RESYNC * 2).await;

@@ -370,9 +370,10 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
                 {"series": format!("ssoperator_provider_calls_total{{{sel}, provider=\"clerk\", operation=\"get\", status=\"429\"}}"), "values": "0+5x40"},
                 {"series": format!("ssoperator_provider_calls_total{{{sel}, provider=\"auth0\", operation=\"get\", status=\"200\"}}"), "values": "0+100x40"},
                 // promtool's clock starts at 0: one certificate expires 14 days less an hour
-                // from then, one 10 minutes from then.
-                {"series": format!("ssoperator_idp_certificate_expiry_timestamp_seconds{{{sel}, namespace=\"ns\", name=\"soon\", kind=\"EnterpriseConnection\", provider=\"clerk\", fingerprint=\"AA\"}}"), "values": "1206000x40"},
-                {"series": format!("ssoperator_idp_certificate_expiry_timestamp_seconds{{{sel}, namespace=\"ns\", name=\"gone\", kind=\"EnterpriseConnection\", provider=\"loginradius\", fingerprint=\"BB\"}}"), "values": "600x40"},
+                // from then, one 10 minutes from then. The resource's namespace label is stored as
+                // exported_namespace (the scrape's namespace label wins).
+                {"series": format!("ssoperator_idp_certificate_expiry_timestamp_seconds{{{sel}, exported_namespace=\"ns\", name=\"soon\", kind=\"EnterpriseConnection\", provider=\"clerk\", fingerprint=\"AA\"}}"), "values": "1206000x40"},
+                {"series": format!("ssoperator_idp_certificate_expiry_timestamp_seconds{{{sel}, exported_namespace=\"ns\", name=\"gone\", kind=\"EnterpriseConnection\", provider=\"loginradius\", fingerprint=\"BB\"}}"), "values": "600x40"},
             ],
             "alert_rule_test": [
                 {"eval_time": "9m", "alertname": "SsoperatorDown", "exp_alerts": []},
@@ -393,12 +394,12 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
                      "description": "ssoperator repaired drift of OrgRoleMapping resources at their provider 10 times in the last hour (threshold 3): someone or something keeps changing them in the provider's console or API. The DriftRepaired Events and status.lastDrift name the fields."}}]},
                 {"eval_time": "5m", "alertname": "SsoperatorIdpCertificateExpiring", "exp_alerts": []},
                 {"eval_time": "15m", "alertname": "SsoperatorIdpCertificateExpiring",
-                 "exp_alerts": [{"exp_labels": {"severity": "warning", "namespace": "ns", "name": "soon", "kind": "EnterpriseConnection", "provider": "clerk", "fingerprint": "AA"},
+                 "exp_alerts": [{"exp_labels": {"severity": "warning", "exported_namespace": "ns", "name": "soon", "kind": "EnterpriseConnection", "provider": "clerk", "fingerprint": "AA"},
                    "exp_annotations": {"summary": "IdP certificate of ns/soon expires soon",
                      "description": "The IdP signing certificate AA of EnterpriseConnection ns/soon (clerk) expires in 13d 22h 45m 0s (threshold 14 days). When it expires nobody can sign in through this connection: have the IdP publish a new certificate and put it in the spec, or set spec.saml.idpMetadataUrl so that ssoperator sends it. status.idpCertificates lists it."}}]},
                 {"eval_time": "5m", "alertname": "SsoperatorIdpCertificateExpired", "exp_alerts": []},
                 {"eval_time": "15m", "alertname": "SsoperatorIdpCertificateExpired",
-                 "exp_alerts": [{"exp_labels": {"severity": "critical", "namespace": "ns", "name": "gone", "kind": "EnterpriseConnection", "provider": "loginradius", "fingerprint": "BB"},
+                 "exp_alerts": [{"exp_labels": {"severity": "critical", "exported_namespace": "ns", "name": "gone", "kind": "EnterpriseConnection", "provider": "loginradius", "fingerprint": "BB"},
                    "exp_annotations": {"summary": "IdP certificate of ns/gone has expired",
                      "description": "The IdP signing certificate BB of EnterpriseConnection ns/gone (loginradius) has expired: sign-ins through this connection fail until it is replaced."}}]},
                 {"eval_time": "30m", "alertname": "SsoperatorProviderRateLimited",
