@@ -81,6 +81,14 @@ pub struct State {
     prepared: Mutex<HashMap<String, Prepared>>,
     /// The metadata fetch failure last reported per object uid (reported once, not every time).
     failures: Mutex<HashMap<String, String>>,
+    /// Objects whose desired state carries a new signing certificate from the IdP's metadata in
+    /// this reconcile: the write that sends it is a rotation, not a drift repair.
+    rotating: Mutex<std::collections::HashSet<String>>,
+    /// The last threshold crossing (state, fingerprint) and rotation (new fingerprint) published
+    /// per object uid: a reconcile can start from a copy that does not show the status written
+    /// with them yet, and must not publish them again.
+    crossed: Mutex<HashMap<String, (Expiry, String)>>,
+    rotated_to: Mutex<HashMap<String, String>>,
 }
 
 struct Fetched {
@@ -142,7 +150,16 @@ impl State {
             fetched: Mutex::default(),
             prepared: Mutex::default(),
             failures: Mutex::default(),
+            rotating: Mutex::default(),
+            crossed: Mutex::default(),
+            rotated_to: Mutex::default(),
         }
+    }
+
+    /// Whether the object's desired state carries a new signing certificate from the IdP's
+    /// metadata (see [`complete`]): a write now is a rotation, not a drift repair.
+    pub fn rotating(&self, uid: &str) -> bool {
+        lock(&self.rotating).contains(uid)
     }
 
     /// Forgets a deleted resource.
@@ -150,6 +167,9 @@ impl State {
         lock(&self.fetched).remove(uid);
         lock(&self.prepared).remove(uid);
         lock(&self.failures).remove(uid);
+        lock(&self.rotating).remove(uid);
+        lock(&self.crossed).remove(uid);
+        lock(&self.rotated_to).remove(uid);
     }
 }
 
@@ -340,6 +360,7 @@ pub async fn complete<K: Managed>(
     desired: Desired,
 ) -> Result<Desired, Error> {
     let uid = uid_of(obj);
+    lock(&ctx.certificates.rotating).remove(&uid);
     let prepared = lock(&ctx.certificates.prepared)
         .remove(&uid)
         .unwrap_or_default();
@@ -389,6 +410,9 @@ pub async fn complete<K: Managed>(
         && let Some(i) = chosen
     {
         saml.idp_certificate = Some(published[i].pem.clone());
+        if current.is_some_and(|fp| fp != published[i].fingerprint) {
+            lock(&ctx.certificates.rotating).insert(uid);
+        }
     }
     Ok(Desired::Connection(c))
 }
@@ -552,6 +576,10 @@ pub async fn conclude<K: Managed>(
         status.idp_certificates = kept;
     } else if let (Some(was), Some(now)) = (in_use(old), in_use(status))
         && was.sha256_fingerprint != now.sha256_fingerprint
+        && lock(&ctx.certificates.rotated_to)
+            .insert(uid_of(obj), now.sha256_fingerprint.clone())
+            .as_ref()
+            != Some(&now.sha256_fingerprint)
     {
         let provider = status.provider.clone().unwrap_or_default();
         publish(
@@ -657,7 +685,17 @@ pub async fn conclude<K: Managed>(
             now,
         );
     }
-    if state > state_of(old) {
+    let published = {
+        let mut crossed = lock(&ctx.certificates.crossed);
+        let fingerprint = cert.sha256_fingerprint.clone();
+        let before = crossed
+            .get(&uid_of(obj))
+            .filter(|(_, fp)| *fp == fingerprint)
+            .map_or(Expiry::Valid, |(s, _)| *s);
+        crossed.insert(uid_of(obj), (state, fingerprint));
+        before
+    };
+    if state > state_of(old).max(published) {
         let reason = match state {
             Expiry::Expired => "CertificateExpired",
             _ => "CertificateExpiring",

@@ -757,7 +757,9 @@ async fn sync<K: Managed>(
         let synced_generation = conditions::get(&status.conditions, SYNCED)
             .filter(|c| c.status == "True" || c.reason == PAUSED_REASON)
             .and_then(|c| c.observed_generation);
-        let spec_changed = synced_generation != obj.meta().generation || created;
+        let spec_changed = synced_generation != obj.meta().generation
+            || created
+            || ctx.certificates.rotating(&uid);
         crash_point!("update-before");
         latest = provider.update(&id, &desired, &latest, &d).await?;
         crash_point!("update-after");

@@ -399,6 +399,10 @@ async fn a_new_signing_certificate_in_the_idp_metadata_reaches_the_provider_with
     );
     assert!(ready(&ec));
     assert_eq!(cond(&ec, "CertificateExpiring").unwrap().0, "False");
+    // A rotation is an update the IdP asked for, not a drift repair.
+    let reasons = event_reasons(&client, &ns, "rotating").await;
+    assert!(!reasons.iter().any(|r| r == "DriftRepaired"), "{reasons:?}");
+    assert!(ec.status.as_ref().unwrap().last_drift.is_none());
     tokio::time::sleep(refresh + RESYNC * 2).await;
     assert_eq!(
         clerk.core().writes() - writes,
