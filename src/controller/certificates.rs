@@ -394,7 +394,10 @@ pub async fn complete<K: Managed>(
         .find(|e| e.source == FROM_METADATA_URL && e.in_use == Some(true))
         .map(|e| e.sha256_fingerprint.clone());
     let now = jiff::Timestamp::now().as_second();
-    let chosen = certs::select_signing(&published, current.as_deref(), now, threshold(ctx, obj));
+    // A certificate the spec sets itself wins: the metadata's are then only listed (not in use).
+    let sends = saml.idp_certificate.is_none() && saml.idp_metadata.is_none();
+    let chosen = certs::select_signing(&published, current.as_deref(), now, threshold(ctx, obj))
+        .filter(|_| sends);
     status
         .idp_certificates
         .retain(|e| e.source != FROM_METADATA_URL);
@@ -404,11 +407,7 @@ pub async fn complete<K: Managed>(
             .enumerate()
             .map(|(i, p)| entry(FROM_METADATA_URL, p, Some(Some(i) == chosen))),
     );
-    // A certificate the spec sets itself wins; the metadata's is only watched then.
-    if saml.idp_certificate.is_none()
-        && saml.idp_metadata.is_none()
-        && let Some(i) = chosen
-    {
+    if let Some(i) = chosen {
         saml.idp_certificate = Some(published[i].pem.clone());
         if current.is_some_and(|fp| fp != published[i].fingerprint) {
             lock(&ctx.certificates.rotating).insert(uid);
