@@ -28,6 +28,7 @@ mod ratelimit;
 mod restart;
 mod resync;
 mod saas;
+mod safety;
 mod scale;
 mod support;
 mod tenancy;
