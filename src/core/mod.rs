@@ -3,6 +3,8 @@ pub mod certificates;
 pub mod conditions;
 pub mod desired;
 pub mod diff;
+pub mod lockout;
 pub mod normalize;
+pub mod plan;
 pub mod redact;
 pub mod validate;
