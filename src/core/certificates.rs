@@ -166,7 +166,10 @@ pub fn parse_text(text: &str) -> Result<Vec<Certificate>, String> {
             .find("-----")
             .map(|i| i + 10)
             .ok_or("is not PEM: a -----BEGIN line is not closed")?;
-        let label = block[11..header_end - 5].trim();
+        // `get`: no panic on a header too short or not ASCII ("-----BEGIN-----").
+        let label = block
+            .get(11..header_end.saturating_sub(5))
+            .map_or("", str::trim);
         if label != "CERTIFICATE" {
             return Err(format!(
                 "holds a PEM {label:?} block, not a CERTIFICATE (only certificates belong here)"
@@ -387,6 +390,15 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
         }
         let e = parse_text("MIIB%%%x").unwrap_err();
         assert!(e.contains("'%'"), "{e}");
+        for odd in [
+            "-----BEGIN-----\nAAAA\n-----END-----",
+            "-----BEGIN\u{e9}-----\nAAAA\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE",
+            "-----BEGIN CERTIFICATE-----",
+            "x -----BEGIN \u{1F600}\u{1F600}-----",
+        ] {
+            assert!(parse_text(odd).is_err(), "{odd:?}");
+        }
         let trailing = format!("{CERT}\nextra");
         assert!(
             parse_text(&trailing)
