@@ -54,6 +54,25 @@ async fn no_write_for_two_resyncs(op: &Operator, writes: impl Fn() -> u64) {
     assert!(reconciles(op) > r0, "the operator did not reconcile");
 }
 
+/// `kubectl describe` of one object, printed for the record (`--nocapture`).
+fn describe(ns: &str, resource: &str) {
+    let out = Command::new(support::kubectl())
+        .args([
+            "--kubeconfig",
+            support::kubeconfig_path(),
+            "-n",
+            ns,
+            "describe",
+            resource,
+        ])
+        .output()
+        .unwrap();
+    eprintln!(
+        "--- kubectl describe {resource}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 fn orm(name: &str, config: &str, spec: Value) -> Value {
     let mut s = json!({"providerConfigRef": {"name": config}});
     for (k, v) in spec.as_object().into_iter().flatten() {
@@ -161,6 +180,7 @@ async fn atlas_and_qovery_admin_lockouts_are_refused_until_the_plan_is_allowed()
     assert_eq!(atlas_writes(), 0);
     let hash = plan_of(&o).hash;
     assert!(message(&o).contains(&hash), "{}", message(&o));
+    describe(&ns, "orgrolemapping/atlas-roles");
     annotate::<OrgRoleMapping>(&client, &ns, "atlas-roles", ALLOW, Some(&hash)).await;
     let o = wait_for::<OrgRoleMapping>(&client, &ns, "atlas-roles", "Ready", ready).await;
     assert_eq!(atlas_writes(), 1);
@@ -458,6 +478,7 @@ async fn manual_changes_wait_for_the_approval_of_their_exact_plan() {
     .await;
     let update = plan_of(&o);
     assert_eq!(update.action, "Update");
+    describe(&ns, "enterpriseconnection/manual");
     let field = update
         .fields
         .iter()
@@ -562,6 +583,7 @@ async fn a_dry_run_over_the_examples_writes_nothing_and_reports_each_write_once(
     }
     assert_quiet(&op, writes, 3).await;
     assert_eq!(writes(), 0, "{:?}", emulators.writes());
+    describe(&ns, "enterpriseconnection/acme-okta-saml");
     eprintln!(
         "provider writes over the dry run: {} ({:?}, Auth0 token requests excluded)",
         writes(),
