@@ -26,13 +26,10 @@ use std::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
     Resource, ResourceExt,
-    runtime::{
-        events::{Event, EventType},
-        reflector::Store,
-    },
+    runtime::{events::EventType, reflector::Store},
 };
 
-use super::{context::Context, error::Error, lock, managed::Managed};
+use super::{context::Context, error::Error, lock, managed::Managed, reconcile::publish};
 use crate::{
     config::Config,
     core::{
@@ -700,19 +697,6 @@ pub async fn conclude<K: Managed>(
             _ => "CertificateExpiring",
         };
         publish(ctx, obj, EventType::Warning, reason, message).await;
-    }
-}
-
-async fn publish<K: Managed>(ctx: &Context, obj: &K, type_: EventType, reason: &str, note: String) {
-    let ev = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.events.publish(&ev, &obj.object_ref(&())).await {
-        tracing::warn!(error = %e, "cannot publish event");
     }
 }
 
