@@ -1,7 +1,9 @@
 //! The pure core: desired state, normalisation, diff and conditions. No I/O here.
+pub mod cel;
 pub mod conditions;
 pub mod desired;
 pub mod diff;
+pub mod export;
 pub mod normalize;
 pub mod redact;
 pub mod validate;

@@ -11,6 +11,7 @@ mod canary;
 mod crds;
 mod deletes;
 mod demo;
+mod export;
 #[cfg(feature = "failpoints")]
 mod faults;
 mod forbidden;

@@ -1,0 +1,575 @@
+//! `ssoperator export` and `ssoperator diff` round trips: for each provider, objects made
+//! outside the operator (seeded into the emulator) are exported, applied with kubectl, become
+//! Ready with no provider write, stay without writes under Manage, and `diff` on the export
+//! finds nothing until one field of the file is changed. Plus: 1000 Clerk connections in
+//! ⌈1000/500⌉ list calls with plain-line progress.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use kube::{Api, Client, api::ListParams};
+use serde_json::{Value, json};
+use ssoperator::crd::{ConnectionProfile, EnterpriseConnection, OrgRoleMapping};
+use ssoperator_emulators::{
+    EmulatorCore,
+    atlas::{AtlasEmulator, RoleAssignment, RoleMapping},
+    auth0::Auth0Emulator,
+    clerk::ClerkEmulator,
+    loginradius::LoginRadiusEmulator,
+    qovery::QoveryEmulator,
+};
+
+use crate::{operator::*, support};
+
+/// Runs the `ssoperator` binary with `env` (the credentials) and no terminal: (exit code,
+/// stdout, stderr).
+fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssoperator"));
+    cmd.args(args);
+    // Only what the test gives: no SSOPERATOR_CRED_* from the caller's environment.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SSOPERATOR_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run ssoperator");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn kubectl_apply(dir: &Path) {
+    let out = Command::new(support::kubectl())
+        .args(["--kubeconfig", support::kubeconfig_path(), "apply", "-f"])
+        .arg(dir)
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every file of the export, read back.
+fn read_dir(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect()
+}
+
+/// Names of the ssoperator resources of each managed kind in `ns`.
+async fn names(client: &Client, ns: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let lp = ListParams::default();
+    let n = |items: Vec<kube::core::ObjectMeta>| -> Vec<String> {
+        items.into_iter().filter_map(|m| m.name).collect()
+    };
+    let ec: Api<EnterpriseConnection> = Api::namespaced(client.clone(), ns);
+    let cp: Api<ConnectionProfile> = Api::namespaced(client.clone(), ns);
+    let rm: Api<OrgRoleMapping> = Api::namespaced(client.clone(), ns);
+    (
+        n(ec.list(&lp)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| o.metadata)
+            .collect()),
+        n(cp.list(&lp)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| o.metadata)
+            .collect()),
+        n(rm.list(&lp)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|o| o.metadata)
+            .collect()),
+    )
+}
+
+async fn wait_all_ready(client: &Client, ns: &str) -> usize {
+    let (ec, cp, rm) = names(client, ns).await;
+    for n in &ec {
+        wait_for::<EnterpriseConnection>(client, ns, n, "Ready", ready).await;
+    }
+    for n in &cp {
+        wait_for::<ConnectionProfile>(client, ns, n, "Ready", ready).await;
+    }
+    for n in &rm {
+        wait_for::<OrgRoleMapping>(client, ns, n, "Ready", ready).await;
+    }
+    ec.len() + cp.len() + rm.len()
+}
+
+async fn manage_all(client: &Client, ns: &str) {
+    let (ec, cp, rm) = names(client, ns).await;
+    let manage = json!({"managementPolicy": "Manage"});
+    for n in &ec {
+        patch_spec::<EnterpriseConnection>(client, ns, n, manage.clone()).await;
+    }
+    for n in &cp {
+        patch_spec::<ConnectionProfile>(client, ns, n, manage.clone()).await;
+    }
+    for n in &rm {
+        patch_spec::<OrgRoleMapping>(client, ns, n, manage.clone()).await;
+    }
+}
+
+/// Provider writes, the Auth0 token grant left out (a read needs it).
+fn writes(core: &EmulatorCore) -> u64 {
+    core.calls()
+        .iter()
+        .filter(|(k, _)| {
+            ["POST ", "PUT ", "PATCH ", "DELETE "]
+                .iter()
+                .any(|m| k.starts_with(m))
+                && !k.contains("/oauth/token")
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// One provider's account, as the round trip needs it.
+struct Case {
+    provider: &'static str,
+    account: Option<&'static str>,
+    url: String,
+    /// Credentials Secret keys and values.
+    creds: Vec<(&'static str, &'static str)>,
+    /// The edit for the diff: a file name prefix, a JSON pointer in it, the new value, and the
+    /// spec path the diff must name.
+    edit: (&'static str, &'static str, Value, &'static str),
+    /// How many resources the export must hold.
+    resources: usize,
+}
+
+fn env_of(case: &Case) -> Vec<(String, String)> {
+    case.creds
+        .iter()
+        .map(|(k, v)| (ssoperator::cli::env_name(k), v.to_string()))
+        .collect()
+}
+
+async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
+    let (client, ns) = setup().await;
+    let dir = std::env::temp_dir().join(format!("ssoperator-export-{ns}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let env = env_of(&case);
+    let mut args = vec![
+        "export",
+        "--provider",
+        case.provider,
+        "--endpoint",
+        &case.url,
+        "-n",
+        &ns,
+        "--output-dir",
+    ];
+    let dir_s = dir.display().to_string();
+    args.push(&dir_s);
+    if let Some(a) = case.account {
+        args.extend(["--account", a]);
+    }
+    let w0 = writes(&core);
+    let (code, _, stderr) = cli(&args, &env);
+    assert_eq!(code, 0, "export failed: {stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    for (_, v) in &case.creds {
+        assert!(!stderr.contains(v), "a credential on stderr: {stderr}");
+    }
+    let files = read_dir(&dir);
+    // One ProviderConfig and the resources.
+    assert_eq!(files.len(), case.resources + 1, "{files:#?}");
+    for (p, text) in &files {
+        for (_, v) in &case.creds {
+            assert!(!text.contains(v), "a credential in {}", p.display());
+        }
+    }
+    // A second export of the unchanged account is byte-identical.
+    let again = std::env::temp_dir().join(format!("ssoperator-export-{ns}-again"));
+    let _ = std::fs::remove_dir_all(&again);
+    let mut args2 = args.clone();
+    let again_s = again.display().to_string();
+    let at = args2.iter().position(|a| *a == dir_s).unwrap();
+    args2[at] = &again_s;
+    let (code, _, _) = cli(&args2, &env);
+    assert_eq!(code, 0);
+    let second: Vec<String> = read_dir(&again).into_iter().map(|(_, t)| t).collect();
+    let first: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
+    assert_eq!(first, second, "a re-export differs");
+
+    // kubectl apply -> all Ready, no provider write.
+    let secret_name = format!("{}-credentials", case.provider);
+    secret(&client, &ns, &secret_name, &case.creds).await;
+    kubectl_apply(&dir);
+    let op = Operator::start(&client, &ns);
+    let n = wait_all_ready(&client, &ns).await;
+    assert_eq!(n, case.resources);
+    assert_eq!(
+        writes(&core),
+        w0,
+        "provider writes after applying the export"
+    );
+
+    // Manage: still no write, over resyncs in which the operator reconciled.
+    manage_all(&client, &ns).await;
+    wait_all_ready(&client, &ns).await;
+    assert_quiet(&op, || writes(&core), 2).await;
+    assert_eq!(writes(&core), w0, "provider writes under Manage");
+
+    // diff on the export: nothing, exit 0.
+    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, ""),
+        "diff of the export: {stderr}"
+    );
+
+    // One field changed in the file: exactly that field, exit 1.
+    let (prefix, pointer, value, path) = &case.edit;
+    let (file, text) = files
+        .iter()
+        .find(|(p, _)| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no exported file starts with {prefix}: {files:#?}"));
+    let mut doc: Value = serde_yaml::from_str(text).unwrap();
+    *doc.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer} not in {text}")) = value.clone();
+    std::fs::write(file, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env);
+    assert_eq!(code, 1, "diff after an edit: {stdout} {stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("~ "), "{stdout}");
+    assert!(
+        lines[1]
+            .trim_start()
+            .starts_with(&format!("~ spec.{path}: ")),
+        "{stdout}"
+    );
+    assert_eq!(writes(&core), w0, "diff wrote to the provider");
+    drop(op);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&again);
+}
+
+const CLERK_KEY: &str = "sk_test_export0000000000000000";
+
+fn clerk_saml(name: &str, domain: &str, sso: &str) -> Value {
+    json!({"name": name, "provider": "saml_custom", "domains": [domain],
+           "saml": {"idp_entity_id": format!("https://{domain}/idp"), "idp_sso_url": sso}})
+}
+
+#[tokio::test]
+async fn clerk_export_apply_manage_diff_round_trip() {
+    let clerk = ClerkEmulator::new(CLERK_KEY);
+    clerk
+        .insert_from_body(
+            "ent_acme1",
+            clerk_saml("Acme SSO", "acme.example", "https://acme.example/sso"),
+        )
+        .unwrap();
+    // The same name twice (Clerk allows it): two resources with stable, different names.
+    clerk
+        .insert_from_body(
+            "ent_acme2",
+            clerk_saml("Acme SSO", "acme2.example", "https://acme2.example/sso"),
+        )
+        .unwrap();
+    clerk
+        .insert_from_body(
+            "ent_globex",
+            clerk_saml(
+                "Globex (EU)",
+                "globex.example",
+                "https://globex.example/sso",
+            ),
+        )
+        .unwrap();
+    let run = serve(clerk.router()).await;
+    round_trip(
+        Case {
+            provider: "clerk",
+            account: None,
+            url: run.url(),
+            creds: vec![("secretKey", CLERK_KEY)],
+            edit: (
+                "enterpriseconnection-globex-eu",
+                "/spec/saml/idpSsoUrl",
+                json!("https://globex.example/sso2"),
+                "saml.idpSsoUrl",
+            ),
+            resources: 3,
+        },
+        clerk.core(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn auth0_export_apply_manage_diff_round_trip() {
+    let auth0 = Auth0Emulator::new(
+        "export.eu.auth0.com",
+        "export-client-id",
+        "export-client-secret-000",
+    );
+    auth0.insert_profile(
+        "cop_1",
+        serde_json::from_value(json!({"name": "Default profile",
+            "organization": {"show_as_button": "optional", "assign_membership_on_login": "required"},
+            "connection_name_prefix_template": "con-{org_id}",
+            "enabled_features": ["scim", "universal_logout"]}))
+        .unwrap(),
+    );
+    auth0.insert_profile(
+        "cop_2",
+        serde_json::from_value(json!({"name": "Bare"})).unwrap(),
+    );
+    let run = serve(auth0.router()).await;
+    round_trip(
+        Case {
+            provider: "auth0",
+            account: Some("export.eu.auth0.com"),
+            url: run.url(),
+            creds: vec![
+                ("clientId", "export-client-id"),
+                ("clientSecret", "export-client-secret-000"),
+            ],
+            edit: (
+                "connectionprofile-default-profile",
+                "/spec/connectionNamePrefixTemplate",
+                json!("acme-{org_id}"),
+                "connectionNamePrefixTemplate",
+            ),
+            resources: 2,
+        },
+        auth0.core(),
+    )
+    .await;
+}
+
+const LR_ORG: &str = "org_export0000000000";
+
+#[tokio::test]
+async fn loginradius_export_apply_manage_diff_round_trip() {
+    let lr = LoginRadiusEmulator::new(
+        "00000000-expo-4000-8000-000000000000",
+        "export-api-secret-0000",
+        LR_ORG,
+    );
+    lr.insert_connection(
+        "conn_acme",
+        serde_json::from_value(
+            json!({"Name": "Acme Okta", "Domain": "acme.example", "IsActive": true,
+            "ConnectionType": "saml_okta", "IDPEntityId": "http://www.okta.com/exk1",
+            "IDPMetadataUrl": "https://acme.okta.example/app/exk1/sso/saml/metadata",
+            "IsIDPInitiated": false,
+            "GroupRoles": [{"GroupId": "00g1", "Name": "Engineering", "RoleId": "role_dev"}]}),
+        )
+        .unwrap(),
+    );
+    // No group roles: a connection only (no OrgRoleMapping is exported for it).
+    lr.insert_connection(
+        "conn_globex",
+        serde_json::from_value(
+            json!({"Name": "Globex", "Domain": "globex.example", "IsActive": false,
+            "ConnectionType": "saml_custom", "IDPEntityId": "urn:globex"}),
+        )
+        .unwrap(),
+    );
+    let run = serve(lr.router()).await;
+    round_trip(
+        Case {
+            provider: "loginradius",
+            account: Some(LR_ORG),
+            url: run.url(),
+            creds: vec![
+                ("apiKey", "00000000-expo-4000-8000-000000000000"),
+                ("apiSecret", "export-api-secret-0000"),
+            ],
+            edit: (
+                "enterpriseconnection-acme-okta",
+                "/spec/saml/idpEntityId",
+                json!("http://www.okta.com/exk2"),
+                "saml.idpEntityId",
+            ),
+            resources: 3,
+        },
+        lr.core(),
+    )
+    .await;
+}
+
+const QOVERY_ORG: &str = "0b8d2c4e-9b1a-4c7e-8f2d-5a6b7c8d9e01";
+
+#[tokio::test]
+async fn qovery_export_apply_manage_diff_round_trip() {
+    let q = QoveryEmulator::new("qov_export_token_000000", vec![QOVERY_ORG.to_string()]);
+    q.insert_connection("acme-okta-saml", "viewer");
+    q.edit_connection("acme-okta-saml", |dto| {
+        dto.enforce_group_sync = true;
+        dto.group_mappings = [
+            ("admin".to_string(), vec!["ops".to_string()]),
+            (
+                "devops".to_string(),
+                vec!["ops".to_string(), "platform".to_string()],
+            ),
+        ]
+        .into_iter()
+        .collect();
+    });
+    let run = serve(q.router()).await;
+    round_trip(
+        Case {
+            provider: "qovery",
+            account: Some(QOVERY_ORG),
+            url: run.url(),
+            creds: vec![("token", "qov_export_token_000000")],
+            edit: (
+                "orgrolemapping-acme-okta-saml",
+                "/spec/defaultRole",
+                json!("admin"),
+                "defaultRole",
+            ),
+            resources: 2,
+        },
+        q.core(),
+    )
+    .await;
+}
+
+const FED: &str = "6e1e2d3c4b5a69788796a5b4";
+const ORG: &str = "6e0b1c2d3e4f5a6b7c8d9e0f";
+
+#[tokio::test]
+async fn atlas_export_apply_manage_diff_round_trip() {
+    let atlas = AtlasEmulator::new("exportpk", "00000000-expo-4000-8000-notarealkey0", FED);
+    atlas.insert_org_config(ORG, Some("0a1de0000000000000e1"));
+    atlas.edit_org_config(ORG, |cfg| {
+        cfg.domain_allow_list = vec!["acme.example".into()];
+        cfg.domain_restriction_enabled = true;
+        cfg.post_auth_role_grants = vec!["ORG_MEMBER".into()];
+        cfg.role_mappings = vec![RoleMapping {
+            external_group_name: "dba".into(),
+            id: AtlasEmulator::new_id(),
+            role_assignments: vec![
+                RoleAssignment {
+                    group_id: None,
+                    org_id: Some(ORG.into()),
+                    role: "ORG_OWNER".into(),
+                },
+                RoleAssignment {
+                    group_id: Some("6e0b1c2d3e4f5a6b7c8d9e99".into()),
+                    org_id: None,
+                    role: "GROUP_READ_ONLY".into(),
+                },
+            ],
+        }];
+    });
+    let run = serve(atlas.router()).await;
+    round_trip(
+        Case {
+            provider: "atlas",
+            account: Some(FED),
+            url: run.url(),
+            creds: vec![
+                ("publicKey", "exportpk"),
+                ("privateKey", "00000000-expo-4000-8000-notarealkey0"),
+            ],
+            edit: (
+                "orgrolemapping-",
+                "/spec/atlas/domainRestrictionEnabled",
+                json!(false),
+                "atlas.domainRestrictionEnabled",
+            ),
+            resources: 1,
+        },
+        atlas.core(),
+    )
+    .await;
+}
+
+/// 1000 Clerk connections in ⌈1000/500⌉ = 2 list calls and nothing else (SAML connections have no
+/// write-only value to fetch), with one plain progress line per page when stderr is no terminal.
+#[tokio::test]
+async fn clerk_export_of_1000_connections_takes_two_list_calls() {
+    let clerk = ClerkEmulator::new(CLERK_KEY);
+    for i in 0..1000 {
+        clerk
+            .insert_from_body(
+                &format!("ent_{i:04}"),
+                clerk_saml(
+                    &format!("Tenant {i}"),
+                    &format!("t{i}.example"),
+                    "https://idp.example/sso",
+                ),
+            )
+            .unwrap();
+    }
+    let run = serve(clerk.router()).await;
+    let env = vec![(
+        ssoperator::cli::env_name("secretKey"),
+        CLERK_KEY.to_string(),
+    )];
+    let (code, stdout, stderr) = cli(
+        &[
+            "export",
+            "--provider",
+            "clerk",
+            "--endpoint",
+            &run.url(),
+            "-n",
+            "big",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let calls = clerk.core().calls();
+    let total: u64 = calls.values().sum();
+    let lists: u64 = calls
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET ") && k.ends_with("/enterprise_connections"))
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "clerk export of 1000 connections: {lists} list calls, {total} calls in all: {calls:?}"
+    );
+    assert_eq!(lists, 2, "{calls:?}");
+    assert_eq!(total, lists, "calls besides the list: {calls:?}");
+    let docs = stdout.matches("\nkind: EnterpriseConnection\n").count();
+    assert_eq!(docs, 1000);
+    assert_eq!(stdout.matches("kind: ProviderConfig\n").count(), 1);
+    let progress: Vec<&str> = stderr.lines().filter(|l| l.contains(": page ")).collect();
+    assert_eq!(
+        progress,
+        [
+            "export clerk: EnterpriseConnection: page 1: 500 objects (500 so far)",
+            "export clerk: EnterpriseConnection: page 2: 500 objects (1000 so far)",
+        ],
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "terminal escapes without a terminal: {stderr:?}"
+    );
+}
