@@ -191,10 +191,11 @@ pub fn manifest(
         .into_iter()
         .find(|p| spec.contains_key(*p))
         .unwrap_or("");
+    let mut left_out = vec![];
     for path in &item.unreadable {
-        let Some(rest) = path.strip_prefix(&format!("{protocol}.")) else {
+        if !path.starts_with(&format!("{protocol}.")) {
             continue;
-        };
+        }
         if path == "oidc.clientSecret" {
             let secret = format!("{name}-oidc");
             if let Some(oidc) = spec.get_mut("oidc").and_then(Value::as_object_mut) {
@@ -213,10 +214,14 @@ pub fn manifest(
                 key: "clientSecret".into(),
             });
         } else {
-            notes.push(format!(
-                "spec.{protocol}.{rest}: the provider never returns it, so it is left out and stays as the provider has it; set it to manage it"
-            ));
+            left_out.push(format!("spec.{path}"));
         }
+    }
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "not exported, the provider never returns them (they stay as the provider has them unless you set them): {}",
+            left_out.join(", ")
+        ));
     }
     let mut full = Map::new();
     full.insert(
@@ -475,7 +480,11 @@ mod tests {
         assert!(e.manifest["spec"]["saml"].get("idpCertificate").is_none());
         assert!(e.secrets.is_empty());
         assert_eq!(e.notes.len(), 1);
-        assert!(e.notes[0].starts_with("spec.saml.idpCertificate"));
+        assert!(
+            e.notes[0].ends_with("set them): spec.saml.idpCertificate"),
+            "{:?}",
+            e.notes
+        );
         assert_eq!(
             e.manifest["spec"]["providerConfigRef"]["kind"],
             "ClusterProviderConfig"

@@ -24,9 +24,9 @@ use ssoperator_emulators::{
 use crate::{operator::*, support};
 
 /// Runs the `ssoperator` binary with `env` (the credentials) and no terminal: (exit code,
-/// stdout, stderr).
-fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssoperator"));
+/// stdout, stderr). Async: the emulators answer on this test's runtime meanwhile.
+async fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ssoperator"));
     cmd.args(args);
     // Only what the test gives: no SSOPERATOR_CRED_* from the caller's environment.
     for (k, _) in std::env::vars() {
@@ -37,7 +37,7 @@ fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run ssoperator");
+    let out = cmd.output().await.expect("run ssoperator");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -192,7 +192,7 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
         args.extend(["--account", a]);
     }
     let w0 = writes(&core);
-    let (code, _, stderr) = cli(&args, &env);
+    let (code, _, stderr) = cli(&args, &env).await;
     assert_eq!(code, 0, "export failed: {stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
     for (_, v) in &case.creds {
@@ -213,7 +213,7 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
     let again_s = again.display().to_string();
     let at = args2.iter().position(|a| *a == dir_s).unwrap();
     args2[at] = &again_s;
-    let (code, _, _) = cli(&args2, &env);
+    let (code, _, _) = cli(&args2, &env).await;
     assert_eq!(code, 0);
     let second: Vec<String> = read_dir(&again).into_iter().map(|(_, t)| t).collect();
     let first: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
@@ -239,7 +239,7 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
     assert_eq!(writes(&core), w0, "provider writes under Manage");
 
     // diff on the export: nothing, exit 0.
-    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env);
+    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env).await;
     assert_eq!(
         (code, stdout.as_str()),
         (0, ""),
@@ -256,7 +256,7 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
     *doc.pointer_mut(pointer)
         .unwrap_or_else(|| panic!("{pointer} not in {text}")) = value.clone();
     std::fs::write(file, serde_yaml::to_string(&doc).unwrap()).unwrap();
-    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env);
+    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env).await;
     assert_eq!(code, 1, "diff after an edit: {stdout} {stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
@@ -542,7 +542,8 @@ async fn clerk_export_of_1000_connections_takes_two_list_calls() {
             "big",
         ],
         &env,
-    );
+    )
+    .await;
     assert_eq!(code, 0, "{stderr}");
     let calls = clerk.core().calls();
     let total: u64 = calls.values().sum();
@@ -557,8 +558,14 @@ async fn clerk_export_of_1000_connections_takes_two_list_calls() {
     assert_eq!(lists, 2, "{calls:?}");
     assert_eq!(total, lists, "calls besides the list: {calls:?}");
     let docs = stdout.matches("\nkind: EnterpriseConnection\n").count();
+    assert_eq!(stdout.matches("\n---\n").count(), 1000);
     assert_eq!(docs, 1000);
-    assert_eq!(stdout.matches("kind: ProviderConfig\n").count(), 1);
+    assert_eq!(
+        stdout.matches("\nkind: ProviderConfig\n").count(),
+        1,
+        "{}",
+        &stdout[..stdout.len().min(2000)]
+    );
     let progress: Vec<&str> = stderr.lines().filter(|l| l.contains(": page ")).collect();
     assert_eq!(
         progress,
