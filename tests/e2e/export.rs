@@ -199,6 +199,10 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
         assert!(!stderr.contains(v), "a credential on stderr: {stderr}");
     }
     let files = read_dir(&dir);
+    for (p, text) in &files {
+        println!("--- {} export {}:\n{text}", case.provider, p.display());
+    }
+    println!("{} export stderr:\n{stderr}", case.provider);
     // One ProviderConfig and the resources.
     assert_eq!(files.len(), case.resources + 1, "{files:#?}");
     for (p, text) in &files {
@@ -257,6 +261,7 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
         .unwrap_or_else(|| panic!("{pointer} not in {text}")) = value.clone();
     std::fs::write(file, serde_yaml::to_string(&doc).unwrap()).unwrap();
     let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env).await;
+    println!("{} diff after editing {pointer}:\n{stdout}", case.provider);
     assert_eq!(code, 1, "diff after an edit: {stdout} {stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
