@@ -416,7 +416,12 @@ fn write(args: &Args, docs: &[(String, Value, Vec<String>)]) -> Result<(), Strin
             export::yaml_stream(&rendered)
         }
         Format::Json => {
-            // JSON has no comments: the notes went to stderr.
+            // JSON has no comments: the notes go to stderr.
+            for (stem, _, notes) in docs {
+                for n in notes {
+                    eprintln!("note: {stem}: {n}");
+                }
+            }
             let items: Vec<Value> = docs.iter().map(|(_, v, _)| v.clone()).collect();
             let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
             serde_json::to_string_pretty(&list).map_err(|e| e.to_string())? + "\n"

@@ -197,7 +197,7 @@ pub fn manifest(
             continue;
         }
         if path == "oidc.clientSecret" {
-            let secret = format!("{name}-oidc");
+            let secret = format!("{name}-client-secret");
             if let Some(oidc) = spec.get_mut("oidc").and_then(Value::as_object_mut) {
                 oidc.insert(
                     "clientSecretRef".into(),
@@ -439,7 +439,7 @@ mod tests {
         );
         assert_eq!(
             spec["oidc"]["clientSecretRef"],
-            json!({"name": "acme-sso-oidc", "key": "clientSecret"})
+            json!({"name": "acme-sso-client-secret", "key": "clientSecret"})
         );
         assert!(spec.get("saml").is_none());
         assert_eq!(e.secrets.len(), 1);

@@ -210,22 +210,33 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
             assert!(!text.contains(v), "a credential in {}", p.display());
         }
     }
-    // A second export of the unchanged account is byte-identical.
+    // validate: the export passes the CRD schemas and CEL rules offline.
+    let (code, stdout, stderr) = cli(&["validate", "-f", &dir_s], &[]).await;
+    assert_eq!(code, 0, "validate of the export: {stdout} {stderr}");
+
+    // A second export of the unchanged account, this time with the credentials read from the
+    // cluster (--credentials-secret), is byte-identical.
+    let secret_name = format!("{}-credentials", case.provider);
+    secret(&client, &ns, &secret_name, &case.creds).await;
     let again = std::env::temp_dir().join(format!("ssoperator-export-{ns}-again"));
     let _ = std::fs::remove_dir_all(&again);
     let mut args2 = args.clone();
     let again_s = again.display().to_string();
     let at = args2.iter().position(|a| *a == dir_s).unwrap();
     args2[at] = &again_s;
-    let (code, _, _) = cli(&args2, &env).await;
-    assert_eq!(code, 0);
+    let from_cluster = format!("{ns}/{secret_name}");
+    args2.extend(["--credentials-secret", &from_cluster]);
+    let kubeconfig = vec![(
+        "KUBECONFIG".to_string(),
+        support::kubeconfig_path().to_string(),
+    )];
+    let (code, _, stderr) = cli(&args2, &kubeconfig).await;
+    assert_eq!(code, 0, "export with --credentials-secret: {stderr}");
     let second: Vec<String> = read_dir(&again).into_iter().map(|(_, t)| t).collect();
     let first: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
     assert_eq!(first, second, "a re-export differs");
 
     // kubectl apply -> all Ready, no provider write.
-    let secret_name = format!("{}-credentials", case.provider);
-    secret(&client, &ns, &secret_name, &case.creds).await;
     kubectl_apply(&dir);
     let op = Operator::start(&client, &ns);
     let n = wait_all_ready(&client, &ns).await;
@@ -242,8 +253,23 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
     assert_quiet(&op, || writes(&core), 2).await;
     assert_eq!(writes(&core), w0, "provider writes under Manage");
 
-    // diff on the export: nothing, exit 0.
-    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env).await;
+    // diff on the export: nothing, exit 0 (credentials from a file this time).
+    let creds_file = std::env::temp_dir().join(format!("ssoperator-creds-{ns}.yaml"));
+    let string_data: serde_json::Map<String, Value> = case
+        .creds
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    std::fs::write(
+        &creds_file,
+        serde_yaml::to_string(&json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": secret_name, "namespace": ns}, "stringData": string_data}))
+        .unwrap(),
+    )
+    .unwrap();
+    let creds_s = creds_file.display().to_string();
+    let (code, stdout, stderr) =
+        cli(&["diff", "-f", &dir_s, "--credentials-file", &creds_s], &[]).await;
     assert_eq!(
         (code, stdout.as_str()),
         (0, ""),
@@ -273,6 +299,16 @@ async fn round_trip(case: Case, core: std::sync::Arc<EmulatorCore>) {
         "{stdout}"
     );
     assert_eq!(writes(&core), w0, "diff wrote to the provider");
+    // The edited file is still valid; a broken one is refused with its field path.
+    let (code, _, _) = cli(&["validate", "-f", &file.display().to_string()], &[]).await;
+    assert_eq!(code, 0);
+    let mut broken = doc.clone();
+    broken["spec"]["deletionPolicy"] = json!("Sometimes");
+    std::fs::write(file, serde_yaml::to_string(&broken).unwrap()).unwrap();
+    let (code, stdout, _) = cli(&["validate", "-f", &file.display().to_string()], &[]).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains(": spec.deletionPolicy: "), "{stdout}");
+    let _ = std::fs::remove_file(&creds_file);
     drop(op);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&again);
@@ -584,4 +620,95 @@ async fn clerk_export_of_1000_connections_takes_two_list_calls() {
         !stderr.contains('\u{1b}'),
         "terminal escapes without a terminal: {stderr:?}"
     );
+}
+
+/// An OIDC connection's client secret, which Clerk never returns, becomes a secretRef listed on
+/// stderr, never a value; a refused key fails with the provider, the call and its HTTP status,
+/// without the key.
+#[tokio::test]
+async fn clerk_export_refers_to_secrets_it_cannot_read_and_names_failed_calls() {
+    let clerk = ClerkEmulator::new(CLERK_KEY);
+    clerk
+        .insert_from_body(
+            "ent_oidc",
+            json!({"name": "Okta OIDC", "provider": "oidc_custom", "domains": ["okta.example"],
+                   "oidc": {"client_id": "okta-client", "client_secret": "the-client-secret-value",
+                            "discovery_url": "https://okta.example/.well-known/openid-configuration"}}),
+        )
+        .unwrap();
+    let run = serve(clerk.router()).await;
+    let env = vec![(
+        ssoperator::cli::env_name("secretKey"),
+        CLERK_KEY.to_string(),
+    )];
+    let url = run.url();
+    let base = [
+        "export",
+        "--provider",
+        "clerk",
+        "--endpoint",
+        &url,
+        "-n",
+        "sso",
+    ];
+    let (code, stdout, stderr) = cli(&base, &env).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.contains("the-client-secret-value") && !stderr.contains("the-client-secret-value")
+    );
+    let docs: Vec<Value> = stdout
+        .split("\n---\n")
+        .map(|d| serde_yaml::from_str(d).unwrap())
+        .collect();
+    let ec = docs
+        .iter()
+        .find(|d| d["kind"] == "EnterpriseConnection")
+        .unwrap();
+    assert_eq!(
+        ec["spec"]["oidc"],
+        json!({"clientId": "okta-client",
+               "clientSecretRef": {"name": "okta-oidc-client-secret", "key": "clientSecret"},
+               "discoveryUrl": "https://okta.example/.well-known/openid-configuration",
+               // Clerk fills these from the discovery document.
+               "authUrl": "https://okta.example/oauth2/authorize",
+               "tokenUrl": "https://okta.example/oauth2/token",
+               "userInfoUrl": "https://okta.example/oauth2/userinfo",
+               "requiresPkce": false})
+    );
+    assert!(
+        stderr.contains("Secret sso/okta-oidc-client-secret key clientSecret (EnterpriseConnection/okta-oidc spec.oidc.clientSecretRef)"),
+        "{stderr}"
+    );
+    assert!(
+        stdout
+            .contains("# spec.oidc.clientSecretRef: the provider never returns the client secret"),
+        "{stdout}"
+    );
+
+    // JSON output: a List, the same objects.
+    let mut json_args = base.to_vec();
+    json_args.extend(["-o", "json"]);
+    let (code, stdout, _) = cli(&json_args, &env).await;
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert_eq!(list["items"][1], *ec);
+
+    let wrong = vec![(
+        ssoperator::cli::env_name("secretKey"),
+        "sk_test_wrongwrongwrong".to_string(),
+    )];
+    let (code, stdout, stderr) = cli(&base, &wrong).await;
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.is_empty());
+    // Clerk answers an unknown key with 403 (authentication_invalid).
+    assert!(
+        stderr.contains("clerk list (HTTP 403): unauthenticated"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrongwrong"), "{stderr}");
+    let (code, _, stderr) = cli(&base, &[]).await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("SSOPERATOR_CRED_SECRET_KEY"), "{stderr}");
 }
