@@ -711,4 +711,87 @@ async fn clerk_export_refers_to_secrets_it_cannot_read_and_names_failed_calls() 
     let (code, _, stderr) = cli(&base, &[]).await;
     assert_eq!(code, 2);
     assert!(stderr.contains("SSOPERATOR_CRED_SECRET_KEY"), "{stderr}");
+
+    // diff: a resource without externalName whose name is free would be created (exit 1); one
+    // whose ProviderConfig is not among the files is an error (exit 2).
+    let dir = std::env::temp_dir().join(format!("ssoperator-diff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pc = docs.iter().find(|d| d["kind"] == "ProviderConfig").unwrap();
+    let new_conn = json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+        "metadata": {"name": "brand-new", "namespace": "sso"},
+        "spec": {"providerConfigRef": {"name": "clerk"}, "name": "Brand new", "domains": ["new.example"],
+                 "saml": {"idpEntityId": "urn:new", "idpSsoUrl": "https://new.example/sso"}}});
+    std::fs::write(dir.join("pc.yaml"), serde_yaml::to_string(pc).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("new.yaml"),
+        serde_yaml::to_string(&new_conn).unwrap(),
+    )
+    .unwrap();
+    let dir_s = dir.display().to_string();
+    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env).await;
+    assert_eq!(code, 1, "{stdout} {stderr}");
+    assert_eq!(
+        stdout,
+        "+ EnterpriseConnection sso/brand-new (clerk): \"Brand new\" does not exist and would be created\n"
+    );
+    std::fs::remove_file(dir.join("pc.yaml")).unwrap();
+    let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env).await;
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stderr.contains("ProviderConfig sso/clerk is not in the files"),
+        "{stderr}"
+    );
+    assert_eq!(clerk.core().writes(), 0, "diff wrote");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On a terminal the progress is an indicatif bar, not lines: the export runs under `script`
+/// (a pty for stderr; stdout goes to a file), with 400 ms of emulator latency per call so that
+/// the bar draws before the export ends.
+#[tokio::test]
+async fn export_progress_is_a_bar_on_a_terminal() {
+    let clerk = ClerkEmulator::new(CLERK_KEY);
+    for i in 0..600 {
+        clerk
+            .insert_from_body(
+                &format!("ent_{i:04}"),
+                clerk_saml(
+                    &format!("Tenant {i}"),
+                    &format!("t{i}.example"),
+                    "https://idp.example/sso",
+                ),
+            )
+            .unwrap();
+    }
+    clerk.core().set_faults(ssoperator_emulators::Faults {
+        latency: std::time::Duration::from_millis(400),
+        ..Default::default()
+    });
+    let run = serve(clerk.router()).await;
+    let out_file = std::env::temp_dir().join(format!("ssoperator-tty-{}.yaml", std::process::id()));
+    let inner = format!(
+        "SSOPERATOR_CRED_SECRET_KEY={CLERK_KEY} {} export --provider clerk --endpoint {} -n tty > {}",
+        env!("CARGO_BIN_EXE_ssoperator"),
+        run.url(),
+        out_file.display()
+    );
+    let out = tokio::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .output()
+        .await
+        .expect("run script (util-linux)");
+    let tty = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{tty}");
+    assert!(
+        tty.contains("export clerk: EnterpriseConnection page "),
+        "no progress bar on the terminal: {tty:?}"
+    );
+    assert!(
+        !tty.contains("objects (500 so far)"),
+        "plain lines on a terminal: {tty:?}"
+    );
+    let yaml = std::fs::read_to_string(&out_file).unwrap();
+    assert_eq!(yaml.matches("\nkind: EnterpriseConnection\n").count(), 600);
+    let _ = std::fs::remove_file(&out_file);
 }
