@@ -38,7 +38,15 @@ fn main() -> ExitCode {
     let mut config = Config::parse();
     // `ssoperator export|diff|validate`: the CLI, with its own exit codes (0, 1, 2).
     if let Some(command) = config.command.take() {
-        return runtime.block_on(ssoperator::cli::run(command));
+        // --provider-ca-bundle (before the subcommand) or SSOPERATOR_PROVIDER_CA_BUNDLE.
+        let roots = match config.provider_roots() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("ssoperator: {e}");
+                return ExitCode::from(ssoperator::cli::EXIT_ERROR);
+            }
+        };
+        return runtime.block_on(ssoperator::cli::run(command, roots.into()));
     }
     let code = match runtime.block_on(run(config)) {
         Ok(code) => code,

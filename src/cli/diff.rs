@@ -45,7 +45,7 @@ struct Account {
 }
 
 /// Runs the diff; the exit code (0 no difference, 1 differences, 2 an error).
-pub async fn run(args: Args) -> u8 {
+pub async fn run(args: Args, roots: super::Roots) -> u8 {
     let docs = match super::load_docs(&args.filename) {
         Ok(d) => d,
         Err(e) => {
@@ -58,7 +58,7 @@ pub async fn run(args: Args) -> u8 {
     let mut found = false;
     let mut failed = false;
     for doc in docs.iter().filter(|d| is_managed(d)) {
-        match one(&args, &docs, doc, &mut accounts, &calls).await {
+        match one(&args, &docs, doc, &mut accounts, &calls, &roots).await {
             Ok(text) => {
                 if !text.is_empty() {
                     found = true;
@@ -112,6 +112,7 @@ async fn account<'a>(
     managed: &ManagedFields,
     accounts: &'a mut BTreeMap<String, Account>,
     calls: &Arc<Calls>,
+    roots: &super::Roots,
 ) -> Result<&'a Account, String> {
     let r = &managed.provider_config_ref;
     let (key, config_kind) = match r.kind {
@@ -161,8 +162,9 @@ async fn account<'a>(
         )
         .await
         .map_err(|e| format!("{key}: {e}"))?;
-        let (provider, secrets) = super::client(kind, &account, &data, &sns, &sname, calls.clone())
-            .map_err(|e| format!("{key}: {e}"))?;
+        let (provider, secrets) =
+            super::client(kind, &account, &data, &sns, &sname, calls.clone(), roots)
+                .map_err(|e| format!("{key}: {e}"))?;
         accounts.insert(
             key.clone(),
             Account {
@@ -237,6 +239,7 @@ async fn one(
     doc: &Doc,
     accounts: &mut BTreeMap<String, Account>,
     calls: &Arc<Calls>,
+    roots: &super::Roots,
 ) -> Result<String, String> {
     let ns = doc.namespace().to_string();
     let (managed, desired): (ManagedFields, Option<Desired>) = match doc.kind() {
@@ -258,7 +261,7 @@ async fn one(
             (s.managed.clone(), None)
         }
     };
-    let account = account(args, docs, &ns, &managed, accounts, calls).await?;
+    let account = account(args, docs, &ns, &managed, accounts, calls, roots).await?;
     let (kind, provider, secrets) = (
         account.kind,
         account.provider.clone(),

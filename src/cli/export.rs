@@ -237,8 +237,8 @@ fn config_manifest(
 }
 
 /// Runs the export; the exit code.
-pub async fn run(args: Args) -> u8 {
-    match export(&args).await {
+pub async fn run(args: Args, roots: super::Roots) -> u8 {
+    match export(&args, &roots).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("ssoperator export: {e}");
@@ -247,7 +247,7 @@ pub async fn run(args: Args) -> u8 {
     }
 }
 
-async fn export(args: &Args) -> Result<(), String> {
+async fn export(args: &Args, roots: &super::Roots) -> Result<(), String> {
     let kind: ProviderKind = args.provider.into();
     let config_name = args
         .provider_config
@@ -266,7 +266,8 @@ async fn export(args: &Args) -> Result<(), String> {
     let account = account(args, kind, &secret_name)?;
     let (data, ns, name) = super::credentials(kind, &args.credentials, None, &[]).await?;
     let calls = Arc::new(Calls::default());
-    let (provider, secrets) = super::client(kind, &account, &data, &ns, &name, calls.clone())?;
+    let (provider, secrets) =
+        super::client(kind, &account, &data, &ns, &name, calls.clone(), roots)?;
 
     let progress = Progress::new();
     let mut items = vec![];

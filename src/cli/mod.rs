@@ -45,11 +45,15 @@ pub const EXIT_FOUND: u8 = 1;
 /// Any error.
 pub const EXIT_ERROR: u8 = 2;
 
+/// CA certificates trusted besides the webpki roots for provider calls (the operator's
+/// `--provider-ca-bundle` / `SSOPERATOR_PROVIDER_CA_BUNDLE`).
+pub type Roots = Arc<[reqwest::Certificate]>;
+
 /// Runs a subcommand.
-pub async fn run(command: Command) -> ExitCode {
+pub async fn run(command: Command, roots: Roots) -> ExitCode {
     let code = match command {
-        Command::Export(a) => export::run(a).await,
-        Command::Diff(a) => diff::run(a).await,
+        Command::Export(a) => export::run(a, roots).await,
+        Command::Diff(a) => diff::run(a, roots).await,
         Command::Validate(a) => validate::run(a),
     };
     ExitCode::from(code)
@@ -366,10 +370,12 @@ pub fn client(
     secret_ns: &str,
     secret_name: &str,
     calls: Arc<Calls>,
+    roots: &Roots,
 ) -> Result<(DynProvider, Secrets), String> {
     crate::core::validate::endpoint(account)?;
     let mut settings = ClientSettings::new(String::new());
     settings.observer = calls;
+    settings.extra_roots = roots.clone();
     build_provider(kind, account, data, secret_ns, secret_name, settings).map_err(|e| match e {
         Error::Provider(p) => p.to_string(),
         other => other.to_string(),
