@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Calls, CredentialArgs, EXIT_ERROR, EXIT_OK, ProviderArg};
 use crate::{
     core::{
-        desired::{ConnectionDesired, Desired, ProfileDesired, ResourceKind, RoleMappingDesired},
+        desired::{Desired, ProfileDesired, ResourceKind, RoleMappingDesired},
         diff::diff,
         export::{self, ConfigTarget, ExportItem, Exported},
     },
@@ -189,7 +189,8 @@ fn self_check(
         ResourceKind::EnterpriseConnection => {
             let s: EnterpriseConnectionSpec =
                 serde_json::from_value(spec).map_err(|err| err.to_string())?;
-            Desired::Connection(ConnectionDesired::from_spec(&s, None))
+            // Checked as the operator checks it (certificate, metadata, idpType).
+            crate::core::desired::connection(&s, None)?
         }
         ResourceKind::ConnectionProfile => {
             let s: ConnectionProfileSpec =

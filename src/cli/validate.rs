@@ -16,17 +16,72 @@ pub struct Args {
     pub filename: Vec<PathBuf>,
 }
 
-/// The `openAPIV3Schema` of each ssoperator kind.
-fn schemas() -> Vec<(String, Value)> {
+/// One kind's schema: the CRD's `openAPIV3Schema` (for the CEL rules) and the JSON Schema
+/// validator built from it.
+pub struct KindSchema {
+    kind: String,
+    openapi: Value,
+    validator: Result<jsonschema::Validator, String>,
+}
+
+/// The CRD's OpenAPI schema as JSON Schema, with the API server's reading of it: `nullable`
+/// admits `null`, and an object with declared properties (and no
+/// `x-kubernetes-preserve-unknown-fields`) admits no other field, as `kubectl apply`'s strict
+/// field validation refuses unknown fields.
+pub fn to_json_schema(schema: &Value) -> Value {
+    let mut out = schema.clone();
+    adapt(&mut out);
+    // The root declares spec and status only: apiVersion, kind and metadata are Kubernetes'.
+    if let Some(o) = out.as_object_mut()
+        && schema.get("additionalProperties").is_none()
+    {
+        o.remove("additionalProperties");
+    }
+    out
+}
+
+fn adapt(v: &mut Value) {
+    let Some(o) = v.as_object_mut() else { return };
+    if o.get("nullable") == Some(&Value::Bool(true)) {
+        if let Some(Value::String(t)) = o.get("type").cloned() {
+            o.insert("type".into(), serde_json::json!([t, "null"]));
+        }
+        if let Some(Value::Array(e)) = o.get_mut("enum") {
+            e.push(Value::Null);
+        }
+    }
+    let preserve = o.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    if o.contains_key("properties") && !o.contains_key("additionalProperties") && !preserve {
+        o.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    if let Some(Value::Object(props)) = o.get_mut("properties") {
+        props.values_mut().for_each(adapt);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = o.get_mut(key) {
+            adapt(child);
+        }
+    }
+}
+
+/// The schemas of every ssoperator kind.
+pub fn schemas() -> Vec<KindSchema> {
     crate::crd::all()
         .into_iter()
         .filter_map(|(_, crd)| {
             let v = serde_json::to_value(&crd).ok()?;
             let kind = v.pointer("/spec/names/kind")?.as_str()?.to_string();
-            let schema = v
+            let openapi = v
                 .pointer("/spec/versions/0/schema/openAPIV3Schema")?
                 .clone();
-            Some((kind, schema))
+            let validator = jsonschema::options()
+                .build(&to_json_schema(&openapi))
+                .map_err(|e| format!("the {kind} schema does not compile: {e}"));
+            Some(KindSchema {
+                kind,
+                openapi,
+                validator,
+            })
         })
         .collect()
 }
@@ -50,7 +105,7 @@ fn dotted(pointer: &str) -> String {
 
 /// The findings for one document: `path: message`, empty when it is valid. Documents that are
 /// not ssoperator kinds are not checked.
-pub fn check(doc: &Value, schemas: &[(String, Value)]) -> Vec<String> {
+pub fn check(doc: &Value, schemas: &[KindSchema]) -> Vec<String> {
     let api = doc
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -65,7 +120,7 @@ pub fn check(doc: &Value, schemas: &[(String, Value)]) -> Vec<String> {
         )];
     }
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-    let Some((_, schema)) = schemas.iter().find(|(k, _)| k == kind) else {
+    let Some(schema) = schemas.iter().find(|s| s.kind == kind) else {
         return vec![format!("kind: {kind:?} is not an ssoperator kind")];
     };
     let mut out = vec![];
@@ -77,7 +132,7 @@ pub fn check(doc: &Value, schemas: &[(String, Value)]) -> Vec<String> {
         out.push("metadata.name: required".to_string());
     }
     // Kubernetes fills apiVersion, kind and metadata itself; the schema speaks for spec.
-    match jsonschema::options().build(schema) {
+    match &schema.validator {
         Ok(v) => {
             for e in v.iter_errors(doc) {
                 let path = dotted(e.instance_path().as_str());
@@ -89,10 +144,10 @@ pub fn check(doc: &Value, schemas: &[(String, Value)]) -> Vec<String> {
                 out.push(format!("{path}: {e}"));
             }
         }
-        Err(e) => out.push(format!("the {kind} schema does not compile: {e}")),
+        Err(e) => out.push(e.clone()),
     }
     let mut violations = vec![];
-    cel::check(schema, doc, "", &mut violations);
+    cel::check(&schema.openapi, doc, "", &mut violations);
     out.extend(
         violations
             .into_iter()
@@ -189,6 +244,18 @@ mod tests {
         assert!(
             f.iter()
                 .any(|m| m.starts_with("spec.endpoint: endpoint: plain http://")),
+            "{f:?}"
+        );
+        // Unknown fields are refused (as kubectl's strict field validation does); a null in a
+        // nullable field is not.
+        let typo = json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+            "metadata": {"name": "a"},
+            "spec": {"providerConfigRef": {"name": "p"}, "name": "A", "externalName": null,
+                     "saml": {"idpSsoURL": "https://idp/sso"}}});
+        let f = check(&typo, &s);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].starts_with("spec.saml: ") && f[0].contains("idpSsoURL"),
             "{f:?}"
         );
         let other = json!({"apiVersion": "v1", "kind": "Secret"});

@@ -39,9 +39,16 @@ pub fn dns1123_name(name: &str, fallback: &str) -> String {
     }
 }
 
-/// Eight hex digits of SHA-256 of a provider id: the stable suffix of a name two objects share.
-fn id_suffix(id: &str) -> String {
-    hex::encode(&Sha256::digest(id.as_bytes())[..4])
+/// `bytes` bytes of SHA-256 of a provider id, in hex: the stable suffix of a name two objects share.
+fn id_suffix(id: &str, bytes: usize) -> String {
+    hex::encode(&Sha256::digest(id.as_bytes())[..bytes])
+}
+
+/// `stem-suffix`, the stem shortened so that the whole stays a DNS-1123 label.
+fn suffixed(stem: &str, suffix: &str) -> String {
+    let mut stem = stem.to_string();
+    stem.truncate(MAX_NAME - suffix.len() - 1);
+    format!("{}-{suffix}", stem.trim_end_matches('-'))
 }
 
 /// Kubernetes names for objects given as `(provider name, provider id)`, in the same order.
@@ -64,13 +71,10 @@ pub fn assign_names(objects: &[(String, String)], fallback: &str) -> Vec<String>
             out.push(b.clone());
             continue;
         }
-        let suffix = id_suffix(id);
-        let mut stem = b.clone();
-        stem.truncate(MAX_NAME - suffix.len() - 1);
-        let mut name = format!("{}-{suffix}", stem.trim_end_matches('-'));
-        // A suffixed name that another object has as its plain name: lengthen the suffix.
+        let mut name = suffixed(b, &id_suffix(id, 4));
+        // A suffixed name that another object has as its plain name: a longer suffix.
         if taken.contains(name.as_str()) {
-            name = format!("{name}-x");
+            name = suffixed(b, &id_suffix(id, 8));
         }
         out.push(name);
     }
@@ -373,6 +377,23 @@ mod tests {
         for n in &names {
             assert!(n.len() <= 63);
         }
+        // A suffixed name that is another object's plain name takes a longer suffix; long
+        // names stay labels.
+        let clash = format!("acme-{}", id_suffix("id1", 4));
+        let names = assign_names(
+            &objs(&[("Acme", "id1"), ("acme", "id2"), (&clash, "id9")]),
+            "x",
+        );
+        assert_eq!(names[2], clash);
+        assert_ne!(names[0], clash);
+        assert_eq!(names[0].len(), "acme-".len() + 16);
+        let long = "L".repeat(80);
+        let names = assign_names(&objs(&[(&long, "a"), (&long, "b")]), "x");
+        assert!(
+            names.iter().all(|n| n.len() <= 63 && !n.contains("--")),
+            "{names:?}"
+        );
+        assert_ne!(names[0], names[1]);
     }
 
     #[test]
