@@ -63,6 +63,16 @@ pub struct Config {
     /// Proxies: provider calls honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
     #[arg(long, env = "SSOPERATOR_PROVIDER_CA_BUNDLE")]
     pub provider_ca_bundle: Option<PathBuf>,
+    /// Observe every provider and compute every plan, but never write to a provider (no create,
+    /// update, delete or adoption): each would-be write is an Event (WouldCreate, WouldUpdate,
+    /// WouldDelete, WouldAdopt), a condition and `status.plan`. For a first install on an
+    /// account that already has connections. No finalizers are added.
+    #[arg(long, env = "SSOPERATOR_DRY_RUN", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: bool,
+    /// Refuse writes that would lock administrators or a domain's users out (README, "Lockout
+    /// guards") unless the resource's ssoperator.io/allow-lockout annotation names the plan.
+    #[arg(long, env = "SSOPERATOR_LOCKOUT_GUARDS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub lockout_guards: bool,
 }
 
 /// The flag that names the provider CA bundle, as errors and TLS failures quote it.

@@ -4,7 +4,9 @@
 -- Runs with Argo CD's default libraries (base and table; no string library).
 --
 --   Healthy      Ready=True for the current generation
---   Suspended    the ssoperator.io/paused annotation is "true"
+--   Suspended    the ssoperator.io/paused annotation is "true", or a computed change waits for a
+--                person: a plan awaiting ssoperator.io/approve (changePolicy Manual), or a
+--                would-be write reported by an operator running with --dry-run
 --   Progressing  not reconciled yet, generation not observed, being deleted, or Ready=False
 --                for a reason the operator retries by itself (provider unavailable, rate limited,
 --                Kubernetes API errors, a connection that is not Ready yet)
@@ -12,6 +14,14 @@
 --                Secret or ProviderConfig, a name taken at the provider, drift under ObserveOnly...
 --                These wait for a change of the spec or of what it references.
 local hs = { status = "Progressing", message = "Waiting for the operator" }
+
+local waiting = {
+  AwaitingApproval = true,
+  WouldCreate = true,
+  WouldUpdate = true,
+  WouldDelete = true,
+  WouldAdopt = true,
+}
 
 local retried = {
   ProviderUnavailable = true,
@@ -62,6 +72,8 @@ if ready.reason ~= nil and ready.reason ~= "" then
 end
 if ready.status == "True" then
   hs.status = "Healthy"
+elseif ready.status == "False" and waiting[ready.reason or ""] then
+  hs.status = "Suspended"
 elseif ready.status == "False" and not retried[ready.reason or ""] then
   hs.status = "Degraded"
 end

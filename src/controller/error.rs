@@ -22,6 +22,38 @@ pub enum Error {
     },
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// A write that was computed and held back: it waits for approval, a lockout override, or
+    /// an operator that may write (dry run). Not a failure: nothing is retried until the plan
+    /// or the resource changes, and the next resync looks again.
+    #[error("{message}")]
+    Held { hold: Hold, message: String },
+}
+
+/// Why a computed write was not made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// changePolicy Manual: the plan waits for ssoperator.io/approve.
+    AwaitingApproval,
+    /// A lockout guard refused it; ssoperator.io/allow-lockout lets exactly that plan through.
+    LockoutRisk,
+    /// --dry-run: the operator would create, update, delete or adopt.
+    WouldCreate,
+    WouldUpdate,
+    WouldDelete,
+    WouldAdopt,
+}
+
+impl Hold {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingApproval => "AwaitingApproval",
+            Self::LockoutRisk => "LockoutRisk",
+            Self::WouldCreate => "WouldCreate",
+            Self::WouldUpdate => "WouldUpdate",
+            Self::WouldDelete => "WouldDelete",
+            Self::WouldAdopt => "WouldAdopt",
+        }
+    }
 }
 
 impl Error {
@@ -53,6 +85,10 @@ impl Error {
                 message: r(&message),
             },
             Self::Finalizer(m) => Self::Finalizer(r(&m)),
+            Self::Held { hold, message } => Self::Held {
+                hold,
+                message: r(&message),
+            },
             other @ Self::Kube(_) => other,
         }
     }
@@ -64,6 +100,7 @@ impl Error {
             Self::Provider(e) => e.reason(),
             Self::Dependency { reason, .. } | Self::Refused { reason, .. } => reason,
             Self::Finalizer(_) => "FinalizerError",
+            Self::Held { hold, .. } => hold.as_str(),
         }
     }
 
@@ -71,7 +108,9 @@ impl Error {
         match self {
             Self::Kube(_) | Self::Finalizer(_) => ErrorClass::Transient,
             Self::Provider(e) => e.class(),
-            Self::Dependency { .. } | Self::Refused { .. } => ErrorClass::Permanent,
+            Self::Dependency { .. } | Self::Refused { .. } | Self::Held { .. } => {
+                ErrorClass::Permanent
+            }
         }
     }
 
@@ -90,6 +129,10 @@ impl Error {
     /// refusal or bad credentials. A missing or unready dependency clears itself when the
     /// dependency appears (GitOps tools apply objects in any order), so it is not.
     pub fn stalls(&self) -> bool {
+        if let Self::Held { hold, .. } = self {
+            // A guard's refusal needs a person; the other holds are the expected way of work.
+            return *hold == Hold::LockoutRisk;
+        }
         !matches!(self, Self::Dependency { .. })
             && matches!(
                 self.class(),

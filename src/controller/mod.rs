@@ -5,6 +5,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod finalizer;
+pub mod gate;
 pub mod gauges;
 pub mod managed;
 pub mod observations;
@@ -44,9 +45,9 @@ use watch::{changed, hash_of};
 use crate::{
     config::Config,
     crd::{
-        ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, FINALIZER, OrgRoleMapping,
-        PAUSED_ANNOTATION, ProviderConfig, ProviderConfigKind, RECONCILE_REQUESTED_ANNOTATION,
-        RESYNC_PERIOD_ANNOTATION,
+        ALLOW_LOCKOUT_ANNOTATION, APPROVE_ANNOTATION, ClusterProviderConfig, ConnectionProfile,
+        EnterpriseConnection, FINALIZER, OrgRoleMapping, PAUSED_ANNOTATION, ProviderConfig,
+        ProviderConfigKind, RECONCILE_REQUESTED_ANNOTATION, RESYNC_PERIOD_ANNOTATION,
     },
     leader::Fence,
     metrics::{Metrics, MetricsObserver},
@@ -62,8 +63,8 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Events a shared watch buffers for each subscriber before the watch waits for the slowest.
 const SHARED_BUFFER: usize = 1024;
 
-/// Changes that warrant a reconcile: the spec (generation), the pause, resync-period and
-/// reconcile-requested-at annotations, deletion and finalizers other than ours. Status writes
+/// Changes that warrant a reconcile: the spec (generation), the pause, resync-period,
+/// reconcile-requested-at, approve and allow-lockout annotations, deletion and finalizers other than ours. Status writes
 /// change none of these, and neither does adding our own finalizer, so a new resource takes one
 /// reconcile, not two; a new reconcile-requested-at value takes exactly one.
 fn meaningful<K: Resource>(obj: &K) -> u64 {
@@ -77,6 +78,8 @@ fn meaningful<K: Resource>(obj: &K) -> u64 {
         obj.annotations().get(PAUSED_ANNOTATION),
         obj.annotations().get(RESYNC_PERIOD_ANNOTATION),
         obj.annotations().get(RECONCILE_REQUESTED_ANNOTATION),
+        obj.annotations().get(APPROVE_ANNOTATION),
+        obj.annotations().get(ALLOW_LOCKOUT_ANNOTATION),
         obj.meta().deletion_timestamp.is_some(),
         others,
     ))
@@ -604,6 +607,8 @@ mod tests {
         assert_eq!(asked, with(&[(RECONCILE_REQUESTED_ANNOTATION, "1")]));
         assert_ne!(asked, with(&[(RECONCILE_REQUESTED_ANNOTATION, "2")]));
         assert_ne!(base, with(&[(RESYNC_PERIOD_ANNOTATION, "30s")]));
+        assert_ne!(base, with(&[(APPROVE_ANNOTATION, "abc")]));
+        assert_ne!(base, with(&[(ALLOW_LOCKOUT_ANNOTATION, "abc")]));
         assert_ne!(
             with(&[(RESYNC_PERIOD_ANNOTATION, "30s")]),
             with(&[(RESYNC_PERIOD_ANNOTATION, "1m")])

@@ -255,6 +255,29 @@ impl Observations {
         }
     }
 
+    /// Whether another object of the account (not `except`) matches `pred`, from the sweep;
+    /// `Ok(None)` when no sweep can tell (the provider cannot list the kind). Unpacks objects one
+    /// at a time: asked only by the lockout guard, for a connection being switched off.
+    pub async fn any_other(
+        &self,
+        account: &Account,
+        kind: ResourceKind,
+        except: &str,
+        pred: impl Fn(&Remote) -> bool,
+    ) -> Result<Option<bool>, ProviderError> {
+        let slot = self.slot(account, kind);
+        if !self.ensure_fresh(account, kind, &slot).await? {
+            return Ok(None);
+        }
+        let state = lock(&slot.state);
+        let found = state
+            .sweep
+            .iter()
+            .flat_map(|s| s.objects.iter())
+            .any(|(id, p)| id != except && p.unpack().is_some_and(|r| pred(&r)));
+        Ok(Some(found))
+    }
+
     /// Keeps what the operator itself wrote (a create or update answer) in the sweep.
     pub fn record(&self, account: &Account, kind: ResourceKind, remote: &Remote) {
         let slot = self.slot(account, kind);

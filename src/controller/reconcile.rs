@@ -14,11 +14,19 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{context::Context, error::Error, finalizer, managed::Managed, registry::Account};
+use super::{
+    context::Context,
+    error::{Error, Hold},
+    finalizer,
+    gate::{self, Write},
+    managed::Managed,
+    registry::Account,
+};
 use crate::{
     core::{
-        conditions::{self, READY, STALLED, SYNCED, Wanted},
+        conditions::{self, AWAITING_APPROVAL, READY, RECONCILING, STALLED, SYNCED, Wanted},
         diff::diff,
+        plan::Action as PlanAction,
         redact::Secrets,
     },
     crd::{
@@ -119,19 +127,24 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
     let result = if obj.meta().deletion_timestamp.is_some() {
         if has_finalizer {
-            match cleanup(obj.clone(), &ctx).await {
-                Ok(action) => finalizer::set(&api, obj.as_ref(), FINALIZER, false)
+            match cleanup(obj.clone(), &ctx, &api).await {
+                Ok(Some(action)) => finalizer::set(&api, obj.as_ref(), FINALIZER, false)
                     .await
                     .map(|()| {
                         ctx.forget_written(&obj.uid().unwrap_or_default());
                         action
                     }),
+                // The delete is held (approval, lockout guard, dry run): the finalizer stays.
+                Ok(None) => Ok(Action::requeue(ctx.resync())),
                 Err(e) => Err(e),
             }
         } else {
             ctx.forget_written(&obj.uid().unwrap_or_default());
             Ok(Action::await_change())
         }
+    } else if ctx.config.dry_run {
+        // A dry run deletes nothing, so it needs no finalizer (and leaves one it finds).
+        apply(obj, &ctx, &api).await
     } else {
         // Added before anything is created (so no create escapes the deletion policy) and in
         // the same reconcile, not in a reconcile of its own.
@@ -315,6 +328,10 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     let now = Time(jiff::Timestamp::now());
     let old_ready = conditions::get(&old.conditions, READY).cloned();
     let mut stalled = false;
+    if outcome.is_ok() {
+        // Nothing waits any more: the provider matches, or the resource may not write.
+        status.plan = None;
+    }
     let action = match &outcome {
         Ok(Synced::InSync) => {
             ctx.succeeded(&uid);
@@ -371,11 +388,14 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
             Action::requeue(ctx.resync_for(period))
         }
         Err(e) => {
-            let labels = crate::metrics::ErrorLabels {
-                kind: K::KIND.as_str().into(),
-                reason: e.reason().into(),
-            };
-            ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
+            let held = matches!(e, Error::Held { .. });
+            if !held {
+                let labels = crate::metrics::ErrorLabels {
+                    kind: K::KIND.as_str().into(),
+                    reason: e.reason().into(),
+                };
+                ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
+            }
             let message = e.to_string();
             conditions::set(
                 &mut status.conditions,
@@ -397,11 +417,15 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                     ErrorClass::RateLimited(w) => Some(w.as_secs_f64()),
                     _ => None,
                 };
-                tracing::warn!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), reason = e.reason(), error = %message, retry_after_seconds = ?wait, "reconcile failed");
+                if held {
+                    tracing::info!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), reason = e.reason(), message = %message, "write held");
+                } else {
+                    tracing::warn!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), reason = e.reason(), error = %message, retry_after_seconds = ?wait, "reconcile failed");
+                }
                 publish(
                     ctx,
                     obj.as_ref(),
-                    EventType::Warning,
+                    event_type(e),
                     e.reason(),
                     message.clone(),
                 )
@@ -421,6 +445,9 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
                 );
             }
             match e.class() {
+                // A held write is looked at again each resync (the plan follows new drift)
+                // and at once when the spec or an approval annotation changes.
+                _ if held => Action::requeue(ctx.resync_for(period)),
                 ErrorClass::Transient => Action::requeue(ctx.backoff(&uid)),
                 ErrorClass::RateLimited(wait) => Action::requeue(wait),
                 // What clears by itself, unwatched (a Secret that arrives late without a Secret
@@ -439,6 +466,16 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     if !stalled {
         conditions::remove(&mut status.conditions, STALLED);
     }
+    let awaiting = match &outcome {
+        Err(
+            e @ Error::Held {
+                hold: Hold::AwaitingApproval,
+                ..
+            },
+        ) => Some(e.to_string()),
+        _ => None,
+    };
+    set_awaiting_approval(&mut status, awaiting, generation);
     status.observed_generation = generation;
     // Not again when this copy is one the same status was already written over (the watch has
     // not brought that write back yet); a status changed by someone else has another version.
@@ -451,6 +488,42 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
         ctx.record_written(&uid, |w| w.status = written);
     }
     Ok(action)
+}
+
+/// Normal for a write held as expected (approval, dry run); Warning for a failure or a refusal.
+fn event_type(e: &Error) -> EventType {
+    match e {
+        Error::Held { hold, .. } if *hold != Hold::LockoutRisk => EventType::Normal,
+        _ => EventType::Warning,
+    }
+}
+
+/// AwaitingApproval and Reconciling (kstatus reads it as InProgress) while a plan waits for
+/// approval; both removed otherwise.
+fn set_awaiting_approval(
+    status: &mut ManagedStatus,
+    message: Option<String>,
+    generation: Option<i64>,
+) {
+    let Some(message) = message else {
+        conditions::remove(&mut status.conditions, AWAITING_APPROVAL);
+        conditions::remove(&mut status.conditions, RECONCILING);
+        return;
+    };
+    let now = Time(jiff::Timestamp::now());
+    for type_ in [AWAITING_APPROVAL, RECONCILING] {
+        let reason = if type_ == RECONCILING {
+            Hold::AwaitingApproval.as_str()
+        } else {
+            "PlanPending"
+        };
+        conditions::set(
+            &mut status.conditions,
+            Wanted::new(type_, true, reason, message.clone()),
+            generation,
+            now.clone(),
+        );
+    }
 }
 
 /// Refuses to take over a remote object another resource of the same kind already manages in
@@ -532,6 +605,8 @@ async fn sync<K: Managed>(
         .await;
 
     let mut created = false;
+    // Adopted in a dry run: nothing recorded, reported as WouldAdopt unless an update follows.
+    let mut adopted_dry = false;
     // Whether `remote` was read from the provider in this reconcile (not from the sweep).
     let mut read_live = false;
     let mut remote: Option<Remote> = None;
@@ -553,18 +628,20 @@ async fn sync<K: Managed>(
                     format!("{provider_name} object {id} no longer exists"),
                 ));
             }
-            publish(
-                ctx,
-                obj,
-                EventType::Warning,
-                "RemoteDeleted",
-                format!(
-                    "{provider_name} object {id} was deleted outside ssoperator; creating it again"
-                ),
-            )
-            .await;
-            // The old id is gone: forget it everywhere, so that nothing adopts by it later.
-            forget_external_id(ctx, api, obj).await?;
+            if !ctx.config.dry_run {
+                publish(
+                    ctx,
+                    obj,
+                    EventType::Warning,
+                    "RemoteDeleted",
+                    format!(
+                        "{provider_name} object {id} was deleted outside ssoperator; creating it again"
+                    ),
+                )
+                .await;
+                // The old id is gone: forget it everywhere, so that nothing adopts by it later.
+                forget_external_id(ctx, api, obj).await?;
+            }
             status.external_id = None;
             status.pending_create = None;
         }
@@ -581,17 +658,21 @@ async fn sync<K: Managed>(
             )
         })?;
         ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
-        // The annotation holds the id from here on; status follows with the result.
-        record_external_id(ctx, api, obj, &found.id).await?;
-        status.external_id = Some(found.id.clone());
-        publish(
-            ctx,
-            obj,
-            EventType::Normal,
-            "Adopted",
-            format!("adopted {provider_name} object {}", found.id),
-        )
-        .await;
+        if ctx.config.dry_run {
+            adopted_dry = true;
+        } else {
+            // The annotation holds the id from here on; status follows with the result.
+            record_external_id(ctx, api, obj, &found.id).await?;
+            status.external_id = Some(found.id.clone());
+            publish(
+                ctx,
+                obj,
+                EventType::Normal,
+                "Adopted",
+                format!("adopted {provider_name} object {}", found.id),
+            )
+            .await;
+        }
         remote = Some(found);
     }
 
@@ -620,22 +701,26 @@ async fn sync<K: Managed>(
                     ));
                 }
                 ensure_not_managed_elsewhere(ctx, obj, &account, &found.id).await?;
-                record_external_id(ctx, api, obj, &found.id).await?;
-                status.external_id = Some(found.id.clone());
-                status.pending_create = None;
-                let why = if ours {
-                    "an interrupted create"
+                if ctx.config.dry_run {
+                    adopted_dry = true;
                 } else {
-                    "its name (the provider cannot create it)"
-                };
-                publish(
-                    ctx,
-                    obj,
-                    EventType::Normal,
-                    "Adopted",
-                    format!("adopted {provider_name} object {} found by {why}", found.id),
-                )
-                .await;
+                    record_external_id(ctx, api, obj, &found.id).await?;
+                    status.external_id = Some(found.id.clone());
+                    status.pending_create = None;
+                    let why = if ours {
+                        "an interrupted create"
+                    } else {
+                        "its name (the provider cannot create it)"
+                    };
+                    publish(
+                        ctx,
+                        obj,
+                        EventType::Normal,
+                        "Adopted",
+                        format!("adopted {provider_name} object {} found by {why}", found.id),
+                    )
+                    .await;
+                }
                 remote = Some(found);
             }
             None if !kind_caps.create => {
@@ -657,6 +742,26 @@ async fn sync<K: Managed>(
                 ));
             }
             None => {
+                let write_only = provider.write_only_paths(&desired);
+                let write_only_hash = desired.write_only_hash(&hash_key);
+                let mut paths: Vec<String> = want.keys().cloned().collect();
+                paths.extend(write_only.iter().cloned());
+                gate::check(
+                    ctx,
+                    obj,
+                    &account,
+                    status,
+                    &Write {
+                        action: PlanAction::Create,
+                        object: &name,
+                        want: &want,
+                        current: None,
+                        paths,
+                        write_only,
+                        write_only_hash: write_only_hash.as_deref(),
+                    },
+                )
+                .await?;
                 // Recorded before the create, so that a crash after it adopts instead of creating twice.
                 status.pending_create = Some(name.clone());
                 write_status(ctx, api, obj, status).await?;
@@ -753,6 +858,27 @@ async fn sync<K: Managed>(
             .filter(|c| c.status == "True" || c.reason == PAUSED_REASON)
             .and_then(|c| c.observed_generation);
         let spec_changed = synced_generation != obj.meta().generation || created;
+        let write_only: Vec<String> = provider
+            .write_only_paths(&desired)
+            .into_iter()
+            .filter(|p| d.paths.contains(p))
+            .collect();
+        gate::check(
+            ctx,
+            obj,
+            &account,
+            status,
+            &Write {
+                action: PlanAction::Update,
+                object: &id,
+                want: &want,
+                current: Some(&latest.fields),
+                paths: d.paths.clone(),
+                write_only,
+                write_only_hash: hash.as_deref(),
+            },
+        )
+        .await?;
         crash_point!("update-before");
         latest = provider.update(&id, &desired, &latest, &d).await?;
         crash_point!("update-after");
@@ -790,8 +916,19 @@ async fn sync<K: Managed>(
     }
     set_outputs(status, &latest);
     super::outputs::write(ctx, obj, status).await?;
-    // Resources that recorded their id before the annotation existed get it now.
-    record_external_id(ctx, api, obj, &latest.id).await?;
+    if adopted_dry {
+        return Err(Error::Held {
+            hold: Hold::WouldAdopt,
+            message: format!(
+                "dry run: would adopt {provider_name} object {}, which matches the spec",
+                latest.id
+            ),
+        });
+    }
+    if !ctx.config.dry_run {
+        // Resources that recorded their id before the annotation existed get it now.
+        record_external_id(ctx, api, obj, &latest.id).await?;
+    }
     Ok(Synced::InSync)
 }
 
@@ -806,13 +943,19 @@ fn set_outputs(status: &mut ManagedStatus, remote: &Remote) {
     status.outputs = (outputs != ProviderOutputs::default()).then_some(outputs);
 }
 
-async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error> {
+/// Applies the deletion policy. `Ok(None)`: the delete is held (awaiting approval, refused by
+/// a lockout guard, or a dry run), so the finalizer stays.
+async fn cleanup<K: Managed>(
+    obj: Arc<K>,
+    ctx: &Context,
+    api: &Api<K>,
+) -> Result<Option<Action>, Error> {
     let managed = obj.managed();
     let status = obj.managed_status().cloned().unwrap_or_default();
     let known = known_external_id(obj.as_ref(), &status);
     if known.is_none() && status.pending_create.is_none() {
         // Nothing was ever created for this resource.
-        return Ok(Action::await_change());
+        return Ok(Some(Action::await_change()));
     }
     let provider_name = status.provider.clone().unwrap_or_default();
     let id = known
@@ -839,7 +982,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
             format!("left {provider_name} object {id} in place ({why})"),
         )
         .await;
-        return Ok(Action::await_change());
+        return Ok(Some(Action::await_change()));
     }
     let ns = obj.namespace().unwrap_or_default();
     let account = ctx
@@ -863,7 +1006,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
             ),
         )
         .await;
-        return Ok(Action::await_change());
+        return Ok(Some(Action::await_change()));
     }
     let id = match known {
         Some(id) => id,
@@ -878,10 +1021,14 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
                 .map_err(|e| e.redacted(|m| account.secrets.redact(m)))?;
             match found {
                 Some(found) => found.id,
-                None => return Ok(Action::await_change()),
+                None => return Ok(Some(Action::await_change())),
             }
         }
     };
+    if let Some(held) = hold_delete(ctx, obj.as_ref(), &account, &id, status.clone()).await? {
+        write_held_delete(ctx, api, obj.as_ref(), held).await?;
+        return Ok(None);
+    }
     crash_point!("delete-before");
     let deleted = account.provider.delete(K::KIND, &id).await;
     crash_point!("delete-after");
@@ -908,5 +1055,87 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
         format!("deleted {provider_name} object {id}"),
     )
     .await;
-    Ok(Action::await_change())
+    Ok(Some(Action::await_change()))
+}
+
+/// The gate before a delete: `Some` with the status to write and why, when it is held.
+async fn hold_delete<K: Managed>(
+    ctx: &Context,
+    obj: &K,
+    account: &Account,
+    id: &str,
+    mut status: ManagedStatus,
+) -> Result<Option<(ManagedStatus, Error)>, Error> {
+    // What the delete takes away (the lockout guard compares before and after).
+    let before = ctx
+        .observations
+        .observe(account, K::KIND, id, None)
+        .await
+        .map_err(|e| e.redacted(|m| account.secrets.redact(m)))?
+        .remote;
+    let Some(before) = before else {
+        // Already gone: the delete is a no-op.
+        return Ok(None);
+    };
+    let want = crate::provider::Fields::new();
+    let write = Write {
+        action: PlanAction::Delete,
+        object: id,
+        want: &want,
+        current: Some(&before.fields),
+        paths: Vec::new(),
+        write_only: Vec::new(),
+        write_only_hash: None,
+    };
+    match gate::check(ctx, obj, account, &mut status, &write).await {
+        Ok(()) => Ok(None),
+        Err(e @ Error::Held { .. }) => Ok(Some((status, e))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records a held delete: the plan and conditions in status, an Event when the message is new.
+async fn write_held_delete<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    (mut status, held): (ManagedStatus, Error),
+) -> Result<(), Error> {
+    let generation = obj.meta().generation;
+    let now = Time(jiff::Timestamp::now());
+    let message = held.to_string();
+    let old = obj.managed_status().cloned().unwrap_or_default();
+    let unchanged = conditions::get(&old.conditions, READY)
+        .is_some_and(|c| c.reason == held.reason() && c.message == message);
+    for type_ in [READY, SYNCED] {
+        conditions::set(
+            &mut status.conditions,
+            Wanted::new(type_, false, held.reason(), message.clone()),
+            generation,
+            now.clone(),
+        );
+    }
+    if held.stalls() {
+        conditions::set(
+            &mut status.conditions,
+            Wanted::new(STALLED, true, held.reason(), message.clone()),
+            generation,
+            now,
+        );
+    }
+    let awaiting = matches!(
+        held,
+        Error::Held {
+            hold: Hold::AwaitingApproval,
+            ..
+        }
+    );
+    set_awaiting_approval(&mut status, awaiting.then(|| message.clone()), generation);
+    if !unchanged {
+        publish(ctx, obj, event_type(&held), held.reason(), message).await;
+    }
+    if status != old {
+        write_status(ctx, api, obj, &status).await?;
+    }
+    Ok(())
 }

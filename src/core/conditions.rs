@@ -7,6 +7,11 @@ pub const SYNCED: &str = "Synced";
 /// kstatus' abnormal-true condition: set while an error needs a person (a spec, credential or
 /// provider-side fix), so that Flux and kstatus report Failed at once instead of timing out.
 pub const STALLED: &str = "Stalled";
+/// True while a plan of a changePolicy Manual resource waits for ssoperator.io/approve.
+pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+/// kstatus' abnormal-true condition for work in progress: set while a plan awaits approval, so
+/// that kstatus (and Flux) report InProgress rather than Current.
+pub const RECONCILING: &str = "Reconciling";
 
 /// A condition to set, without its timestamps.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,8 @@ pub mod conditions;
 pub mod desired;
 pub mod diff;
 pub mod export;
+pub mod lockout;
 pub mod normalize;
+pub mod plan;
 pub mod redact;
 pub mod validate;

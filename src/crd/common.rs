@@ -21,6 +21,12 @@ pub const RECONCILE_REQUESTED_ANNOTATION: &str = "ssoperator.io/reconcile-reques
 /// adoption is confirmed (like Crossplane's external-name). Status can be lost (a backup restore,
 /// a migration); the annotation travels with the object, so its owner still finds its object.
 pub const EXTERNAL_ID_ANNOTATION: &str = "ssoperator.io/external-id";
+/// Annotation that approves one plan of a `changePolicy: Manual` resource: its value is the
+/// `status.plan.hash` to carry out. A plan with another hash (a later edit, new drift) waits.
+pub const APPROVE_ANNOTATION: &str = "ssoperator.io/approve";
+/// Annotation that lets one change through a lockout guard: its value is the `status.plan.hash`
+/// of exactly that change (see README, "Lockout guards").
+pub const ALLOW_LOCKOUT_ANNOTATION: &str = "ssoperator.io/allow-lockout";
 /// Finalizer of a ProviderConfig or ClusterProviderConfig that managed resources still use
 /// (Crossplane's ProviderConfigUsage): their deletion policy needs the account's credentials.
 pub const IN_USE_FINALIZER: &str = "ssoperator.io/in-use";
@@ -109,6 +115,19 @@ pub enum ManagementPolicy {
     ObserveOnly,
 }
 
+/// Whether a computed change is written at once or waits for a person's approval.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum ChangePolicy {
+    /// Write every change (creates, updates, drift repairs, deletes) as soon as it is computed (the default).
+    #[default]
+    Automatic,
+    /// Publish each change as `status.plan` and write it only once the annotation
+    /// ssoperator.io/approve names that plan's hash.
+    Manual,
+}
+
 /// Fields common to every managed resource (EnterpriseConnection, ConnectionProfile, OrgRoleMapping).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -126,6 +145,10 @@ pub struct ManagedFields {
     /// Manage (default) writes to the provider; ObserveOnly only reads and reports drift.
     #[serde(default)]
     pub management_policy: ManagementPolicy,
+    /// Automatic (default) writes each change at once; Manual waits until the annotation
+    /// ssoperator.io/approve names the hash in status.plan.
+    #[serde(default)]
+    pub change_policy: ChangePolicy,
 }
 
 /// Values the provider generates that an identity-provider administrator needs.
@@ -155,6 +178,39 @@ pub struct DriftRecord {
     /// Paths of the fields that differed from the spec.
     #[serde(default)]
     pub fields: Vec<String>,
+}
+
+/// A change the operator computed but has not written: awaiting approval (changePolicy
+/// Manual), refused by a lockout guard, or reported by a dry run.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Names exactly this change (action, object, every field's current and desired value);
+    /// any other change has another hash. The value to put in ssoperator.io/approve or
+    /// ssoperator.io/allow-lockout.
+    pub hash: String,
+    /// Create, Update or Delete.
+    pub action: String,
+    /// The fields the write would change; write-only values show as "(changed)", never in clear.
+    #[serde(default)]
+    pub fields: Vec<PlannedField>,
+    /// When this plan was first computed (RFC 3339).
+    pub created_at: String,
+}
+
+/// One field of a [`Plan`]: its value at the provider now and the value the write would send
+/// (compact JSON, cut at 256 characters).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedField {
+    /// Spec path of the field (e.g. saml.idpSsoUrl).
+    pub path: String,
+    /// The provider's value now; absent on a create or when the provider has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// The value the write would set; absent on a delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<String>,
 }
 
 /// Observed state of a managed resource.
@@ -192,6 +248,10 @@ pub struct ManagedStatus {
     /// handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+    /// The change that waits: for approval (changePolicy Manual), for a lockout override, or
+    /// (under --dry-run) for an operator that may write. Cleared once the provider matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
 }
 
 impl ManagedStatus {
@@ -290,6 +350,6 @@ mod status_patch_tests {
         // so a field added later cannot be forgotten.
         let patch = ManagedStatus::default().merge_patch();
         let keys: Vec<&String> = patch.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 9, "{keys:?}");
+        assert_eq!(keys.len(), 10, "{keys:?}");
     }
 }

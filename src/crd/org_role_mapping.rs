@@ -19,6 +19,7 @@ use super::common::{LocalObjectRef, ManagedFields, ManagedStatus};
     printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
     printcolumn = r#"{"name":"Provider","type":"string","jsonPath":".status.provider"}"#,
     printcolumn = r#"{"name":"External-ID","type":"string","jsonPath":".status.externalId"}"#,
+    printcolumn = r#"{"name":"Approval","type":"string","description":"Hash of the plan awaiting approval or a lockout override","jsonPath":".status.plan.hash"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new("has(self.connectionRef) != has(self.externalName)").message("set exactly one of connectionRef or externalName"))]

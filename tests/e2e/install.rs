@@ -535,6 +535,35 @@ fn argocd_health_script_maps_conditions_to_argocd_health() {
     let mut deleting = with_ready("True", "Available", 1, 1);
     deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
     assert_eq!(health(deleting).0, "Progressing");
+    // A plan that waits for a person (approval, or a dry run's would-be write).
+    for reason in [
+        "AwaitingApproval",
+        "WouldCreate",
+        "WouldUpdate",
+        "WouldDelete",
+        "WouldAdopt",
+    ] {
+        assert_eq!(
+            health(with_ready("False", reason, 1, 1)),
+            ("Suspended".into(), format!("{reason}: m")),
+            "{reason}"
+        );
+    }
+    // With its Reconciling condition, kstatus (Flux) reads a plan awaiting approval as InProgress.
+    let mut awaiting = with_ready("False", "AwaitingApproval", 1, 1);
+    if let Some(c) = awaiting["status"]["conditions"].as_array_mut() {
+        c.push(
+            json!({"type": "Reconciling", "status": "True", "reason": "AwaitingApproval",
+            "message": "m", "observedGeneration": 1, "lastTransitionTime": "2026-01-01T00:00:00Z"}),
+        );
+    }
+    assert_eq!(kstatus(&awaiting).1["status"], "InProgress");
+    assert_eq!(health(awaiting).0, "Suspended");
+    // A lockout guard's refusal needs a person too, but it is a refusal.
+    assert_eq!(
+        health(with_ready("False", "LockoutRisk", 1, 1)).0,
+        "Degraded"
+    );
     let mut paused = with_ready("False", "Drifted", 1, 1);
     paused["metadata"]["annotations"] = json!({"ssoperator.io/paused": "true"});
     assert_eq!(health(paused).0, "Suspended");

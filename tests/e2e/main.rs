@@ -29,6 +29,7 @@ mod ratelimit;
 mod restart;
 mod resync;
 mod saas;
+mod safety;
 mod scale;
 mod support;
 mod tenancy;
