@@ -14,7 +14,8 @@ use crate::{
             self, Desired, MappingTarget, ProfileDesired, ResourceKind, RoleMappingDesired,
             SecretValue,
         },
-        diff::{changes, diff, render},
+        diff::diff,
+        plan::{self, Action, Change},
         redact::Secrets,
     },
     crd::{
@@ -42,6 +43,8 @@ struct Account {
     kind: ProviderKind,
     provider: DynProvider,
     secrets: Secrets,
+    /// [`ProviderAccount::identity`] (no credentials).
+    identity: String,
 }
 
 /// Runs the diff; the exit code (0 no difference, 1 differences, 2 an error).
@@ -171,6 +174,7 @@ async fn account<'a>(
                 kind,
                 provider,
                 secrets,
+                identity: account.identity(),
             },
         );
     }
@@ -262,10 +266,11 @@ async fn one(
         }
     };
     let account = account(args, docs, &ns, &managed, accounts, calls, roots).await?;
-    let (kind, provider, secrets) = (
+    let (kind, provider, secrets, account_id) = (
         account.kind,
         account.provider.clone(),
         account.secrets.clone(),
+        account.identity.clone(),
     );
     let fail = |what: &str, e: &crate::provider::ProviderError| {
         super::provider_error(kind, what, e, calls, &secrets)
@@ -287,40 +292,69 @@ async fn one(
         .desired_fields(&desired)
         .map_err(|e| fail("comparing", &e))?;
     let rk = desired.kind();
-    let header_of = |id: &str| format!("{} {ns}/{} ({kind} {id})", doc.kind(), doc.name());
+    let write_only = provider.write_only_paths(&desired);
     let remote = match &managed.external_name {
-        Some(id) => provider
-            .observe(rk, id)
-            .await
-            .map_err(|e| fail("reading", &e))?
-            .ok_or_else(|| format!("spec.externalName {id:?} does not exist at {kind}"))?,
-        None => match provider
+        Some(id) => Some(
+            provider
+                .observe(rk, id)
+                .await
+                .map_err(|e| fail("reading", &e))?
+                .ok_or_else(|| format!("spec.externalName {id:?} does not exist at {kind}"))?,
+        ),
+        None => provider
             .find_by_name(rk, desired.name())
             .await
-            .map_err(|e| fail("finding by name", &e))?
-        {
-            Some(r) => r,
-            None => {
-                return Ok(format!(
-                    "+ {} {ns}/{} ({kind}): {:?} does not exist and would be created\n",
-                    doc.kind(),
-                    doc.name(),
-                    desired.name()
-                ));
-            }
-        },
+            .map_err(|e| fail("finding by name", &e))?,
     };
-    let mut d = diff(&want, &remote.fields);
-    // The operator cannot read write-only values back; a resource without a record of what was
-    // sent (a fresh apply) has them sent once.
-    let write_only = provider.write_only_paths(&desired);
-    for p in &write_only {
-        d.push(p.clone());
-    }
-    Ok(secrets.redact(&render(
-        &header_of(&remote.id),
-        &changes(&want, &remote.fields, &d, &write_only),
-    )))
+    let (action, object, current, paths, header) = match &remote {
+        Some(r) => {
+            let mut d = diff(&want, &r.fields);
+            // The operator cannot read write-only values back; a resource without a record of
+            // what was sent (a fresh apply) has them sent once.
+            for p in &write_only {
+                d.push(p.clone());
+            }
+            let header = format!("{} {ns}/{} ({kind} {})", doc.kind(), doc.name(), r.id);
+            (
+                Action::Update,
+                r.id.clone(),
+                Some(&r.fields),
+                d.paths,
+                header,
+            )
+        }
+        None => {
+            let mut paths: Vec<String> = want.keys().cloned().collect();
+            paths.extend(write_only.iter().cloned());
+            paths.sort();
+            let header = format!(
+                "{} {ns}/{} ({kind}: {:?} does not exist and would be created)",
+                doc.kind(),
+                doc.name(),
+                desired.name()
+            );
+            (
+                Action::Create,
+                desired.name().to_string(),
+                None,
+                paths,
+                header,
+            )
+        }
+    };
+    let change = Change {
+        action,
+        kind: rk.as_str(),
+        account: &account_id,
+        object: &object,
+        want: &want,
+        current,
+        paths: &paths,
+        write_only: &write_only,
+        write_only_hash: None,
+    };
+    let planned = plan::plan(&change, "");
+    Ok(secrets.redact(&plan::render(&header, &planned)))
 }
 
 #[cfg(test)]

@@ -733,7 +733,7 @@ async fn clerk_export_refers_to_secrets_it_cannot_read_and_names_failed_calls() 
     assert_eq!(code, 1, "{stdout} {stderr}");
     assert_eq!(
         stdout,
-        "+ EnterpriseConnection sso/brand-new (clerk): \"Brand new\" does not exist and would be created\n"
+        "+ EnterpriseConnection sso/brand-new (clerk: \"Brand new\" does not exist and would be created)\n    + spec.domains: [\"new.example\"]\n    + spec.name: \"Brand new\"\n    + spec.saml.idpEntityId: \"urn:new\"\n    + spec.saml.idpSsoUrl: \"https://new.example/sso\"\n"
     );
     std::fs::remove_file(dir.join("pc.yaml")).unwrap();
     let (code, stdout, stderr) = cli(&["diff", "-f", &dir_s], &env).await;
