@@ -86,6 +86,62 @@ pub fn schemas() -> Vec<KindSchema> {
         .collect()
 }
 
+/// The uniqueness of `x-kubernetes-list-type: set` items and of `map` list keys, which JSON
+/// Schema cannot say: `path[i]: Duplicate value` for each repeat, as the API server words it.
+fn list_types(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
+    if let (Some(list), Some(t)) = (
+        value.as_array(),
+        schema.get("x-kubernetes-list-type").and_then(Value::as_str),
+    ) {
+        let keys: Vec<&str> = schema
+            .get("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .map(|k| k.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let identity = |v: &Value| -> Option<Value> {
+            match t {
+                "set" => Some(v.clone()),
+                "map" => Some(Value::Array(
+                    keys.iter()
+                        .map(|k| v.get(*k).cloned().unwrap_or(Value::Null))
+                        .collect(),
+                )),
+                _ => None,
+            }
+        };
+        let mut seen: Vec<Value> = vec![];
+        for (i, item) in list.iter().enumerate() {
+            if let Some(id) = identity(item) {
+                if seen.contains(&id) {
+                    out.push(format!("{path}[{i}]: Duplicate value: {id}"));
+                } else {
+                    seen.push(id);
+                }
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        for (k, v) in obj {
+            if let Some(s) = props.get(k) {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                list_types(s, v, &p, out);
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            list_types(items, v, &format!("{path}[{i}]"), out);
+        }
+    }
+}
+
 /// `/spec/saml/idpSsoUrl` -> `spec.saml.idpSsoUrl`, `/spec/mappings/0/roles` -> `spec.mappings[0].roles`.
 fn dotted(pointer: &str) -> String {
     let mut out = String::new();
@@ -135,17 +191,40 @@ pub fn check(doc: &Value, schemas: &[KindSchema]) -> Vec<String> {
     match &schema.validator {
         Ok(v) => {
             for e in v.iter_errors(doc) {
-                let path = dotted(e.instance_path().as_str());
-                let path = if path.is_empty() {
-                    "(root)".to_string()
-                } else {
-                    path
+                let at = dotted(e.instance_path().as_str());
+                let join = |field: &str| {
+                    if at.is_empty() {
+                        field.to_string()
+                    } else {
+                        format!("{at}.{field}")
+                    }
                 };
-                out.push(format!("{path}: {e}"));
+                // Named as the API server names them: the missing or unknown field itself.
+                use jsonschema::error::ValidationErrorKind as K;
+                match e.kind() {
+                    K::Required { property } => {
+                        let field = property.as_str().unwrap_or_default();
+                        out.push(format!("{}: Required value", join(field)));
+                    }
+                    K::AdditionalProperties { unexpected } => {
+                        for field in unexpected {
+                            out.push(format!("{}: unknown field", join(field)));
+                        }
+                    }
+                    _ => {
+                        let path = if at.is_empty() {
+                            "(root)".to_string()
+                        } else {
+                            at.clone()
+                        };
+                        out.push(format!("{path}: {e}"));
+                    }
+                }
             }
         }
         Err(e) => out.push(e.clone()),
     }
+    list_types(&schema.openapi, doc, "", &mut out);
     let mut violations = vec![];
     cel::check(&schema.openapi, doc, "", &mut violations);
     out.extend(
@@ -253,10 +332,20 @@ mod tests {
             "spec": {"providerConfigRef": {"name": "p"}, "name": "A", "externalName": null,
                      "saml": {"idpSsoURL": "https://idp/sso"}}});
         let f = check(&typo, &s);
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert!(
-            f[0].starts_with("spec.saml: ") && f[0].contains("idpSsoURL"),
-            "{f:?}"
+        assert_eq!(f, ["spec.saml.idpSsoURL: unknown field"]);
+        let dup = json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "OrgRoleMapping",
+            "metadata": {"name": "m"},
+            "spec": {"providerConfigRef": {"name": "p"}, "externalName": "x",
+                     "mappings": [{"externalGroup": "a", "roles": [{"role": "r"}]},
+                                  {"externalGroup": "a", "roles": [{"role": "s"}]}],
+                     "atlas": {"postAuthRoleGrants": ["ORG_MEMBER", "ORG_MEMBER"]}}});
+        let f = check(&dup, &s);
+        assert_eq!(
+            f,
+            [
+                "spec.atlas.postAuthRoleGrants[1]: Duplicate value: \"ORG_MEMBER\"",
+                "spec.mappings[1]: Duplicate value: [\"a\"]"
+            ]
         );
         let other = json!({"apiVersion": "v1", "kind": "Secret"});
         assert!(check(&other, &s).is_empty());
