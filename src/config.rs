@@ -73,6 +73,19 @@ pub struct Config {
     /// guards") unless the resource's ssoperator.io/allow-lockout annotation names the plan.
     #[arg(long, env = "SSOPERATOR_LOCKOUT_GUARDS", default_value_t = true, action = clap::ArgAction::Set)]
     pub lockout_guards: bool,
+    /// Condition CertificateExpiring (and a Warning Event) when an IdP certificate of an
+    /// EnterpriseConnection expires within this time (e.g. 30d, 720h). A resource can set its own
+    /// with the annotation ssoperator.io/certificate-expiry-warning.
+    #[arg(long, env = "SSOPERATOR_CERTIFICATE_EXPIRY_WARNING", default_value = "30d", value_parser = parse_duration)]
+    pub certificate_expiry_warning: Duration,
+    /// How often the IdP metadata at spec.saml.idpMetadataUrl is fetched again to find a new
+    /// signing certificate (at the first reconcile after this time has passed).
+    #[arg(long, env = "SSOPERATOR_IDP_METADATA_REFRESH", default_value = "1h", value_parser = parse_duration)]
+    pub idp_metadata_refresh: Duration,
+    /// Fetch IdP metadata over plain http:// from any host (by default only https://, and http://
+    /// to a loopback host).
+    #[arg(long, env = "SSOPERATOR_IDP_METADATA_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub idp_metadata_allow_http: bool,
 }
 
 /// The flag that names the provider CA bundle, as errors and TLS failures quote it.
@@ -133,7 +146,7 @@ pub fn load_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate
     Ok(certs)
 }
 
-/// Parses `90s`, `10m`, `1h` or plain seconds.
+/// Parses `90s`, `10m`, `1h`, `30d` or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(
@@ -148,7 +161,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+        "d" => n * 86400.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {s:?}: use ms, s, m, h or d"
+            ));
+        }
     };
     if !(0.0..=31_536_000.0).contains(&secs) {
         return Err(format!("duration {s:?} out of range"));

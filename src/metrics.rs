@@ -54,6 +54,21 @@ pub struct ResourceLabels {
 /// Counts the resources the controllers hold, by [`ResourceLabels`]; called at each scrape.
 pub type ResourceCounter = Box<dyn Fn() -> BTreeMap<ResourceLabels, i64> + Send + Sync>;
 
+/// One series of `ssoperator_idp_certificate_expiry_timestamp_seconds`: an IdP certificate a
+/// resource relies on (cert-manager's `certmanager_certificate_expiration_timestamp_seconds`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct CertificateLabels {
+    pub namespace: String,
+    pub name: String,
+    pub kind: String,
+    pub provider: String,
+    pub fingerprint: String,
+}
+
+/// The notAfter (Unix seconds) of every IdP certificate in use, by [`CertificateLabels`]; called
+/// at each scrape.
+pub type CertificateCounter = Box<dyn Fn() -> BTreeMap<CertificateLabels, i64> + Send + Sync>;
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
@@ -73,7 +88,11 @@ pub struct Metrics {
     /// 1 while this replica runs the controllers (holds the Lease, or runs without leader
     /// election), else 0.
     pub leader: Gauge,
+    /// notAfter of each IdP certificate in use, read at scrape time from the resources' status
+    /// (so a deleted resource or a replaced certificate leaves no series behind).
+    pub idp_certificate_expiry: Family<CertificateLabels, Gauge>,
     resource_counter: Mutex<Option<ResourceCounter>>,
+    certificate_counter: Mutex<Option<CertificateCounter>>,
 }
 
 fn buckets() -> Histogram {
@@ -95,7 +114,9 @@ impl Default for Metrics {
             status_writes: Family::default(),
             resources: Family::default(),
             leader: Gauge::default(),
+            idp_certificate_expiry: Family::default(),
             resource_counter: Mutex::default(),
+            certificate_counter: Mutex::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles per kind", m.reconciles.clone());
@@ -149,6 +170,12 @@ impl Default for Metrics {
             "1 on the replica that runs the controllers (the leader), 0 on a standby",
             m.leader.clone(),
         );
+        registry.register(
+            "idp_certificate_expiry_timestamp_seconds",
+            "The date after which an IdP signing certificate an EnterpriseConnection uses expires, \
+             in seconds since the Unix epoch",
+            m.idp_certificate_expiry.clone(),
+        );
         Self { registry, ..m }
     }
 }
@@ -169,6 +196,14 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner()) = counter;
     }
 
+    /// Sets what `ssoperator_idp_certificate_expiry_timestamp_seconds` is read from.
+    pub fn set_certificate_counter(&self, counter: Option<CertificateCounter>) {
+        *self
+            .certificate_counter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = counter;
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         // Held while the gauge is refilled and encoded, so that two scrapes do not interleave.
@@ -180,6 +215,18 @@ impl Metrics {
         if let Some(count) = counter.as_ref() {
             for (labels, n) in count() {
                 self.resources.get_or_create(&labels).set(n);
+            }
+        }
+        let certificates = self
+            .certificate_counter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.idp_certificate_expiry.clear();
+        if let Some(read) = certificates.as_ref() {
+            for (labels, not_after) in read() {
+                self.idp_certificate_expiry
+                    .get_or_create(&labels)
+                    .set(not_after);
             }
         }
         let mut out = String::new();

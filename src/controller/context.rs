@@ -23,6 +23,8 @@ pub struct Context {
     /// What the providers hold, one sweep per account and kind.
     pub observations: Observations,
     pub config: Config,
+    /// IdP metadata fetches and certificate checks (see `certificates`).
+    pub certificates: super::certificates::State,
     /// Consecutive failures per object uid, for capped exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// One lock per remote object (account identity + id): see [`Context::lock_remote`].
@@ -90,6 +92,7 @@ impl Context {
             metrics,
             events,
             observations: Observations::new(config.resync),
+            certificates: super::certificates::State::new(&config),
             config,
             failures: Mutex::default(),
             remote_locks: Mutex::default(),
@@ -113,6 +116,7 @@ impl Context {
         lock(&self.written).remove(uid);
         lock(&self.sent_hashes).remove(uid);
         lock(&self.notes).remove(uid);
+        self.certificates.forget(uid);
     }
 
     /// Whether `note` about the resource `uid` is new (not the one last reported), so that a
@@ -237,7 +241,7 @@ mod tests {
                 "{note}"
             );
         }
-        for bad in ["", "soon", "5d", "-5m", "1e9h", "10 minutes"] {
+        for bad in ["", "soon", "5w", "-5m", "1e9h", "10 minutes"] {
             let (p, note) = resync_period(Some(bad));
             assert_eq!(p, None, "{bad:?}");
             let note = note.unwrap();

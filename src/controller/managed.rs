@@ -47,13 +47,17 @@ pub trait Managed:
     fn outputs_target(&self) -> Option<&crate::crd::OutputsTarget> {
         None
     }
+    /// The SAML settings whose IdP certificates are watched for expiry (EnterpriseConnection).
+    fn saml(&self) -> Option<&crate::crd::SamlSettings> {
+        None
+    }
     /// Builds the desired state, reading referenced Secrets and connections.
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error>;
 }
 
 /// Reads the key a `field` of the spec (such as `spec.oidc.clientSecretRef`) refers to; an
 /// error names the field.
-async fn read_secret_key(
+pub(super) async fn read_secret_key(
     ctx: &Context,
     ns: &str,
     field: &str,
@@ -94,11 +98,20 @@ impl Managed for EnterpriseConnection {
     fn outputs_target(&self) -> Option<&crate::crd::OutputsTarget> {
         self.spec.write_outputs_to.as_ref()
     }
+    fn saml(&self) -> Option<&crate::crd::SamlSettings> {
+        self.spec.saml.as_ref()
+    }
     fn secret_names(&self) -> Vec<String> {
         self.spec
             .oidc
             .iter()
             .filter_map(|o| o.client_secret_ref.as_ref())
+            .chain(
+                self.spec
+                    .saml
+                    .iter()
+                    .filter_map(|s| s.idp_certificate_secret_ref.as_ref()),
+            )
             .map(|r| r.name.clone())
             .collect()
     }

@@ -1,6 +1,7 @@
 //! The controllers: one per managed kind plus the provider configurations, wired to the watches that
 //! bring a resource back when something it depends on changes.
 
+pub mod certificates;
 pub mod context;
 pub mod error;
 pub mod events;
@@ -45,9 +46,10 @@ use watch::{changed, hash_of};
 use crate::{
     config::Config,
     crd::{
-        ALLOW_LOCKOUT_ANNOTATION, APPROVE_ANNOTATION, ClusterProviderConfig, ConnectionProfile,
-        EnterpriseConnection, FINALIZER, OrgRoleMapping, PAUSED_ANNOTATION, ProviderConfig,
-        ProviderConfigKind, RECONCILE_REQUESTED_ANNOTATION, RESYNC_PERIOD_ANNOTATION,
+        ALLOW_LOCKOUT_ANNOTATION, APPROVE_ANNOTATION, CERTIFICATE_EXPIRY_WARNING_ANNOTATION,
+        ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, FINALIZER, OrgRoleMapping,
+        PAUSED_ANNOTATION, ProviderConfig, ProviderConfigKind, RECONCILE_REQUESTED_ANNOTATION,
+        RESYNC_PERIOD_ANNOTATION,
     },
     leader::Fence,
     metrics::{Metrics, MetricsObserver},
@@ -64,7 +66,7 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 const SHARED_BUFFER: usize = 1024;
 
 /// Changes that warrant a reconcile: the spec (generation), the pause, resync-period,
-/// reconcile-requested-at, approve and allow-lockout annotations, deletion and finalizers other than ours. Status writes
+/// reconcile-requested-at, approve, allow-lockout and certificate-expiry-warning annotations, deletion and finalizers other than ours. Status writes
 /// change none of these, and neither does adding our own finalizer, so a new resource takes one
 /// reconcile, not two; a new reconcile-requested-at value takes exactly one.
 fn meaningful<K: Resource>(obj: &K) -> u64 {
@@ -80,6 +82,7 @@ fn meaningful<K: Resource>(obj: &K) -> u64 {
         obj.annotations().get(RECONCILE_REQUESTED_ANNOTATION),
         obj.annotations().get(APPROVE_ANNOTATION),
         obj.annotations().get(ALLOW_LOCKOUT_ANNOTATION),
+        obj.annotations().get(CERTIFICATE_EXPIRY_WARNING_ANNOTATION),
         obj.meta().deletion_timestamp.is_some(),
         others,
     ))
@@ -445,6 +448,7 @@ pub async fn run_guarded(
         profiles: cps.store.clone(),
         mappings: orms.store.clone(),
     })));
+    metrics.set_certificate_counter(Some(certificates::counter(ecs.store.clone())));
     let registry = registry::Registry::new(client.clone(), stores, observer, config.default_rate)
         .with_guard(user_agent, guard.fence.clone())
         .with_extra_roots(extra_roots);
@@ -612,6 +616,10 @@ mod tests {
         assert_ne!(
             with(&[(RESYNC_PERIOD_ANNOTATION, "30s")]),
             with(&[(RESYNC_PERIOD_ANNOTATION, "1m")])
+        );
+        assert_ne!(
+            base,
+            with(&[(CERTIFICATE_EXPIRY_WARNING_ANNOTATION, "14d")])
         );
     }
 

@@ -309,6 +309,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     } else {
         period.filter(|p| *p < ctx.config.resync)
     };
+    super::certificates::observe(ctx, obj.as_ref(), &mut status).await;
+    let period = super::certificates::resync_period(ctx, obj.as_ref(), &status, period);
     let mut secrets = Secrets::default();
     let outcome = sync(
         obj.as_ref(),
@@ -463,6 +465,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
             }
         }
     };
+    let synced = matches!(outcome, Ok(Synced::InSync));
+    super::certificates::conclude(ctx, obj.as_ref(), &old, &mut status, synced, generation).await;
     if !stalled {
         conditions::remove(&mut status.conditions, STALLED);
     }
@@ -591,6 +595,7 @@ async fn sync<K: Managed>(
         )
     })?;
     let desired = obj.desired(ctx).await?;
+    let desired = super::certificates::complete(ctx, obj, provider_name, status, desired).await?;
     secrets.extend(&desired.secrets());
     let hash_key = account.hash_key();
     let uid = obj.uid().unwrap_or_default();
@@ -857,7 +862,9 @@ async fn sync<K: Managed>(
         let synced_generation = conditions::get(&status.conditions, SYNCED)
             .filter(|c| c.status == "True" || c.reason == PAUSED_REASON)
             .and_then(|c| c.observed_generation);
-        let spec_changed = synced_generation != obj.meta().generation || created;
+        let spec_changed = synced_generation != obj.meta().generation
+            || created
+            || ctx.certificates.rotating(&uid);
         let write_only: Vec<String> = provider
             .write_only_paths(&desired)
             .into_iter()
@@ -941,6 +948,7 @@ fn set_outputs(status: &mut ManagedStatus, remote: &Remote) {
         sp_certificate: o.sp_certificate.clone(),
     };
     status.outputs = (outputs != ProviderOutputs::default()).then_some(outputs);
+    super::certificates::observe_remote(status, remote);
 }
 
 /// Applies the deletion policy. `Ok(None)`: the delete is held (awaiting approval, refused by

@@ -1,5 +1,6 @@
 //! The pure core: desired state, normalisation, diff and conditions. No I/O here.
 pub mod cel;
+pub mod certificates;
 pub mod conditions;
 pub mod desired;
 pub mod diff;

@@ -21,6 +21,10 @@ pub const RECONCILE_REQUESTED_ANNOTATION: &str = "ssoperator.io/reconcile-reques
 /// adoption is confirmed (like Crossplane's external-name). Status can be lost (a backup restore,
 /// a migration); the annotation travels with the object, so its owner still finds its object.
 pub const EXTERNAL_ID_ANNOTATION: &str = "ssoperator.io/external-id";
+/// Annotation that sets, for one EnterpriseConnection, how long before an IdP certificate expires
+/// the condition CertificateExpiring turns True (e.g. "14d", "720h"), instead of the operator's
+/// `--certificate-expiry-warning`.
+pub const CERTIFICATE_EXPIRY_WARNING_ANNOTATION: &str = "ssoperator.io/certificate-expiry-warning";
 /// Annotation that approves one plan of a `changePolicy: Manual` resource: its value is the
 /// `status.plan.hash` to carry out. A plan with another hash (a later edit, new drift) waits.
 pub const APPROVE_ANNOTATION: &str = "ssoperator.io/approve";
@@ -252,6 +256,41 @@ pub struct ManagedStatus {
     /// (under --dry-run) for an operator that may write. Cleared once the provider matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
+    /// The identity provider's signing certificates this SAML EnterpriseConnection uses (public
+    /// data): from spec.saml.idpCertificate, idpCertificateSecretRef or idpMetadata, as fetched
+    /// from idpMetadataUrl, or as the provider holds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub idp_certificates: Vec<IdpCertificateStatus>,
+}
+
+/// One X.509 certificate of the identity provider.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdpCertificateStatus {
+    /// Where it was read: spec.saml.idpCertificate, spec.saml.idpCertificateSecretRef,
+    /// spec.saml.idpMetadata, spec.saml.idpMetadataUrl (fetched by the operator) or provider (what
+    /// the provider holds, when it fetches the metadata itself).
+    pub source: String,
+    /// Distinguished name of the certificate's subject.
+    pub subject: String,
+    /// SHA-256 of the certificate's DER, as colon-separated upper-case hex pairs.
+    pub sha256_fingerprint: String,
+    /// Start of the validity period (RFC 3339).
+    pub not_before: String,
+    /// End of the validity period (RFC 3339).
+    pub not_after: String,
+    /// For certificates fetched from spec.saml.idpMetadataUrl: whether it is the one the operator
+    /// sends to the provider. Only certificates in use count for CertificateExpiring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_use: Option<bool>,
+}
+
+impl IdpCertificateStatus {
+    /// Whether this certificate is one the connection relies on (counted for expiry and metrics).
+    pub fn counts(&self) -> bool {
+        self.in_use != Some(false)
+    }
 }
 
 impl ManagedStatus {
@@ -325,7 +364,13 @@ mod status_patch_tests {
         let patch = status.merge_patch();
         assert_eq!(patch["externalId"], "conn_1");
         assert_eq!(patch["observedGeneration"], 3);
-        for cleared in ["pendingCreate", "lastDrift", "writeOnlyHash", "provider"] {
+        for cleared in [
+            "pendingCreate",
+            "lastDrift",
+            "writeOnlyHash",
+            "provider",
+            "idpCertificates",
+        ] {
             assert!(patch[cleared].is_null(), "{cleared}: {patch}");
             assert!(
                 patch.as_object().unwrap().contains_key(cleared),
@@ -350,6 +395,6 @@ mod status_patch_tests {
         // so a field added later cannot be forgotten.
         let patch = ManagedStatus::default().merge_patch();
         let keys: Vec<&String> = patch.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 10, "{keys:?}");
+        assert_eq!(keys.len(), 11, "{keys:?}");
     }
 }

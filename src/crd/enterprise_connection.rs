@@ -131,6 +131,7 @@ const CERTIFICATE_MESSAGE: &str = "idpCertificate must be a PEM certificate (---
 /// SAML identity-provider settings.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[x_kube(validation = Rule::new("!(has(self.idpMetadata) && has(self.idpMetadataUrl))").message("set at most one of idpMetadata or idpMetadataUrl"))]
+#[x_kube(validation = Rule::new("!(has(self.idpCertificate) && has(self.idpCertificateSecretRef))").message("set at most one of idpCertificate or idpCertificateSecretRef"))]
 #[serde(rename_all = "camelCase")]
 pub struct SamlSettings {
     /// Entity id (issuer) of the identity provider.
@@ -156,6 +157,11 @@ pub struct SamlSettings {
     #[schemars(length(min = 1, max = 16384))]
     #[x_kube(validation = Rule::new(CERTIFICATE_RULE).message(CERTIFICATE_MESSAGE))]
     pub idp_certificate: Option<String>,
+    /// A Secret key in this namespace that holds the identity provider's signing certificate (PEM,
+    /// or base64 DER alone), instead of idpCertificate: sent to the provider as idpCertificate is,
+    /// and sent again when the Secret changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_certificate_secret_ref: Option<SecretKeyRef>,
     /// Whether sign-ins started at the identity provider are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_idp_initiated: Option<bool>,

@@ -35,7 +35,10 @@ where
 async fn one_file_deleted_at_once_leaves_nothing_behind() {
     let (client, ns) = setup().await;
     let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start_with(&client, &ns, |c| {
+        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.rs.
+        c.lockout_guards = false;
+    });
     secret(
         &client,
         &ns,
@@ -137,7 +140,10 @@ async fn every_example_deleted_in_one_command() {
             doc["spec"]["deletionPolicy"] = json!("Delete");
         }
     }
-    let _op = Operator::start(&client, &ns);
+    let _op = Operator::start_with(&client, &ns, |c| {
+        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.rs.
+        c.lockout_guards = false;
+    });
     for doc in &docs {
         apply(&client, &ns, doc.clone()).await;
     }

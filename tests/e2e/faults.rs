@@ -159,6 +159,8 @@ impl Process {
                 "2s",
                 "--default-rate",
                 "100",
+                // Crash points around writes, deletes among them; safety.rs tests the guards.
+                "--lockout-guards=false",
             ])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .args(["--identity", &format!("faults-{ns}")])

@@ -52,7 +52,10 @@ fn connection(name: &str, extra: Value) -> Value {
 async fn loginradius_create_update_roles_and_delete() {
     let (client, ns, emu, _running) = setup_lr().await;
     let core = emu.core();
-    let _op = Operator::start(&client, &ns);
+    let _op = Operator::start_with(&client, &ns, |c| {
+        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.rs.
+        c.lockout_guards = false;
+    });
     apply(
         &client,
         &ns,

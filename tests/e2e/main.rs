@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod canary;
+mod certificates;
 mod crds;
 mod deletes;
 mod demo;

@@ -315,7 +315,9 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
             "SsoperatorNoLeader",
             "SsoperatorResourcesNotReady",
             "SsoperatorRepeatedDriftRepairs",
-            "SsoperatorProviderRateLimited"
+            "SsoperatorProviderRateLimited",
+            "SsoperatorIdpCertificateExpiring",
+            "SsoperatorIdpCertificateExpired"
         ]
         .map(String::from)
         .into(),
@@ -348,7 +350,7 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
         out.stdout, out.stderr
     );
     assert!(
-        out.stdout.contains("SUCCESS: 5 rules found"),
+        out.stdout.contains("SUCCESS: 7 rules found"),
         "{}",
         out.stdout
     );
@@ -367,6 +369,11 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
                 {"series": format!("ssoperator_provider_calls_total{{{sel}, provider=\"clerk\", operation=\"get\", status=\"200\"}}"), "values": "0+100x40"},
                 {"series": format!("ssoperator_provider_calls_total{{{sel}, provider=\"clerk\", operation=\"get\", status=\"429\"}}"), "values": "0+5x40"},
                 {"series": format!("ssoperator_provider_calls_total{{{sel}, provider=\"auth0\", operation=\"get\", status=\"200\"}}"), "values": "0+100x40"},
+                // promtool's clock starts at 0: one certificate expires 14 days less an hour
+                // from then, one 10 minutes from then. The resource's namespace label is stored as
+                // exported_namespace (the scrape's namespace label wins).
+                {"series": format!("ssoperator_idp_certificate_expiry_timestamp_seconds{{{sel}, exported_namespace=\"ns\", name=\"soon\", kind=\"EnterpriseConnection\", provider=\"clerk\", fingerprint=\"AA\"}}"), "values": "1206000x40"},
+                {"series": format!("ssoperator_idp_certificate_expiry_timestamp_seconds{{{sel}, exported_namespace=\"ns\", name=\"gone\", kind=\"EnterpriseConnection\", provider=\"loginradius\", fingerprint=\"BB\"}}"), "values": "600x40"},
             ],
             "alert_rule_test": [
                 {"eval_time": "9m", "alertname": "SsoperatorDown", "exp_alerts": []},
@@ -385,6 +392,16 @@ fn dashboard_and_rules_are_opt_in_well_formed_and_pass_promtool() {
                  "exp_alerts": [{"exp_labels": {"severity": "warning", "kind": "OrgRoleMapping"},
                    "exp_annotations": {"summary": "OrgRoleMapping drift repaired repeatedly",
                      "description": "ssoperator repaired drift of OrgRoleMapping resources at their provider 10 times in the last hour (threshold 3): someone or something keeps changing them in the provider's console or API. The DriftRepaired Events and status.lastDrift name the fields."}}]},
+                {"eval_time": "5m", "alertname": "SsoperatorIdpCertificateExpiring", "exp_alerts": []},
+                {"eval_time": "15m", "alertname": "SsoperatorIdpCertificateExpiring",
+                 "exp_alerts": [{"exp_labels": {"severity": "warning", "exported_namespace": "ns", "name": "soon", "kind": "EnterpriseConnection", "provider": "clerk", "fingerprint": "AA"},
+                   "exp_annotations": {"summary": "IdP certificate of ns/soon expires soon",
+                     "description": "The IdP signing certificate AA of EnterpriseConnection ns/soon (clerk) expires in 13d 22h 45m 0s (threshold 14 days). When it expires nobody can sign in through this connection: have the IdP publish a new certificate and put it in the spec, or set spec.saml.idpMetadataUrl so that ssoperator sends it. status.idpCertificates lists it."}}]},
+                {"eval_time": "5m", "alertname": "SsoperatorIdpCertificateExpired", "exp_alerts": []},
+                {"eval_time": "15m", "alertname": "SsoperatorIdpCertificateExpired",
+                 "exp_alerts": [{"exp_labels": {"severity": "critical", "exported_namespace": "ns", "name": "gone", "kind": "EnterpriseConnection", "provider": "loginradius", "fingerprint": "BB"},
+                   "exp_annotations": {"summary": "IdP certificate of ns/gone has expired",
+                     "description": "The IdP signing certificate BB of EnterpriseConnection ns/gone (loginradius) has expired: sign-ins through this connection fail until it is replaced."}}]},
                 {"eval_time": "30m", "alertname": "SsoperatorProviderRateLimited",
                  "exp_alerts": [{"exp_labels": {"severity": "warning", "provider": "clerk"},
                    "exp_annotations": {"summary": "clerk answers too many calls with 429",
@@ -483,7 +500,8 @@ async fn every_metric_the_dashboard_and_alerts_name_is_on_a_running_operators_me
         "metadata": {"name": "acme-roles"}, "spec": {"providerConfigRef": {"name": "qovery"}, "connectionRef": {"name": "acme"},
         "defaultRole": "viewer", "mappings": [{"externalGroup": "Administrators", "roles": [{"role": "admin"}]}]}})).await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
-        "metadata": {"name": "orphan"}, "spec": {"providerConfigRef": {"name": "missing"}, "name": "orphan-sso", "saml": {}}})).await;
+        "metadata": {"name": "orphan"}, "spec": {"providerConfigRef": {"name": "missing"}, "name": "orphan-sso",
+        "saml": {"idpCertificate": crate::certificates::certificate("orphan-idp", -1, 400).pem}}})).await;
 
     // The operator binary, leader-elected, scoped to the namespace.
     let tmp = tempdir("monitoring");
@@ -555,6 +573,13 @@ async fn every_metric_the_dashboard_and_alerts_name_is_on_a_running_operators_me
         "{text}"
     );
     assert!(text.contains(r#"status="429""#), "{text}");
+    // The orphan's IdP certificate is watched although its ProviderConfig is missing.
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!(
+            "ssoperator_idp_certificate_expiry_timestamp_seconds{{namespace=\"{ns}\",name=\"orphan\""
+        ))),
+        "{text}"
+    );
     eprintln!(
         "monitoring: {} metric names from {} expressions all exposed",
         wanted.len(),
