@@ -117,6 +117,10 @@ const RULES: &[(&str, Check)] = &[
         |v| !(has(v, "idpMetadata") && has(v, "idpMetadataUrl")),
     ),
     (
+        "!(has(self.idpCertificate) && has(self.idpCertificateSecretRef))",
+        |v| !(has(v, "idpCertificate") && has(v, "idpCertificateSecretRef")),
+    ),
+    (
         "!has(self.idpType) || (self.idpType.startsWith('saml_') ? !has(self.oidc) : !has(self.saml))",
         |v| match str_of(v, "idpType") {
             None => true,
