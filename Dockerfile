@@ -11,6 +11,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# `ssoperator validate` embeds the generated CRD schemas (include_str!).
+COPY crds ./crds
 # Cargo reads every target and workspace member the manifest names before it builds one: the
 # benchmark's source and the emulators crate are in the context for that alone.
 COPY benches ./benches

@@ -8,6 +8,9 @@ use clap::Parser;
 #[derive(Parser, Debug, Clone)]
 #[command(version, about)]
 pub struct Config {
+    /// `export`, `diff` or `validate`; without a subcommand the operator runs.
+    #[command(subcommand)]
+    pub command: Option<crate::cli::Command>,
     /// Watch only these namespaces (comma-separated); all namespaces when empty.
     #[arg(long, env = "SSOPERATOR_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,

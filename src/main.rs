@@ -35,7 +35,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = match runtime.block_on(run()) {
+    let mut config = Config::parse();
+    // `ssoperator export|diff|validate`: the CLI, with its own exit codes (0, 1, 2).
+    if let Some(command) = config.command.take() {
+        // --provider-ca-bundle (before the subcommand) or SSOPERATOR_PROVIDER_CA_BUNDLE.
+        let roots = match config.provider_roots() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("ssoperator: {e}");
+                return ExitCode::from(ssoperator::cli::EXIT_ERROR);
+            }
+        };
+        return runtime.block_on(ssoperator::cli::run(command, roots.into()));
+    }
+    let code = match runtime.block_on(run(config)) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = %e, "ssoperator failed");
@@ -50,8 +63,7 @@ fn main() -> ExitCode {
     code
 }
 
-async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let mut config = Config::parse();
+async fn run(mut config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_format == "json" {
         tracing_subscriber::fmt()

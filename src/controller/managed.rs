@@ -11,7 +11,7 @@ use super::{context::Context, error::Error, registry::secret_key, stores::Stores
 use crate::{
     core::{
         conditions,
-        desired::{ConnectionDesired, Desired, ProfileDesired, ResourceKind, RoleMappingDesired},
+        desired::{Desired, MappingTarget, ProfileDesired, ResourceKind, RoleMappingDesired},
     },
     crd::{
         ConnectionProfile, EnterpriseConnection, ManagedFields, ManagedStatus, OrgRoleMapping,
@@ -116,6 +116,7 @@ impl Managed for EnterpriseConnection {
             .collect()
     }
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error> {
+        // Checked before the Secret is read: a refused spec needs no Secret.
         crate::core::validate::connection(&self.spec)
             .map_err(|m| Error::refused("InvalidSpec", m))?;
         let ns = self.namespace().unwrap_or_default();
@@ -128,9 +129,8 @@ impl Managed for EnterpriseConnection {
             Some(r) => Some(read_secret_key(ctx, &ns, "spec.oidc.clientSecretRef", r).await?),
             None => None,
         };
-        Ok(Desired::Connection(ConnectionDesired::from_spec(
-            &self.spec, secret,
-        )))
+        crate::core::desired::connection(&self.spec, secret)
+            .map_err(|m| Error::refused("InvalidSpec", m))
     }
 }
 
@@ -167,20 +167,19 @@ impl Managed for OrgRoleMapping {
         self.spec.connection_ref.as_ref().map(|r| r.name.clone())
     }
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error> {
-        let target = match (&self.spec.connection_ref, &self.spec.managed.external_name) {
-            (Some(r), _) => {
+        let target = match MappingTarget::of(&self.spec)
+            .map_err(|m| Error::refused("InvalidSpec", m))?
+        {
+            MappingTarget::Connection(r) => {
                 let ns = self.namespace().unwrap_or_default();
                 let stores = ctx.registry.stores();
                 let conn = stores
-                    .get_namespaced(&stores.connections, &ns, &r.name)
+                    .get_namespaced(&stores.connections, &ns, &r)
                     .await?
                     .ok_or_else(|| {
                         Error::dependency(
                             "ConnectionNotFound",
-                            format!(
-                                "spec.connectionRef: EnterpriseConnection {ns}/{} not found",
-                                r.name
-                            ),
+                            format!("spec.connectionRef: EnterpriseConnection {ns}/{r} not found"),
                         )
                     })?;
                 let status = conn.status.clone().unwrap_or_default();
@@ -197,21 +196,12 @@ impl Managed for OrgRoleMapping {
                             .unwrap_or_default();
                         return Err(Error::dependency(
                             "ConnectionNotReady",
-                            format!(
-                                "waiting for EnterpriseConnection {ns}/{} to be Ready{why}",
-                                r.name
-                            ),
+                            format!("waiting for EnterpriseConnection {ns}/{r} to be Ready{why}"),
                         ));
                     }
                 }
             }
-            (None, Some(id)) => id.clone(),
-            (None, None) => {
-                return Err(Error::refused(
-                    "InvalidSpec",
-                    "set spec.connectionRef or spec.externalName",
-                ));
-            }
+            MappingTarget::External(id) => id,
         };
         Ok(Desired::RoleMapping(RoleMappingDesired::from_spec(
             &self.spec, target,

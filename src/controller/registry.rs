@@ -283,13 +283,6 @@ impl Registry {
             });
         }
         let data = secret.data.clone().unwrap_or_default();
-        let mut values = Secrets::default();
-        for v in data.values() {
-            if let Ok(v) = std::str::from_utf8(&v.0) {
-                values.add(&SecretValue::new(v.trim_end_matches(['\n', '\r'])));
-            }
-        }
-        let key = |k: &str| secret_key(&data, k, secret_namespace, secret_name);
         let mut settings = ClientSettings::new(String::new());
         settings.observer = self.observer.clone();
         if let Some(ua) = &self.user_agent {
@@ -302,76 +295,14 @@ impl Registry {
             config_name,
             account.rate_limit.as_ref(),
         ));
-        let base = |default: &str| {
-            account
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| default.to_string())
-        };
-        let provider: DynProvider = match kind {
-            ProviderKind::Qovery => {
-                let a = account
-                    .qovery
-                    .as_ref()
-                    .map(|a| a.organization_id.clone())
-                    .unwrap_or_default();
-                settings.base_url = base(qovery::DEFAULT_BASE_URL);
-                Arc::new(qovery::QoveryProvider::new(
-                    settings,
-                    a,
-                    qovery::Credentials {
-                        token: key("token")?,
-                    },
-                )?)
-            }
-            ProviderKind::Auth0 => {
-                let domain = account
-                    .auth0
-                    .as_ref()
-                    .map(|a| a.domain.clone())
-                    .unwrap_or_default();
-                settings.base_url = base(&format!("https://{domain}"));
-                let creds = auth0::Credentials {
-                    client_id: key("clientId")?.expose().to_string(),
-                    client_secret: key("clientSecret")?,
-                };
-                Arc::new(auth0::Auth0Provider::new(settings, domain, creds)?)
-            }
-            ProviderKind::LoginRadius => {
-                let org = account
-                    .loginradius
-                    .as_ref()
-                    .map(|a| a.organization_id.clone())
-                    .unwrap_or_default();
-                settings.base_url = base(loginradius::DEFAULT_BASE_URL);
-                let creds = loginradius::Credentials {
-                    api_key: key("apiKey")?,
-                    api_secret: key("apiSecret")?,
-                };
-                Arc::new(loginradius::LoginRadiusProvider::new(settings, org, creds)?)
-            }
-            ProviderKind::Clerk => {
-                let version = account.clerk.as_ref().and_then(|a| a.api_version.clone());
-                settings.base_url = base(clerk::DEFAULT_BASE_URL);
-                let creds = clerk::Credentials {
-                    secret_key: key("secretKey")?,
-                };
-                Arc::new(clerk::ClerkProvider::new(settings, version, creds)?)
-            }
-            ProviderKind::Atlas => {
-                let fed = account
-                    .atlas
-                    .as_ref()
-                    .map(|a| a.federation_settings_id.clone())
-                    .unwrap_or_default();
-                settings.base_url = base(atlas::DEFAULT_BASE_URL);
-                let creds = atlas::Credentials {
-                    public_key: key("publicKey")?.expose().to_string(),
-                    private_key: key("privateKey")?,
-                };
-                Arc::new(atlas::AtlasProvider::new(settings, fed, creds)?)
-            }
-        };
+        let (provider, values) = build_provider(
+            kind,
+            account,
+            &data,
+            secret_namespace,
+            secret_name,
+            settings,
+        )?;
         lock(&self.clients).insert(
             config_name.to_string(),
             Cached {
@@ -453,6 +384,98 @@ impl SharedGate {
             self.gate.set_rate(per_second, burst);
         }
     }
+}
+
+/// The client of one provider account from its spec and the data of its credentials Secret
+/// (`secret_namespace/secret_name`, for messages), with the credentials' values to redact.
+/// Shared by the operator and the CLI (`ssoperator export` and `diff`, whose credentials come
+/// from a file or the environment).
+pub fn build_provider(
+    kind: ProviderKind,
+    account: &ProviderAccount,
+    data: &BTreeMap<String, ByteString>,
+    secret_namespace: &str,
+    secret_name: &str,
+    mut settings: ClientSettings,
+) -> Result<(DynProvider, Secrets), Error> {
+    let mut values = Secrets::default();
+    for v in data.values() {
+        if let Ok(v) = std::str::from_utf8(&v.0) {
+            values.add(&SecretValue::new(v.trim_end_matches(['\n', '\r'])));
+        }
+    }
+    let key = |k: &str| secret_key(data, k, secret_namespace, secret_name);
+    let base = |default: &str| {
+        account
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| default.to_string())
+    };
+    let provider: DynProvider = match kind {
+        ProviderKind::Qovery => {
+            let a = account
+                .qovery
+                .as_ref()
+                .map(|a| a.organization_id.clone())
+                .unwrap_or_default();
+            settings.base_url = base(qovery::DEFAULT_BASE_URL);
+            Arc::new(qovery::QoveryProvider::new(
+                settings,
+                a,
+                qovery::Credentials {
+                    token: key("token")?,
+                },
+            )?)
+        }
+        ProviderKind::Auth0 => {
+            let domain = account
+                .auth0
+                .as_ref()
+                .map(|a| a.domain.clone())
+                .unwrap_or_default();
+            settings.base_url = base(&format!("https://{domain}"));
+            let creds = auth0::Credentials {
+                client_id: key("clientId")?.expose().to_string(),
+                client_secret: key("clientSecret")?,
+            };
+            Arc::new(auth0::Auth0Provider::new(settings, domain, creds)?)
+        }
+        ProviderKind::LoginRadius => {
+            let org = account
+                .loginradius
+                .as_ref()
+                .map(|a| a.organization_id.clone())
+                .unwrap_or_default();
+            settings.base_url = base(loginradius::DEFAULT_BASE_URL);
+            let creds = loginradius::Credentials {
+                api_key: key("apiKey")?,
+                api_secret: key("apiSecret")?,
+            };
+            Arc::new(loginradius::LoginRadiusProvider::new(settings, org, creds)?)
+        }
+        ProviderKind::Clerk => {
+            let version = account.clerk.as_ref().and_then(|a| a.api_version.clone());
+            settings.base_url = base(clerk::DEFAULT_BASE_URL);
+            let creds = clerk::Credentials {
+                secret_key: key("secretKey")?,
+            };
+            Arc::new(clerk::ClerkProvider::new(settings, version, creds)?)
+        }
+        ProviderKind::Atlas => {
+            let fed = account
+                .atlas
+                .as_ref()
+                .map(|a| a.federation_settings_id.clone())
+                .unwrap_or_default();
+            settings.base_url = base(atlas::DEFAULT_BASE_URL);
+            let creds = atlas::Credentials {
+                public_key: key("publicKey")?.expose().to_string(),
+                private_key: key("privateKey")?,
+            };
+            Arc::new(atlas::AtlasProvider::new(settings, fed, creds)?)
+        }
+    };
+    Ok((provider, values))
 }
 
 /// Reads one key of a Secret's data, naming the Secret and key (never the value) when it is missing.

@@ -198,6 +198,40 @@ pub struct RoleMappingDesired {
     pub atlas: Option<AtlasOrgSettings>,
 }
 
+/// Where an OrgRoleMapping's remote object is named: by an EnterpriseConnection of its
+/// namespace (`connectionRef`, whose provider id the caller looks up) or by its own
+/// `externalName`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MappingTarget {
+    Connection(String),
+    External(String),
+}
+
+impl MappingTarget {
+    /// The spec's target; an error (naming the fields) when it sets neither.
+    pub fn of(spec: &OrgRoleMappingSpec) -> Result<Self, String> {
+        match (&spec.connection_ref, &spec.managed.external_name) {
+            (Some(r), _) => Ok(Self::Connection(r.name.clone())),
+            (None, Some(id)) => Ok(Self::External(id.clone())),
+            (None, None) => Err("set spec.connectionRef or spec.externalName".into()),
+        }
+    }
+}
+
+/// The desired state of an EnterpriseConnection: the spec checked ([`super::validate::connection`])
+/// with the value of `spec.oidc.clientSecretRef` that the caller read (from the API server in the
+/// operator, from a local file in `ssoperator diff`). An error is the check's message.
+pub fn connection(
+    spec: &EnterpriseConnectionSpec,
+    client_secret: Option<SecretValue>,
+) -> Result<Desired, String> {
+    super::validate::connection(spec)?;
+    Ok(Desired::Connection(ConnectionDesired::from_spec(
+        spec,
+        client_secret,
+    )))
+}
+
 impl ConnectionDesired {
     /// Builds the desired connection from its spec; `client_secret` is the value of `oidc.clientSecretRef`.
     pub fn from_spec(spec: &EnterpriseConnectionSpec, client_secret: Option<SecretValue>) -> Self {

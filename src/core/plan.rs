@@ -115,6 +115,34 @@ pub fn summary(plan: &Plan) -> String {
     }
 }
 
+/// A plan as `ssoperator diff` prints it, like `terraform plan`: `<sign> <header>` (`+` create,
+/// `~` update, `-` delete) and one indented line per field: `~ spec.path: old -> new`,
+/// `+ spec.path: new` where the provider has no value, `- spec.path: old` for a delete, and
+/// `~ spec.path: (would change)` for a write-only value. Nothing for a plan without fields.
+pub fn render(header: &str, plan: &Plan) -> String {
+    if plan.fields.is_empty() {
+        return String::new();
+    }
+    let sign = match plan.action.as_str() {
+        "Create" => "+",
+        "Delete" => "-",
+        _ => "~",
+    };
+    let mut out = format!("{sign} {header}\n");
+    for f in &plan.fields {
+        let line = match (&f.current, &f.desired) {
+            (_, Some(d)) if d == CHANGED => format!("    ~ spec.{}: (would change)", f.path),
+            (None, Some(d)) => format!("    + spec.{}: {d}", f.path),
+            (Some(c), Some(d)) => format!("    ~ spec.{}: {c} -> {d}", f.path),
+            (Some(c), None) => format!("    - spec.{}: {c}", f.path),
+            (None, None) => format!("    ~ spec.{}", f.path),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 fn cut(s: &str) -> String {
     match s.char_indices().nth(SHOWN_CHARS) {
         Some((at, _)) => format!("{}…", &s[..at]),
@@ -223,5 +251,38 @@ mod tests {
             plan(&change(&want2, None, &paths, &[], None), "t").hash,
             p.hash
         );
+    }
+
+    #[test]
+    fn plans_render_like_terraform_and_hide_write_only_values() {
+        let want = fields(&[
+            ("name", json!("b")),
+            ("active", json!(true)),
+            ("oidc.clientId", json!("id")),
+        ]);
+        let now = fields(&[("name", json!("a")), ("oidc.clientId", json!("id"))]);
+        let paths: Vec<String> = ["active", "name", "oidc.clientSecret"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let wo = vec!["oidc.clientSecret".to_string()];
+        let p = plan(&change(&want, Some(&now), &paths, &wo, Some("h")), "t");
+        assert_eq!(
+            render("EnterpriseConnection sso/acme (clerk ent_1)", &p),
+            "~ EnterpriseConnection sso/acme (clerk ent_1)\n    + spec.active: true\n    ~ spec.name: \"a\" -> \"b\"\n    ~ spec.oidc.clientSecret: (would change)\n"
+        );
+        let create = plan(
+            &Change {
+                action: Action::Create,
+                ..change(&want, None, &paths[..2], &[], None)
+            },
+            "t",
+        );
+        assert_eq!(
+            render("x", &create),
+            "+ x\n    + spec.active: true\n    + spec.name: \"b\"\n"
+        );
+        let none = plan(&change(&want, Some(&want), &[], &[], None), "t");
+        assert_eq!(render("x", &none), "");
     }
 }

@@ -152,6 +152,21 @@ pub trait Provider: Send + Sync {
     /// Spec paths of write-only values (compared by hash, never read back) that `desired` sets.
     fn write_only_paths(&self, desired: &Desired) -> Vec<String>;
 
+    /// Spec paths of values this provider accepts for `kind` but never returns (so a read cannot
+    /// fill them; [`Provider::write_only_paths`] names those a given spec sets). `ssoperator
+    /// export` turns a secret among them into a `secretRef` and lists the others.
+    fn unreadable_paths(&self, _kind: ResourceKind) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The spec fields that reproduce `remote`, keyed by spec path as [`Remote::fields`] is, for
+    /// `ssoperator export` to un-flatten into a spec. The observed fields already are in the
+    /// spec's paths and values; a provider whose comparison form differs from the spec's (Qovery's
+    /// `role -> groups` dictionary) converts it back here. Pure.
+    fn spec_fields(&self, _kind: ResourceKind, remote: &Remote) -> Fields {
+        remote.fields.clone()
+    }
+
     /// Checks that the credentials are accepted (cheapest authenticated read).
     async fn verify_credentials(&self) -> Result<(), ProviderError>;
 

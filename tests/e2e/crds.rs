@@ -881,6 +881,46 @@ async fn invalid_manifests_are_rejected_with_the_offending_field_named() {
     );
 }
 
+/// `ssoperator validate` (offline: the CRD schemas and the Rust twins of their CEL rules)
+/// refuses every case the API server refuses, naming the same field; the bases pass.
+#[test]
+fn ssoperator_validate_refuses_what_the_api_server_refuses_by_the_same_field() {
+    use ssoperator::cli::validate::{check, schemas};
+    let schemas = schemas();
+    let mut failures = Vec::new();
+    for kind in [
+        "ProviderConfig",
+        "ClusterProviderConfig",
+        "EnterpriseConnection",
+        "ConnectionProfile",
+        "OrgRoleMapping",
+    ] {
+        let found = check(&base(kind), &schemas);
+        if !found.is_empty() {
+            failures.push(format!("valid base {kind}: {found:?}"));
+        }
+    }
+    let cases = invalid_cases();
+    for case in &cases {
+        let obj = merged(&base(case.kind), &case.patch);
+        let found = check(&obj, &schemas);
+        let field = case.expect[0];
+        if !found.iter().any(|f| f.starts_with(&format!("{field}: "))) {
+            failures.push(format!(
+                "{} ({}): no finding at {field}: {found:?}",
+                case.what, case.kind
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
 #[tokio::test]
 async fn kubectl_explain_shows_the_field_descriptions() {
     let client = support::client().await;

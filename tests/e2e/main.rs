@@ -12,6 +12,7 @@ mod certificates;
 mod crds;
 mod deletes;
 mod demo;
+mod export;
 #[cfg(feature = "failpoints")]
 mod faults;
 mod forbidden;

@@ -163,6 +163,13 @@ impl Provider for ClerkProvider {
         }
     }
 
+    fn unreadable_paths(&self, kind: ResourceKind) -> &'static [&'static str] {
+        match kind {
+            ResourceKind::EnterpriseConnection => &mapping::WRITE_ONLY,
+            _ => &[],
+        }
+    }
+
     async fn verify_credentials(&self) -> Result<(), ProviderError> {
         self.client.list("verify", 1, 0).await.map(|_| ())
     }

@@ -173,6 +173,35 @@ pub fn remote_mapping(dto: &EnterpriseConnectionDto) -> Remote {
     }
 }
 
+/// The spec's `mappings` (`[{externalGroup, roles: [{role}]}]`, groups sorted) from the
+/// dictionary form of [`remote_mapping`]: the inverse of [`group_mappings`], so that a spec built
+/// from it has the same fields as the remote object.
+pub fn spec_mappings(groups: &Value) -> Value {
+    let mut by_group: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (role, members) in groups.as_object().into_iter().flatten() {
+        for g in members
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            by_group
+                .entry(g.to_string())
+                .or_default()
+                .insert(role.clone());
+        }
+    }
+    Value::Array(
+        by_group
+            .into_iter()
+            .map(|(group, roles)| {
+                let roles: Vec<Value> = roles.into_iter().map(|r| json!({"role": r})).collect();
+                json!({"externalGroup": group, "roles": roles})
+            })
+            .collect(),
+    )
+}
+
 /// The latest DTO with the mapping's owned fields laid over it; whatever the spec leaves out stays.
 pub fn overlay(
     latest: &EnterpriseConnectionDto,
@@ -359,6 +388,20 @@ mod tests {
         let c = cleared(&latest);
         assert_eq!(c.default_role, "devops");
         assert!(is_cleared(&c) && !is_cleared(&latest));
+    }
+
+    #[test]
+    fn spec_mappings_invert_the_dictionary() {
+        let spec: Vec<GroupMapping> = serde_json::from_value(json!([
+            {"externalGroup": "devs", "roles": [{"role": "DEVELOPER"}, {"role": "VIEWER"}]},
+            {"externalGroup": "admins", "roles": [{"role": "ADMIN"}]},
+        ]))
+        .unwrap();
+        let dict = groups_value(&group_mappings(&spec).unwrap());
+        let back: Vec<GroupMapping> = serde_json::from_value(spec_mappings(&dict)).unwrap();
+        assert_eq!(back[0].external_group, "admins");
+        assert_eq!(back[1].roles.len(), 2);
+        assert_eq!(groups_value(&group_mappings(&back).unwrap()), dict);
     }
 
     #[test]

@@ -113,6 +113,17 @@ impl Provider for QoveryProvider {
         vec![]
     }
 
+    fn spec_fields(&self, kind: ResourceKind, remote: &Remote) -> Fields {
+        let mut f = remote.fields.clone();
+        if kind == ResourceKind::OrgRoleMapping
+            && let Some(groups) = f.get(mapping::MAPPINGS)
+        {
+            let spec = mapping::spec_mappings(groups);
+            f.insert(mapping::MAPPINGS.into(), spec);
+        }
+        f
+    }
+
     async fn verify_credentials(&self) -> Result<(), ProviderError> {
         self.client.list().await.map(|_| ())
     }
