@@ -6,7 +6,9 @@ use std::process::Command;
 
 use kube::ResourceExt;
 use serde_json::{Value, json};
-use ssoperator::crd::{ConnectionProfile, EnterpriseConnection, OrgRoleMapping, Plan};
+use ssoperator::crd::{
+    ConnectionProfile, EnterpriseConnection, OrgRoleMapping, Plan, ProviderConfig,
+};
 use ssoperator_emulators::{
     atlas::{AtlasEmulator, RoleAssignment, RoleMapping},
     clerk::ClerkEmulator,
@@ -397,6 +399,11 @@ async fn manual_changes_wait_for_the_approval_of_their_exact_plan() {
         "clerk-creds",
         &clerk_run.url(),
     )
+    .await;
+    // Its Ready status is written once; the quiet window below must not catch that write.
+    wait_for::<ProviderConfig>(&client, &ns, "clerk", "Ready", |pc| {
+        pc_ready(pc).is_some_and(|r| r.0 == "True")
+    })
     .await;
     let writes = || clerk.core().writes();
     apply(
