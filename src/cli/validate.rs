@@ -100,6 +100,7 @@ pub fn schemas() -> Vec<KindSchema> {
 
 /// The uniqueness of `x-kubernetes-list-type: set` items and of `map` list keys, which JSON
 /// Schema cannot say: `path[i]: Duplicate value` for each repeat, as the API server words it.
+/// One schema node; [`cel::walk`] visits them all.
 fn list_types(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
     if let (Some(list), Some(t)) = (
         value.as_array(),
@@ -130,26 +131,6 @@ fn list_types(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) 
                     seen.push(id);
                 }
             }
-        }
-    }
-    if let (Some(props), Some(obj)) = (
-        schema.get("properties").and_then(Value::as_object),
-        value.as_object(),
-    ) {
-        for (k, v) in obj {
-            if let Some(s) = props.get(k) {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                list_types(s, v, &p, out);
-            }
-        }
-    }
-    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in list.iter().enumerate() {
-            list_types(items, v, &format!("{path}[{i}]"), out);
         }
     }
 }
@@ -236,7 +217,9 @@ pub fn check(doc: &Value, schemas: &[KindSchema]) -> Vec<String> {
         }
         Err(e) => out.push(e.clone()),
     }
-    list_types(&schema.openapi, doc, "", &mut out);
+    cel::walk(&schema.openapi, doc, "", &mut |s, v, p| {
+        list_types(s, v, p, &mut out)
+    });
     let mut violations = vec![];
     cel::check(&schema.openapi, doc, "", &mut violations);
     out.extend(

@@ -168,6 +168,13 @@ pub struct Violation {
 /// Checks `value` against every CEL rule of `schema` (an `openAPIV3Schema`, walked with the
 /// value). A rule without a twin is reported as not checked, so it cannot pass silently.
 pub fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>) {
+    walk(schema, value, path, &mut |schema, value, path| {
+        check_rules(schema, value, path, out)
+    });
+}
+
+/// The CEL rules of one schema node against its value.
+fn check_rules(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>) {
     if let Some(rules) = schema
         .get("x-kubernetes-validations")
         .and_then(Value::as_array)
@@ -192,6 +199,17 @@ pub fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>
             }
         }
     }
+}
+
+/// Calls `visit` on every (schema, value, path) pair of an object, depth first: the properties
+/// the value has and the items of its lists (`spec.mappings[0].roles`).
+pub fn walk(
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    visit: &mut dyn FnMut(&Value, &Value, &str),
+) {
+    visit(schema, value, path);
     if let (Some(props), Some(obj)) = (
         schema.get("properties").and_then(Value::as_object),
         value.as_object(),
@@ -203,13 +221,13 @@ pub fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<Violation>
                 } else {
                     format!("{path}.{k}")
                 };
-                check(s, v, &p, out);
+                walk(s, v, &p, visit);
             }
         }
     }
     if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
         for (i, v) in list.iter().enumerate() {
-            check(items, v, &format!("{path}[{i}]"), out);
+            walk(items, v, &format!("{path}[{i}]"), visit);
         }
     }
 }
