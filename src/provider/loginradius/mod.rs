@@ -406,7 +406,7 @@ mod tests {
         ] {
             let e = p.observe(kind, "conn_1").await.unwrap_err();
             assert!(matches!(e, ProviderError::Indeterminate(_)), "{e:?}");
-            assert_eq!(e.reason(), "RemoteStateUnknown");
+            assert_eq!(e.reason().as_str(), "RemoteStateUnknown");
             let text = e.to_string();
             assert!(text.contains("not documented by LoginRadius"), "{text}");
             assert!(text.contains("/connections/{connId}"), "{text}");
