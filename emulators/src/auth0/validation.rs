@@ -1,6 +1,5 @@
 //! Request body validation, after the connection-profile schema of Auth0's Management API
-//! reference (<https://auth0.com/docs/api/management/v2/connection-profiles/post-connection-profiles>;
-//! `additionalProperties` false everywhere).
+//! reference (`additionalProperties` false everywhere).
 
 use serde_json::Value;
 
