@@ -12,17 +12,19 @@ pub mod mapping;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
 
-use client::AtlasClient;
 pub use client::Credentials;
 
-use super::http::ClientSettings;
-use super::{
-    Capabilities, Desired, Diff, Fields, KindCapabilities, Outputs, Page, Provider, ProviderError,
-    ProviderKind, Remote, ResourceKind, unsupported,
+use crate::crd::ProviderAccount;
+use crate::provider::descriptor::base_url;
+use crate::provider::http::ClientSettings;
+use crate::provider::{
+    Capabilities, CredentialValues, Descriptor, Desired, Diff, DynProvider, Fields,
+    KindCapabilities, Outputs, Page, Provider, ProviderError, ProviderKind, Remote, ResourceKind,
+    unsupported, unsupported_kind,
 };
 use api::ConnectedOrgConfig;
 
@@ -33,9 +35,46 @@ pub const DEFAULT_BASE_URL: &str = "https://cloud.mongodb.com";
 /// as a sweep reads every object.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
 
+const KIND: ProviderKind = ProviderKind::Atlas;
+
+/// What the central code knows about MongoDB Atlas.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    kind: KIND,
+    credential_keys: Credentials::KEYS,
+    account_id: |a| {
+        a.atlas
+            .as_ref()
+            .map(|f| f.federation_settings_id.to_ascii_lowercase())
+    },
+    needs_account_id: true,
+    set_block: |a, federation_settings_id| {
+        a.atlas = Some(crate::crd::AtlasAccount {
+            federation_settings_id,
+        })
+    },
+    build,
+    #[cfg(any(test, feature = "testkit"))]
+    conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
+};
+
+fn build(
+    account: &ProviderAccount,
+    values: &CredentialValues,
+    mut settings: ClientSettings,
+) -> Result<DynProvider, ProviderError> {
+    let block = account.atlas.clone().unwrap_or_default();
+    settings.base_url = base_url(account, DEFAULT_BASE_URL);
+    let credentials = Credentials::from_values(values)?;
+    Ok(Arc::new(AtlasProvider::new(
+        settings,
+        block.federation_settings_id,
+        credentials,
+    )?))
+}
+
 /// Atlas provider client for one federation.
 pub struct AtlasProvider {
-    client: AtlasClient,
+    client: client::Client,
     page_size: u32,
 }
 
@@ -55,7 +94,7 @@ impl AtlasProvider {
         credentials: Credentials,
     ) -> Result<Self, ProviderError> {
         Ok(Self {
-            client: AtlasClient::new(settings, federation_settings_id, credentials)?,
+            client: client::Client::new(settings, federation_settings_id, credentials)?,
             page_size: DEFAULT_PAGE_SIZE,
         })
     }
@@ -74,19 +113,20 @@ impl AtlasProvider {
             outputs: Outputs::default(),
         }
     }
+}
 
-    fn check_kind(kind: ResourceKind) -> Result<(), ProviderError> {
-        match kind {
-            ResourceKind::OrgRoleMapping => Ok(()),
-            other => Err(unsupported(ProviderKind::Atlas, other.as_str())),
-        }
+/// Refuses the kinds Atlas does not manage.
+fn check_kind(kind: ResourceKind) -> Result<(), ProviderError> {
+    match kind {
+        ResourceKind::OrgRoleMapping => Ok(()),
+        other => Err(unsupported_kind(KIND, other)),
     }
 }
 
 #[async_trait]
 impl Provider for AtlasProvider {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Atlas
+        KIND
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -105,7 +145,7 @@ impl Provider for AtlasProvider {
     fn desired_fields(&self, desired: &Desired) -> Result<Fields, ProviderError> {
         match desired {
             Desired::RoleMapping(rm) => mapping::desired_fields(rm),
-            other => Err(unsupported(ProviderKind::Atlas, other.kind().as_str())),
+            other => Err(unsupported_kind(KIND, other.kind())),
         }
     }
 
@@ -118,7 +158,7 @@ impl Provider for AtlasProvider {
     }
 
     async fn observe(&self, kind: ResourceKind, id: &str) -> Result<Option<Remote>, ProviderError> {
-        Self::check_kind(kind)?;
+        check_kind(kind)?;
         Ok(self.client.get(id).await?.as_ref().map(Self::remote))
     }
 
@@ -140,7 +180,7 @@ impl Provider for AtlasProvider {
         kind: ResourceKind,
         cursor: Option<String>,
     ) -> Result<Page, ProviderError> {
-        Self::check_kind(kind)?;
+        check_kind(kind)?;
         let page_num = match cursor {
             None => 1,
             Some(c) => c
@@ -165,7 +205,7 @@ impl Provider for AtlasProvider {
 
     async fn create(&self, desired: &Desired) -> Result<Remote, ProviderError> {
         Err(unsupported(
-            ProviderKind::Atlas,
+            KIND,
             format!(
                 "creating {} (connect the organization in the Federation Management Console, then adopt it by org id)",
                 desired.kind()
@@ -181,7 +221,7 @@ impl Provider for AtlasProvider {
         _diff: &Diff,
     ) -> Result<Remote, ProviderError> {
         let Desired::RoleMapping(rm) = desired else {
-            return Err(unsupported(ProviderKind::Atlas, desired.kind().as_str()));
+            return Err(unsupported_kind(KIND, desired.kind()));
         };
         mapping::check_supported(rm)?;
         // The PATCH replaces the whole object: start from the latest one, not the observed
@@ -195,7 +235,7 @@ impl Provider for AtlasProvider {
     }
 
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ProviderError> {
-        Self::check_kind(kind)?;
+        check_kind(kind)?;
         let Some(latest) = self.client.get(id).await? else {
             return Ok(());
         };

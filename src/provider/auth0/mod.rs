@@ -8,15 +8,19 @@ pub mod mapping;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::core::desired::{ProfileDesired, SecretValue};
+pub use client::Credentials;
+
+use crate::core::desired::ProfileDesired;
+use crate::crd::ProviderAccount;
 use crate::provider::{
-    Capabilities, Desired, Diff, Fields, KindCapabilities, Page, Provider, ProviderError,
-    ProviderKind, Remote, ResourceKind, http::ClientSettings, unsupported,
+    Capabilities, CredentialValues, Descriptor, Desired, Diff, DynProvider, Fields,
+    KindCapabilities, Page, Provider, ProviderError, ProviderKind, Remote, ResourceKind,
+    descriptor::base_url, http::ClientSettings, unsupported_kind,
 };
 
 /// The real service's base URL: the tenant's own domain (`{domain}` is replaced by [`default_base_url`]).
@@ -30,12 +34,33 @@ pub fn default_base_url(domain: &str) -> String {
 /// Page size of `list` (the official SDK's default; Auth0's own default is 5).
 const PAGE_SIZE: u32 = client::MAX_TAKE;
 
-/// A machine-to-machine application's credentials.
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    pub client_id: String,
-    /// Redacted in Debug output.
-    pub client_secret: SecretValue,
+const KIND: ProviderKind = ProviderKind::Auth0;
+
+/// What the central code knows about Auth0.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    kind: KIND,
+    credential_keys: Credentials::KEYS,
+    account_id: |a| a.auth0.as_ref().map(|t| t.domain.to_ascii_lowercase()),
+    needs_account_id: true,
+    set_block: |a, domain| a.auth0 = Some(crate::crd::Auth0Account { domain }),
+    build,
+    #[cfg(any(test, feature = "testkit"))]
+    conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
+};
+
+fn build(
+    account: &ProviderAccount,
+    values: &CredentialValues,
+    mut settings: ClientSettings,
+) -> Result<DynProvider, ProviderError> {
+    let block = account.auth0.clone().unwrap_or_default();
+    settings.base_url = base_url(account, default_base_url(&block.domain));
+    let credentials = Credentials::from_values(values)?;
+    Ok(Arc::new(Auth0Provider::new(
+        settings,
+        block.domain,
+        credentials,
+    )?))
 }
 
 /// Auth0 provider of one tenant.
@@ -77,26 +102,27 @@ impl Auth0Provider {
         })
     }
 
-    fn profile<'a>(&self, desired: &'a Desired) -> Result<&'a ProfileDesired, ProviderError> {
-        match desired {
-            Desired::Profile(p) => Ok(p),
-            other => Err(unsupported(ProviderKind::Auth0, other.kind().as_str())),
-        }
-    }
+}
 
-    fn only_profiles(&self, kind: ResourceKind) -> Result<(), ProviderError> {
-        if kind == ResourceKind::ConnectionProfile {
-            Ok(())
-        } else {
-            Err(unsupported(ProviderKind::Auth0, kind.as_str()))
-        }
+fn profile(desired: &Desired) -> Result<&ProfileDesired, ProviderError> {
+    match desired {
+        Desired::Profile(p) => Ok(p),
+        other => Err(unsupported_kind(KIND, other.kind())),
+    }
+}
+
+/// Refuses the kinds Auth0 does not manage.
+fn check_kind(kind: ResourceKind) -> Result<(), ProviderError> {
+    match kind {
+        ResourceKind::ConnectionProfile => Ok(()),
+        other => Err(unsupported_kind(KIND, other)),
     }
 }
 
 #[async_trait]
 impl Provider for Auth0Provider {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Auth0
+        KIND
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -111,7 +137,7 @@ impl Provider for Auth0Provider {
     }
 
     fn desired_fields(&self, desired: &Desired) -> Result<Fields, ProviderError> {
-        Ok(mapping::desired_fields(self.profile(desired)?))
+        Ok(mapping::desired_fields(profile(desired)?))
     }
 
     fn write_only_paths(&self, _desired: &Desired) -> Vec<String> {
@@ -124,7 +150,7 @@ impl Provider for Auth0Provider {
     }
 
     async fn observe(&self, kind: ResourceKind, id: &str) -> Result<Option<Remote>, ProviderError> {
-        self.only_profiles(kind)?;
+        check_kind(kind)?;
         self.client
             .get(id)
             .await?
@@ -138,7 +164,7 @@ impl Provider for Auth0Provider {
         kind: ResourceKind,
         name: &str,
     ) -> Result<Option<Remote>, ProviderError> {
-        self.only_profiles(kind)?;
+        check_kind(kind)?;
         // No name filter on this list: page through everything.
         let mut from: Option<String> = None;
         loop {
@@ -159,7 +185,7 @@ impl Provider for Auth0Provider {
         kind: ResourceKind,
         cursor: Option<String>,
     ) -> Result<Page, ProviderError> {
-        self.only_profiles(kind)?;
+        check_kind(kind)?;
         let page = self
             .client
             .list(cursor.as_deref(), PAGE_SIZE, "list")
@@ -178,7 +204,7 @@ impl Provider for Auth0Provider {
     }
 
     async fn create(&self, desired: &Desired) -> Result<Remote, ProviderError> {
-        let p = self.profile(desired)?;
+        let p = profile(desired)?;
         let created = self.client.create(&mapping::wire_from_desired(p)).await?;
         mapping::remote_of(&created)
     }
@@ -190,7 +216,7 @@ impl Provider for Auth0Provider {
         _observed: &Remote,
         diff: &Diff,
     ) -> Result<Remote, ProviderError> {
-        let p = self.profile(desired)?;
+        let p = profile(desired)?;
         // Auth0's update declares no 409 for a taken name (its create does): find out first.
         if diff.touches("name")
             && let Some(other) = self
@@ -226,7 +252,7 @@ impl Provider for Auth0Provider {
     }
 
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ProviderError> {
-        self.only_profiles(kind)?;
+        check_kind(kind)?;
         self.client.delete(id).await
     }
 }

@@ -9,7 +9,7 @@ use super::api::{
 use crate::core::desired::{ConnectionDesired, Protocol};
 use crate::core::normalize;
 use crate::crd::{AttributeMapping, SamlSettings};
-use crate::provider::{Diff, Fields, Outputs, ProviderError, ProviderKind, Remote, unsupported};
+use crate::provider::{Diff, Fields, Outputs, ProviderError, Remote, unsupported};
 
 /// Spec paths of the values Clerk accepts but never echoes.
 pub const WRITE_ONLY: [&str; 4] = [
@@ -32,7 +32,7 @@ pub const SUPPORTED_FIELDS: &[&str] = &[
 ];
 
 fn refuse(what: &str) -> ProviderError {
-    unsupported(ProviderKind::Clerk, what)
+    unsupported(super::KIND, what)
 }
 
 fn trimmed(s: &str) -> String {
