@@ -203,8 +203,8 @@ mod tests {
                 }
                 i += j + 1;
                 out.push_str("\"\"");
-            } else if rest.starts_with("'\\") {
-                i += 2 + rest[2..].find('\'').map_or(0, |e| e + 1);
+            } else if let Some(escaped) = rest.strip_prefix("'\\") {
+                i += 2 + escaped.find('\'').map_or(0, |e| e + 1);
             } else if rest.len() >= 3 && rest[1..].chars().nth(1) == Some('\'') {
                 i += 1 + rest[1..].chars().next().map_or(0, char::len_utf8) + 1;
             } else {

@@ -11,8 +11,6 @@ pub mod mapping;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-#[cfg(test)]
-mod tests;
 
 use std::{fmt, sync::Arc};
 
@@ -314,3 +312,6 @@ impl Provider for ClerkProvider {
         self.client.delete(id).await
     }
 }
+
+#[cfg(test)]
+mod tests;
