@@ -395,7 +395,7 @@ pub fn build_provider(
     for key in kind.descriptor().credential_keys {
         credentials.insert(key, secret_key(data, key, secret_namespace, secret_name)?);
     }
-    let provider = (kind.descriptor().build)(account, &credentials, settings)?;
+    let provider = kind.descriptor().client(account, &credentials, settings)?;
     Ok((provider, values))
 }
 

@@ -22,8 +22,11 @@ pub struct Descriptor {
     pub needs_account_id: bool,
     /// Sets this provider's block in a ProviderConfig, with `account_id` (`ssoperator export`).
     pub set_block: fn(&mut ProviderAccount, account_id: String),
-    /// The client of the account, from its ProviderConfig block and its credentials.
-    /// `settings.base_url` is empty on entry: `build` sets it from [`base_url`].
+    /// The real service's base URL for the account (used unless the ProviderConfig sets
+    /// `endpoint`).
+    pub default_base_url: fn(&ProviderAccount) -> String,
+    /// The client of the account, from its ProviderConfig block and its credentials; call it
+    /// through [`Descriptor::client`], which sets `settings.base_url`.
     pub build: fn(
         &ProviderAccount,
         &CredentialValues,
@@ -41,15 +44,25 @@ impl Descriptor {
         self.kind.as_str()
     }
 
+    /// The client of the account: `build` with the base URL of the account's `endpoint` or, unset,
+    /// the real service.
+    pub fn client(
+        &self,
+        account: &ProviderAccount,
+        values: &CredentialValues,
+        mut settings: ClientSettings,
+    ) -> Result<DynProvider, ProviderError> {
+        settings.base_url = account
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| (self.default_base_url)(account));
+        (self.build)(account, values, settings)
+    }
+
     /// Whether the ProviderConfig sets this provider's block.
     pub fn selected(&self, account: &ProviderAccount) -> bool {
         (self.account_id)(account).is_some()
     }
-}
-
-/// The base URL of an account: its `endpoint` override, else the real service's `default`.
-pub fn base_url(account: &ProviderAccount, default: impl Into<String>) -> String {
-    account.endpoint.clone().unwrap_or_else(|| default.into())
 }
 
 /// The values of a credentials Secret's keys (those of [`Descriptor::credential_keys`]).
@@ -163,7 +176,7 @@ mod tests {
             let mut a = ProviderAccount::default();
             (d.set_block)(&mut a, "3f8d2c4e-9b1a-4c7e-8f2d-5a6b7c8d9e0f".into());
             let settings = ClientSettings::new(String::new());
-            let Err(err) = (d.build)(&a, &CredentialValues::default(), settings) else {
+            let Err(err) = d.client(&a, &CredentialValues::default(), settings) else {
                 panic!("{}: built without credentials", d.name());
             };
             assert!(

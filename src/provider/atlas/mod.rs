@@ -18,11 +18,9 @@ use async_trait::async_trait;
 
 pub use client::Credentials;
 
-use crate::crd::ProviderAccount;
-use crate::provider::descriptor::base_url;
 use crate::provider::http::ClientSettings;
 use crate::provider::{
-    Capabilities, CredentialValues, Descriptor, Desired, Diff, DynProvider, Fields,
+    Capabilities, Descriptor, Desired, Diff, Fields,
     KindCapabilities, Outputs, Page, Provider, ProviderError, ProviderKind, Remote, ResourceKind,
     unsupported, unsupported_kind,
 };
@@ -52,25 +50,15 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
             federation_settings_id,
         })
     },
-    build,
+    default_base_url: |_| DEFAULT_BASE_URL.into(),
+    build: |a, values, settings| {
+        let federation_settings_id = a.atlas.clone().unwrap_or_default().federation_settings_id;
+        let credentials = Credentials::from_values(values)?;
+        Ok(Arc::new(AtlasProvider::new(settings, federation_settings_id, credentials)?))
+    },
     #[cfg(any(test, feature = "testkit"))]
     conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
 };
-
-fn build(
-    account: &ProviderAccount,
-    values: &CredentialValues,
-    mut settings: ClientSettings,
-) -> Result<DynProvider, ProviderError> {
-    let block = account.atlas.clone().unwrap_or_default();
-    settings.base_url = base_url(account, DEFAULT_BASE_URL);
-    let credentials = Credentials::from_values(values)?;
-    Ok(Arc::new(AtlasProvider::new(
-        settings,
-        block.federation_settings_id,
-        credentials,
-    )?))
-}
 
 /// Atlas provider client for one federation.
 pub struct AtlasProvider {

@@ -16,11 +16,10 @@ use serde_json::Value;
 pub use client::Credentials;
 
 use crate::core::desired::ProfileDesired;
-use crate::crd::ProviderAccount;
 use crate::provider::{
-    Capabilities, CredentialValues, Descriptor, Desired, Diff, DynProvider, Fields,
+    Capabilities, Descriptor, Desired, Diff, Fields,
     KindCapabilities, Page, Provider, ProviderError, ProviderKind, Remote, ResourceKind,
-    descriptor::base_url, http::ClientSettings, unsupported_kind,
+    http::ClientSettings, unsupported_kind,
 };
 
 /// The real service's base URL: the tenant's own domain (`{domain}` is replaced by [`default_base_url`]).
@@ -43,25 +42,15 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     account_id: |a| a.auth0.as_ref().map(|t| t.domain.to_ascii_lowercase()),
     needs_account_id: true,
     set_block: |a, domain| a.auth0 = Some(crate::crd::Auth0Account { domain }),
-    build,
+    default_base_url: |a| default_base_url(&a.auth0.clone().unwrap_or_default().domain),
+    build: |a, values, settings| {
+        let domain = a.auth0.clone().unwrap_or_default().domain;
+        let credentials = Credentials::from_values(values)?;
+        Ok(Arc::new(Auth0Provider::new(settings, domain, credentials)?))
+    },
     #[cfg(any(test, feature = "testkit"))]
     conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
 };
-
-fn build(
-    account: &ProviderAccount,
-    values: &CredentialValues,
-    mut settings: ClientSettings,
-) -> Result<DynProvider, ProviderError> {
-    let block = account.auth0.clone().unwrap_or_default();
-    settings.base_url = base_url(account, default_base_url(&block.domain));
-    let credentials = Credentials::from_values(values)?;
-    Ok(Arc::new(Auth0Provider::new(
-        settings,
-        block.domain,
-        credentials,
-    )?))
-}
 
 /// Auth0 provider of one tenant.
 #[derive(Clone)]

@@ -19,11 +19,9 @@ use async_trait::async_trait;
 pub use client::Credentials;
 
 use crate::core::desired::{ConnectionDesired, SecretValue};
-use crate::crd::ProviderAccount;
-use crate::provider::descriptor::base_url;
 use crate::provider::http::{ClientSettings, HttpClient};
 use crate::provider::{
-    CredentialValues, Descriptor, DynProvider, unsupported_kind,
+    Descriptor, unsupported_kind,
     Capabilities, Desired, Diff, Fields, KindCapabilities, Page, Provider, ProviderError,
     ProviderKind, Remote, ResourceKind,
 };
@@ -48,25 +46,15 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     account_id: |a| a.clerk.as_ref().map(|_| String::new()),
     needs_account_id: false,
     set_block: |a, _| a.clerk = Some(crate::crd::ClerkAccount::default()),
-    build,
+    default_base_url: |_| DEFAULT_BASE_URL.into(),
+    build: |a, values, settings| {
+        let api_version = a.clerk.clone().unwrap_or_default().api_version;
+        let credentials = Credentials::from_values(values)?;
+        Ok(Arc::new(ClerkProvider::new(settings, api_version, credentials)?))
+    },
     #[cfg(any(test, feature = "testkit"))]
     conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
 };
-
-fn build(
-    account: &ProviderAccount,
-    values: &CredentialValues,
-    mut settings: ClientSettings,
-) -> Result<DynProvider, ProviderError> {
-    let block = account.clerk.clone().unwrap_or_default();
-    settings.base_url = base_url(account, DEFAULT_BASE_URL);
-    let credentials = Credentials::from_values(values)?;
-    Ok(Arc::new(ClerkProvider::new(
-        settings,
-        block.api_version,
-        credentials,
-    )?))
-}
 
 /// The Clerk provider client of one instance.
 #[derive(Clone)]

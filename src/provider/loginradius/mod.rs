@@ -21,9 +21,7 @@ use async_trait::async_trait;
 
 pub use client::Credentials;
 
-use crate::crd::ProviderAccount;
-use crate::provider::descriptor::base_url;
-use crate::provider::{CredentialValues, Descriptor, DynProvider, unsupported_kind};
+use crate::provider::{Descriptor, unsupported_kind};
 
 use crate::core::desired::{Desired, ResourceKind};
 use crate::core::diff::{Diff, Fields};
@@ -50,25 +48,15 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     set_block: |a, organization_id| {
         a.loginradius = Some(crate::crd::LoginRadiusAccount { organization_id })
     },
-    build,
+    default_base_url: |_| DEFAULT_BASE_URL.into(),
+    build: |a, values, settings| {
+        let organization_id = a.loginradius.clone().unwrap_or_default().organization_id;
+        let credentials = Credentials::from_values(values)?;
+        Ok(Arc::new(LoginRadiusProvider::new(settings, organization_id, credentials)?))
+    },
     #[cfg(any(test, feature = "testkit"))]
     conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
 };
-
-fn build(
-    account: &ProviderAccount,
-    values: &CredentialValues,
-    mut settings: ClientSettings,
-) -> Result<DynProvider, ProviderError> {
-    let block = account.loginradius.clone().unwrap_or_default();
-    settings.base_url = base_url(account, DEFAULT_BASE_URL);
-    let credentials = Credentials::from_values(values)?;
-    Ok(Arc::new(LoginRadiusProvider::new(
-        settings,
-        block.organization_id,
-        credentials,
-    )?))
-}
 
 /// A client of one LoginRadius organization.
 pub struct LoginRadiusProvider {

@@ -20,11 +20,10 @@ use async_trait::async_trait;
 
 pub use client::Credentials;
 
-use crate::crd::ProviderAccount;
 use crate::provider::{
-    Capabilities, CredentialValues, Descriptor, Desired, Diff, DynProvider, Fields,
+    Capabilities, Descriptor, Desired, Diff, Fields,
     KindCapabilities, Page, Provider, ProviderError, ProviderKind, Remote, ResourceKind,
-    descriptor::base_url, http::ClientSettings, unsupported, unsupported_kind,
+    http::ClientSettings, unsupported, unsupported_kind,
 };
 
 /// The real service.
@@ -41,25 +40,15 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     set_block: |a, organization_id| {
         a.qovery = Some(crate::crd::QoveryAccount { organization_id })
     },
-    build,
+    default_base_url: |_| DEFAULT_BASE_URL.into(),
+    build: |a, values, settings| {
+        let organization_id = a.qovery.clone().unwrap_or_default().organization_id;
+        let credentials = Credentials::from_values(values)?;
+        Ok(Arc::new(QoveryProvider::new(settings, organization_id, credentials)?))
+    },
     #[cfg(any(test, feature = "testkit"))]
     conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
 };
-
-fn build(
-    account: &ProviderAccount,
-    values: &CredentialValues,
-    mut settings: ClientSettings,
-) -> Result<DynProvider, ProviderError> {
-    let block = account.qovery.clone().unwrap_or_default();
-    settings.base_url = base_url(account, DEFAULT_BASE_URL);
-    let credentials = Credentials::from_values(values)?;
-    Ok(Arc::new(QoveryProvider::new(
-        settings,
-        block.organization_id,
-        credentials,
-    )?))
-}
 
 /// Qovery client of one organization.
 pub struct QoveryProvider {
