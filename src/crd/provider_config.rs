@@ -188,9 +188,10 @@ pub struct ProviderAccount {
 
 impl ProviderAccount {
     /// Which account this is, for telling apart remote objects that share an id: provider,
-    /// endpoint (empty for the real service) and the account id (Qovery organization, Auth0
-    /// domain, LoginRadius organization, Atlas federation). Clerk names no account in the spec;
-    /// its ids are unique across instances anyway. No credentials are part of it.
+    /// endpoint (empty for the real service) and the account id of the block that is set
+    /// ([`crate::provider::Descriptor::account_id`]: Qovery organization, Auth0 domain,
+    /// LoginRadius organization, Atlas federation; Clerk names no account in the spec, its ids
+    /// are unique across instances anyway). No credentials are part of it.
     pub fn identity(&self) -> String {
         let (provider, id) = crate::provider::PROVIDERS
             .iter()

@@ -272,9 +272,10 @@ mod tests {
     /// grow unnoticed. Every file under `src/` counts that names a provider (see
     /// [`names_provider`]) outside the provider's own folder `src/provider/<name>/`; comments,
     /// string literals and test code (`#[cfg(test)]` on, and `tests.rs` files) do not count. What
-    /// remains is the table
-    /// (`providers!` in `src/provider/mod.rs`, which lists variants and modules and so names no
-    /// provider by these rules, and is checked against the folders above) and the CRD's blocks.
+    /// remains is the CRD's blocks (`ProviderAccount` and its block types) and OrgRoleMapping's
+    /// Atlas-only settings, which two other providers refuse by name. The table itself
+    /// (`providers!` in `src/provider/mod.rs`) lists variants and modules, so it names no provider
+    /// by these rules; the test above checks it against the folders.
     #[test]
     fn only_the_table_and_the_crd_blocks_name_a_provider() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
