@@ -1,5 +1,6 @@
 //! Reconcile errors: each says whether to retry and what condition reason to show.
 
+use crate::core::reason::Reason;
 use crate::provider::{ErrorClass, ProviderError};
 
 #[derive(thiserror::Error, Debug)]
@@ -10,16 +11,10 @@ pub enum Error {
     Provider(#[from] ProviderError),
     /// A referenced object is missing or not ready; a watch on it brings the resource back.
     #[error("{message}")]
-    Dependency {
-        reason: &'static str,
-        message: String,
-    },
+    Dependency { reason: Reason, message: String },
     /// The spec cannot be carried out as written (adoption conflicts, unsupported fields).
     #[error("{message}")]
-    Refused {
-        reason: &'static str,
-        message: String,
-    },
+    Refused { reason: Reason, message: String },
     #[error("finalizer: {0}")]
     Finalizer(String),
     /// A write that was computed and held back: it waits for approval, a lockout override, or
@@ -44,27 +39,27 @@ pub enum Hold {
 }
 
 impl Hold {
-    pub fn as_str(self) -> &'static str {
+    pub fn reason(self) -> Reason {
         match self {
-            Self::AwaitingApproval => "AwaitingApproval",
-            Self::LockoutRisk => "LockoutRisk",
-            Self::WouldCreate => "WouldCreate",
-            Self::WouldUpdate => "WouldUpdate",
-            Self::WouldDelete => "WouldDelete",
-            Self::WouldAdopt => "WouldAdopt",
+            Self::AwaitingApproval => Reason::AwaitingApproval,
+            Self::LockoutRisk => Reason::LockoutRisk,
+            Self::WouldCreate => Reason::WouldCreate,
+            Self::WouldUpdate => Reason::WouldUpdate,
+            Self::WouldDelete => Reason::WouldDelete,
+            Self::WouldAdopt => Reason::WouldAdopt,
         }
     }
 }
 
 impl Error {
-    pub fn dependency(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn dependency(reason: Reason, message: impl Into<String>) -> Self {
         Self::Dependency {
             reason,
             message: message.into(),
         }
     }
 
-    pub fn refused(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn refused(reason: Reason, message: impl Into<String>) -> Self {
         Self::Refused {
             reason,
             message: message.into(),
@@ -94,13 +89,13 @@ impl Error {
     }
 
     /// Condition reason (a fixed label set, also used in metrics).
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::Kube(_) => "KubernetesError",
+            Self::Kube(_) => Reason::KubernetesError,
             Self::Provider(e) => e.reason(),
-            Self::Dependency { reason, .. } | Self::Refused { reason, .. } => reason,
-            Self::Finalizer(_) => "FinalizerError",
-            Self::Held { hold, .. } => hold.as_str(),
+            Self::Dependency { reason, .. } | Self::Refused { reason, .. } => *reason,
+            Self::Finalizer(_) => Reason::FinalizerError,
+            Self::Held { hold, .. } => hold.reason(),
         }
     }
 
@@ -119,7 +114,9 @@ impl Error {
     pub fn clears_by_itself(&self) -> bool {
         match self {
             Self::Dependency { .. } => true,
-            Self::Refused { reason, .. } => matches!(*reason, "NameTaken" | "AlreadyManaged"),
+            Self::Refused { reason, .. } => {
+                matches!(reason, Reason::NameTaken | Reason::AlreadyManaged)
+            }
             Self::Provider(e) => matches!(e, ProviderError::Conflict(_)),
             _ => false,
         }

@@ -36,6 +36,14 @@ pub struct Write<'a> {
     pub write_only_hash: Option<&'a str>,
 }
 
+/// Whether anything can hold a write of `obj` (a dry run, the lockout guards, changePolicy
+/// Manual); when nothing can, [`check`] lets every write through.
+pub fn may_hold<K: Managed>(ctx: &Context, obj: &K) -> bool {
+    ctx.config.dry_run
+        || ctx.config.lockout_guards
+        || obj.managed().change_policy == ChangePolicy::Manual
+}
+
 /// `Ok(())`: make the write. Otherwise the plan is in `status.plan` and the error says why it
 /// waits (a [`Error::Held`]).
 pub async fn check<K: Managed>(
@@ -45,6 +53,9 @@ pub async fn check<K: Managed>(
     status: &mut ManagedStatus,
     write: &Write<'_>,
 ) -> Result<(), Error> {
+    if !may_hold(ctx, obj) {
+        return Ok(());
+    }
     let change = Change {
         action: write.action,
         kind: K::KIND.as_str(),

@@ -1,5 +1,6 @@
 //! What the reconciler needs to know about each managed kind, and how each builds its desired state.
 
+use crate::core::reason::Reason;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
@@ -65,7 +66,7 @@ pub(super) async fn read_secret_key(
 ) -> Result<crate::core::desired::SecretValue, Error> {
     let secret = ctx.registry.secret(ns, &r.name).await?.ok_or_else(|| {
         Error::dependency(
-            "SecretNotFound",
+            Reason::SecretNotFound,
             format!("{field}: Secret {ns}/{} not found", r.name),
         )
     })?;
@@ -118,7 +119,7 @@ impl Managed for EnterpriseConnection {
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error> {
         // Checked before the Secret is read: a refused spec needs no Secret.
         crate::core::validate::connection(&self.spec)
-            .map_err(|m| Error::refused("InvalidSpec", m))?;
+            .map_err(|m| Error::refused(Reason::InvalidSpec, m))?;
         let ns = self.namespace().unwrap_or_default();
         let secret = match self
             .spec
@@ -130,7 +131,7 @@ impl Managed for EnterpriseConnection {
             None => None,
         };
         crate::core::desired::connection(&self.spec, secret)
-            .map_err(|m| Error::refused("InvalidSpec", m))
+            .map_err(|m| Error::refused(Reason::InvalidSpec, m))
     }
 }
 
@@ -168,7 +169,7 @@ impl Managed for OrgRoleMapping {
     }
     async fn desired(&self, ctx: &Context) -> Result<Desired, Error> {
         let target = match MappingTarget::of(&self.spec)
-            .map_err(|m| Error::refused("InvalidSpec", m))?
+            .map_err(|m| Error::refused(Reason::InvalidSpec, m))?
         {
             MappingTarget::Connection(r) => {
                 let ns = self.namespace().unwrap_or_default();
@@ -178,7 +179,7 @@ impl Managed for OrgRoleMapping {
                     .await?
                     .ok_or_else(|| {
                         Error::dependency(
-                            "ConnectionNotFound",
+                            Reason::ConnectionNotFound,
                             format!("spec.connectionRef: EnterpriseConnection {ns}/{r} not found"),
                         )
                     })?;
@@ -195,7 +196,7 @@ impl Managed for OrgRoleMapping {
                             .map(|c| format!(" (it is {}: {})", c.reason, c.message))
                             .unwrap_or_default();
                         return Err(Error::dependency(
-                            "ConnectionNotReady",
+                            Reason::ConnectionNotReady,
                             format!("waiting for EnterpriseConnection {ns}/{r} to be Ready{why}"),
                         ));
                     }

@@ -2,6 +2,7 @@
 //! kept in a ConfigMap or Secret of the resource's namespace, owned by the resource (like
 //! Crossplane's connection Secrets), so that they go when it goes.
 
+use crate::core::reason::Reason;
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
@@ -51,7 +52,7 @@ pub async fn write<K: Managed>(
         (None, Some(n)) => ("Secret", n, "spec.writeOutputsTo.secret"),
         _ => {
             return Err(Error::refused(
-                "InvalidSpec",
+                Reason::InvalidSpec,
                 "spec.writeOutputsTo: set exactly one of configMap or secret",
             ));
         }
@@ -89,7 +90,7 @@ pub async fn write<K: Managed>(
     };
     let refused = || {
         Error::refused(
-            "OutputsTargetTaken",
+            Reason::OutputsTargetTaken,
             format!(
                 "{field}: {kind} {ns}/{name} exists and is not this resource's; \
                  name another one or delete it"

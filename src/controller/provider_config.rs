@@ -1,5 +1,6 @@
 //! ProviderConfig and ClusterProviderConfig: Ready says whether the provider accepted the credentials.
 
+use crate::core::reason::Reason;
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -186,7 +187,7 @@ where
     );
     conditions::set(
         &mut status.conditions,
-        Wanted::new(READY, false, "InUse", message),
+        Wanted::new(READY, false, Reason::InUse, message),
         pc.meta().generation,
         Time(jiff::Timestamp::now()),
     );
@@ -296,7 +297,7 @@ async fn verify(
                 Wanted::new(
                     READY,
                     true,
-                    "CredentialsAccepted",
+                    Reason::CredentialsAccepted,
                     "the provider accepted the credentials",
                 ),
                 generation,
@@ -310,7 +311,7 @@ async fn verify(
             if !conditions::get(&status.conditions, READY)
                 .is_some_and(|c| c.reason == e.reason() && c.message == message)
             {
-                tracing::warn!(config = %name, reason = e.reason(), error = %message, "provider config check failed");
+                tracing::warn!(config = %name, reason = %e.reason(), error = %message, "provider config check failed");
             }
             conditions::set(
                 &mut status.conditions,
@@ -401,7 +402,7 @@ where
     let old = status.clone();
     conditions::set(
         &mut status.conditions,
-        Wanted::new(READY, false, "Unauthenticated", message),
+        Wanted::new(READY, false, Reason::Unauthenticated, message),
         pc.meta().generation,
         now,
     );

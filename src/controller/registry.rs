@@ -1,6 +1,7 @@
 //! Builds provider clients from ProviderConfigs and their credentials Secrets, and caches them:
 //! one client, one token bucket and one token cache per account.
 
+use crate::core::reason::Reason;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
@@ -184,7 +185,7 @@ impl Registry {
                     .await?
                     .ok_or_else(|| {
                         Error::dependency(
-                            "ProviderConfigNotFound",
+                            Reason::ProviderConfigNotFound,
                             format!(
                                 "spec.providerConfigRef: ProviderConfig {namespace}/{} not found",
                                 r.name
@@ -205,7 +206,7 @@ impl Registry {
                     .await?
                     .ok_or_else(|| {
                         Error::dependency(
-                            "ProviderConfigNotFound",
+                            Reason::ProviderConfigNotFound,
                             format!(
                                 "spec.providerConfigRef: ClusterProviderConfig {} not found",
                                 r.name
@@ -239,16 +240,16 @@ impl Registry {
     ) -> Result<Account, Error> {
         let kind = provider_kind(account).ok_or_else(|| {
             Error::refused(
-                "InvalidProviderConfig",
+                Reason::InvalidProviderConfig,
                 format!("{config_name} sets no provider block"),
             )
         })?;
         crate::core::validate::endpoint(account)
-            .map_err(|m| Error::refused("InvalidEndpoint", format!("{config_name}: {m}")))?;
+            .map_err(|m| Error::refused(Reason::InvalidEndpoint, format!("{config_name}: {m}")))?;
         let secret_name = &account.credentials_secret_ref.name;
         let secret = self.secret(secret_namespace, secret_name).await?.ok_or_else(|| {
             Error::dependency(
-                "SecretNotFound",
+                Reason::SecretNotFound,
                 format!(
                     "credentials Secret {secret_namespace}/{secret_name} of {config_name} not found"
                 ),
@@ -408,13 +409,13 @@ pub fn secret_key(
 ) -> Result<SecretValue, Error> {
     let v = data.get(key).ok_or_else(|| {
         Error::dependency(
-            "SecretKeyNotFound",
+            Reason::SecretKeyNotFound,
             format!("Secret {namespace}/{name} has no key {key:?}"),
         )
     })?;
     let s = String::from_utf8(v.0.clone()).map_err(|_| {
         Error::refused(
-            "InvalidSecret",
+            Reason::InvalidSecret,
             format!("key {key:?} of Secret {namespace}/{name} is not UTF-8"),
         )
     })?;

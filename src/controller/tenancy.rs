@@ -1,5 +1,6 @@
 //! Which namespaces may use a ClusterProviderConfig (`spec.allowedNamespaces`).
 
+use crate::core::reason::Reason;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, Client, ResourceExt};
 
@@ -30,7 +31,7 @@ pub async fn check_namespace(
         .unwrap_or_default();
     allowed.check(namespace, &labels).map_err(|m| {
         Error::refused(
-            "NamespaceNotAllowed",
+            Reason::NamespaceNotAllowed,
             format!("ClusterProviderConfig {}: {m}", config.name_any()),
         )
     })

@@ -2,6 +2,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+pub use super::reason::Reason;
+
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
 /// kstatus' abnormal-true condition: set while an error needs a person (a spec, credential or
@@ -18,7 +20,7 @@ pub const RECONCILING: &str = "Reconciling";
 pub struct Wanted {
     pub type_: &'static str,
     pub status: bool,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
@@ -26,13 +28,13 @@ impl Wanted {
     pub fn new(
         type_: &'static str,
         status: bool,
-        reason: impl Into<String>,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Self {
         Self {
             type_,
             status,
-            reason: reason.into(),
+            reason,
             message: message.into(),
         }
     }
@@ -48,14 +50,14 @@ pub fn set(conditions: &mut Vec<Condition>, wanted: Wanted, generation: Option<i
                 c.last_transition_time = now;
             }
             c.status = status;
-            c.reason = wanted.reason;
+            c.reason = wanted.reason.as_str().to_string();
             c.message = message;
             c.observed_generation = generation;
         }
         None => conditions.push(Condition {
             type_: wanted.type_.to_string(),
             status,
-            reason: wanted.reason,
+            reason: wanted.reason.as_str().to_string(),
             message,
             observed_generation: generation,
             last_transition_time: now,
@@ -103,13 +105,13 @@ mod tests {
         let mut cs = vec![];
         set(
             &mut cs,
-            Wanted::new(READY, false, "Creating", "a"),
+            Wanted::new(READY, false, Reason::ProviderUnavailable, "a"),
             Some(1),
             t(10),
         );
         set(
             &mut cs,
-            Wanted::new(READY, false, "Creating", "b"),
+            Wanted::new(READY, false, Reason::ProviderUnavailable, "b"),
             Some(2),
             t(20),
         );
@@ -118,7 +120,7 @@ mod tests {
         assert_eq!(cs[0].observed_generation, Some(2));
         set(
             &mut cs,
-            Wanted::new(READY, true, "Available", "ok"),
+            Wanted::new(READY, true, Reason::Available, "ok"),
             Some(2),
             t(30),
         );
@@ -130,7 +132,12 @@ mod tests {
     fn long_messages_are_cut_on_a_char_boundary() {
         let msg = "é".repeat(2000);
         let mut cs = vec![];
-        set(&mut cs, Wanted::new(SYNCED, false, "X", msg), None, t(1));
+        set(
+            &mut cs,
+            Wanted::new(SYNCED, false, Reason::InvalidSpec, msg),
+            None,
+            t(1),
+        );
         assert!(cs[0].message.len() <= 1027);
     }
 }

@@ -8,5 +8,6 @@ pub mod export;
 pub mod lockout;
 pub mod normalize;
 pub mod plan;
+pub mod reason;
 pub mod redact;
 pub mod validate;

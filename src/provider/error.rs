@@ -1,5 +1,6 @@
 //! One normalised error type for every provider, so that the reconciler branches on meaning, not on HTTP codes.
 
+use crate::core::reason::Reason;
 use std::time::Duration;
 
 /// What went wrong at a provider. Messages never contain secret values.
@@ -74,17 +75,17 @@ impl ProviderError {
     }
 
     /// A short, fixed label for metrics and condition reasons.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::NotFound(_) => "NotFound",
-            Self::Conflict(_) => "Conflict",
-            Self::Unauthenticated(_) => "Unauthenticated",
-            Self::PermissionDenied(_) => "Forbidden",
-            Self::Invalid { .. } => "ProviderRejected",
-            Self::RateLimited { .. } => "RateLimited",
-            Self::Unavailable(_) => "ProviderUnavailable",
-            Self::Unsupported { .. } => "Unsupported",
-            Self::Indeterminate(_) => "RemoteStateUnknown",
+            Self::NotFound(_) => Reason::NotFound,
+            Self::Conflict(_) => Reason::Conflict,
+            Self::Unauthenticated(_) => Reason::Unauthenticated,
+            Self::PermissionDenied(_) => Reason::Forbidden,
+            Self::Invalid { .. } => Reason::ProviderRejected,
+            Self::RateLimited { .. } => Reason::RateLimited,
+            Self::Unavailable(_) => Reason::ProviderUnavailable,
+            Self::Unsupported { .. } => Reason::Unsupported,
+            Self::Indeterminate(_) => Reason::RemoteStateUnknown,
         }
     }
 

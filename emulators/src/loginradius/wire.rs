@@ -217,7 +217,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// The response example of LoginRadius' Update Organization Connection reference, verbatim.
-    pub const SEED_EXAMPLE: &str = r#"{
+    pub const REFERENCE_EXAMPLE: &str = r#"{
   "Id": "conn_Z5ZtmHl2aMpi5VZP",
   "IsActive": true,
   "CreatedDate": "2023-10-01T00:00:00Z",
@@ -260,14 +260,14 @@ pub(crate) mod tests {
 }"#;
 
     #[test]
-    fn seed_example_round_trips_with_every_field_modelled() {
-        let c: Connection = serde_json::from_str(SEED_EXAMPLE).unwrap();
+    fn reference_example_round_trips_with_every_field_modelled() {
+        let c: Connection = serde_json::from_str(REFERENCE_EXAMPLE).unwrap();
         assert!(c.extra.is_empty(), "unmodelled fields: {:?}", c.extra);
         assert_eq!(c.id, "conn_Z5ZtmHl2aMpi5VZP");
         assert_eq!(c.group_roles[0].role_id, "role_Z6NE1ZkupP7lwD6E");
         assert_eq!(c.attributes.as_ref().unwrap().id.as_deref(), Some("sub"));
         let back = serde_json::to_value(&c).unwrap();
-        let want: Value = serde_json::from_str(SEED_EXAMPLE).unwrap();
+        let want: Value = serde_json::from_str(REFERENCE_EXAMPLE).unwrap();
         assert_eq!(back, want);
     }
 
@@ -281,7 +281,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn seed_error_bodies_parse() {
+    fn documented_error_bodies_parse() {
         let e: ErrorBody = serde_json::from_str(
             r#"{"Message": "Operation failed due to an internal error.",
                 "Description": "An unknown internal error occurred, please try again in a few minutes or contact your system administrator.",

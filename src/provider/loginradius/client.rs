@@ -422,7 +422,7 @@ mod tests {
                 matches!(e, ProviderError::Indeterminate(_)),
                 "{body}: {e:?}"
             );
-            assert_eq!(e.reason(), "RemoteStateUnknown");
+            assert_eq!(e.reason().as_str(), "RemoteStateUnknown");
             assert!(e.to_string().contains("8151"), "{e}");
         }
         // LoginRadius' own not-found code still means "no such connection", whatever the status.

@@ -117,7 +117,7 @@ async fn a_bare_404_from_a_read_is_unknown_never_deleted() {
     ] {
         let e = p.observe(kind, "conn_1").await.unwrap_err();
         assert!(matches!(e, ProviderError::Indeterminate(_)), "{e:?}");
-        assert_eq!(e.reason(), "RemoteStateUnknown");
+        assert_eq!(e.reason().as_str(), "RemoteStateUnknown");
         let text = e.to_string();
         assert!(text.contains("not documented by LoginRadius"), "{text}");
         assert!(text.contains("/connections/{connId}"), "{text}");

@@ -17,6 +17,15 @@
 //! The metric `ssoperator_idp_certificate_expiry_timestamp_seconds` is read from status at each
 //! scrape ([`counter`]).
 
+mod expiry;
+mod metadata;
+
+use crate::core::reason::Reason;
+pub use expiry::conclude;
+use expiry::seconds;
+pub use metadata::{MAX_METADATA_BYTES, METADATA_TIMEOUT, check_metadata_url};
+use metadata::{fetch, metadata_client};
+
 use std::{
     collections::{BTreeMap, HashMap},
     sync::Mutex,
@@ -64,11 +73,6 @@ pub const FROM_PROVIDER: &str = "provider";
 /// the certificate it holds ([`observe_remote`]). Qovery holds no IdP settings.
 pub const PUSHES_METADATA_CERTIFICATE: &[&str] = &["clerk"];
 
-/// Largest IdP metadata document the operator reads.
-pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
-/// Time limit of one metadata fetch (connect, redirects and body).
-pub const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What this module keeps between reconciles (in memory; a restart fetches again).
 pub struct State {
     http: Option<reqwest::Client>,
@@ -105,7 +109,7 @@ struct Prepared {
 /// An error kept until [`complete`] returns it ([`Error`] is not `Clone`).
 struct Problem {
     dependency: bool,
-    reason: &'static str,
+    reason: Reason,
     message: String,
 }
 
@@ -124,7 +128,7 @@ impl Problem {
             },
             other => Self {
                 dependency: true,
-                reason: "SecretUnavailable",
+                reason: Reason::SecretUnavailable,
                 message: other.to_string(),
             },
         }
@@ -170,97 +174,6 @@ impl State {
     }
 }
 
-/// The HTTP client of metadata fetches: the provider clients' trust (webpki roots plus
-/// `--provider-ca-bundle`) and proxy settings, a time limit, and redirects only to the same
-/// scheme and host.
-fn metadata_client(config: &Config) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder();
-    for cert in config.provider_roots()? {
-        builder = builder.add_root_certificate(cert);
-    }
-    let policy = reqwest::redirect::Policy::custom(|attempt| {
-        let first = attempt.previous().first().cloned();
-        let same = first.is_some_and(|f| {
-            f.scheme() == attempt.url().scheme()
-                && f.host_str() == attempt.url().host_str()
-                && f.port_or_known_default() == attempt.url().port_or_known_default()
-        });
-        if attempt.previous().len() > 5 {
-            attempt.error("more than 5 redirects")
-        } else if same {
-            attempt.follow()
-        } else {
-            attempt.error("a redirect to another host or scheme")
-        }
-    });
-    builder
-        .timeout(METADATA_TIMEOUT)
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(policy)
-        .user_agent(concat!("ssoperator/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-/// Checks the metadata URL: https, or http to a loopback host (or anywhere with
-/// `--idp-metadata-allow-http`).
-pub fn check_metadata_url(raw: &str, allow_http: bool) -> Result<url::Url, String> {
-    let u = url::Url::parse(raw.trim()).map_err(|e| format!("is not a URL: {e}"))?;
-    let host = u.host().ok_or("has no host")?;
-    match u.scheme() {
-        "https" => Ok(u),
-        "http" => {
-            let loopback = match host {
-                url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-                url::Host::Ipv4(ip) => ip.is_loopback(),
-                url::Host::Ipv6(ip) => ip.is_loopback(),
-            };
-            if loopback || allow_http {
-                Ok(u)
-            } else {
-                Err("must be https:// (plain http:// is fetched only from a loopback host, or with the operator flag --idp-metadata-allow-http)".into())
-            }
-        }
-        other => Err(format!("must be an https:// URL, not {other}:")),
-    }
-}
-
-/// Fetches a metadata document: a 2xx answer of at most [`MAX_METADATA_BYTES`]. Errors name the
-/// host, never the whole URL (whose query may carry a token).
-async fn fetch(client: &reqwest::Client, url: url::Url) -> Result<String, String> {
-    let host = url.host_str().unwrap_or_default().to_string();
-    let mut resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| crate::provider::http::transport_error(&e))?;
-    if !resp.status().is_success() {
-        return Err(format!("{host} answered HTTP {}", resp.status().as_u16()));
-    }
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_METADATA_BYTES as u64)
-    {
-        return Err(format!(
-            "{host} sent more than {MAX_METADATA_BYTES} bytes of metadata"
-        ));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| crate::provider::http::transport_error(&e))?
-    {
-        if body.len() + chunk.len() > MAX_METADATA_BYTES {
-            return Err(format!(
-                "{host} sent more than {MAX_METADATA_BYTES} bytes of metadata"
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    String::from_utf8(body).map_err(|_| format!("the metadata from {host} is not UTF-8 text"))
-}
-
 /// The expiry warning threshold of `obj`: its annotation, else `--certificate-expiry-warning`.
 fn threshold<K: Resource>(ctx: &Context, obj: &K) -> Duration {
     match obj.annotations().get(CERTIFICATE_EXPIRY_WARNING_ANNOTATION) {
@@ -301,7 +214,7 @@ pub async fn observe<K: Managed>(ctx: &Context, obj: &K, status: &mut ManagedSta
     let invalid = |field: String| {
         Some(Problem {
             dependency: false,
-            reason: "InvalidCertificate",
+            reason: Reason::InvalidCertificate,
             message: field,
         })
     };
@@ -511,195 +424,6 @@ pub fn observe_remote(status: &mut ManagedStatus, remote: &Remote) {
     }
 }
 
-fn seconds(rfc3339: &str) -> Option<i64> {
-    rfc3339
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .map(|t| t.as_second())
-}
-
-fn state_of(status: &ManagedStatus) -> Expiry {
-    if conditions::is_true(&status.conditions, CERTIFICATE_EXPIRED) {
-        Expiry::Expired
-    } else if conditions::is_true(&status.conditions, CERTIFICATE_EXPIRING) {
-        Expiry::Expiring
-    } else {
-        Expiry::Valid
-    }
-}
-
-/// Sets the certificate conditions after a sync, and publishes the Events of a threshold crossing
-/// and of a rotation (see the module doc). `synced`: the provider now holds the desired state.
-pub async fn conclude<K: Managed>(
-    ctx: &Context,
-    obj: &K,
-    old: &ManagedStatus,
-    status: &mut ManagedStatus,
-    synced: bool,
-    generation: Option<i64>,
-) {
-    if obj.meta().uid.is_none() || obj.saml().is_none() {
-        conditions::remove(&mut status.conditions, CERTIFICATE_EXPIRING);
-        conditions::remove(&mut status.conditions, CERTIFICATE_EXPIRED);
-        return;
-    }
-    let in_use = |s: &ManagedStatus| {
-        s.idp_certificates
-            .iter()
-            .find(|e| e.source == FROM_METADATA_URL && e.in_use == Some(true))
-            .cloned()
-    };
-    if !synced {
-        // Not sent: the certificate in use is still the one before.
-        let before = old
-            .idp_certificates
-            .iter()
-            .filter(|e| e.source == FROM_METADATA_URL)
-            .cloned();
-        let mut kept: Vec<_> = status
-            .idp_certificates
-            .iter()
-            .filter(|e| e.source != FROM_METADATA_URL)
-            .cloned()
-            .collect();
-        if status
-            .idp_certificates
-            .iter()
-            .any(|e| e.source == FROM_METADATA_URL)
-        {
-            kept.extend(before);
-        }
-        status.idp_certificates = kept;
-    } else if let (Some(was), Some(now)) = (in_use(old), in_use(status))
-        && was.sha256_fingerprint != now.sha256_fingerprint
-        && lock(&ctx.certificates.rotated_to)
-            .insert(uid_of(obj), now.sha256_fingerprint.clone())
-            .as_ref()
-            != Some(&now.sha256_fingerprint)
-    {
-        let provider = status.provider.clone().unwrap_or_default();
-        publish(
-            ctx,
-            obj,
-            EventType::Normal,
-            "CertificateRotated",
-            format!(
-                "sent the IdP's new signing certificate {} ({}, valid until {}) to {provider}, replacing {} (valid until {})",
-                now.sha256_fingerprint, now.subject, now.not_after, was.sha256_fingerprint, was.not_after
-            ),
-        )
-        .await;
-    }
-    let earliest = status
-        .idp_certificates
-        .iter()
-        .filter(|e| e.counts())
-        .filter_map(|e| Some((seconds(&e.not_after)?, e)))
-        .min_by_key(|(t, _)| *t);
-    let Some((not_after, cert)) = earliest else {
-        conditions::remove(&mut status.conditions, CERTIFICATE_EXPIRING);
-        conditions::remove(&mut status.conditions, CERTIFICATE_EXPIRED);
-        return;
-    };
-    let limit = threshold(ctx, obj);
-    let now_secs = jiff::Timestamp::now().as_second();
-    let state = certs::expiry(not_after, now_secs, limit);
-    let what = format!(
-        "the IdP certificate {} ({}, from {}) expires at {}",
-        cert.sha256_fingerprint, cert.subject, cert.source, cert.not_after
-    );
-    let days = limit.as_secs() / 86_400;
-    let hours = limit.as_secs() / 3600;
-    let window = if days > 0 && limit.as_secs().is_multiple_of(86_400) {
-        format!("{days}d")
-    } else {
-        format!("{hours}h")
-    };
-    let now = Time(jiff::Timestamp::now());
-    let (expiring, expired) = match state {
-        Expiry::Valid => (
-            Wanted::new(
-                CERTIFICATE_EXPIRING,
-                false,
-                "CertificatesValid",
-                format!("{what}, after the {window} warning threshold"),
-            ),
-            Wanted::new(
-                CERTIFICATE_EXPIRED,
-                false,
-                "CertificatesValid",
-                what.clone(),
-            ),
-        ),
-        Expiry::Expiring => (
-            Wanted::new(
-                CERTIFICATE_EXPIRING,
-                true,
-                "CertificateExpiring",
-                format!("{what}, within the {window} warning threshold"),
-            ),
-            Wanted::new(
-                CERTIFICATE_EXPIRED,
-                false,
-                "CertificateExpiring",
-                what.clone(),
-            ),
-        ),
-        Expiry::Expired => (
-            Wanted::new(
-                CERTIFICATE_EXPIRING,
-                false,
-                "CertificateExpired",
-                what.replace("expires at", "expired at"),
-            ),
-            Wanted::new(
-                CERTIFICATE_EXPIRED,
-                true,
-                "CertificateExpired",
-                what.replace("expires at", "expired at"),
-            ),
-        ),
-    };
-    let message = match state {
-        Expiry::Expired => expired.message.clone(),
-        _ => expiring.message.clone(),
-    };
-    conditions::set(&mut status.conditions, expiring, generation, now.clone());
-    conditions::set(&mut status.conditions, expired, generation, now.clone());
-    if state == Expiry::Expired && conditions::is_true(&status.conditions, READY) {
-        conditions::set(
-            &mut status.conditions,
-            Wanted::new(
-                READY,
-                false,
-                "CertificateExpired",
-                format!(
-                    "{message}: sign-ins through this connection fail until the IdP certificate is replaced"
-                ),
-            ),
-            generation,
-            now,
-        );
-    }
-    let published = {
-        let mut crossed = lock(&ctx.certificates.crossed);
-        let fingerprint = cert.sha256_fingerprint.clone();
-        let before = crossed
-            .get(&uid_of(obj))
-            .filter(|(_, fp)| *fp == fingerprint)
-            .map_or(Expiry::Valid, |(s, _)| *s);
-        crossed.insert(uid_of(obj), (state, fingerprint));
-        before
-    };
-    if state > state_of(old).max(published) {
-        let reason = match state {
-            Expiry::Expired => "CertificateExpired",
-            _ => "CertificateExpiring",
-        };
-        publish(ctx, obj, EventType::Warning, reason, message).await;
-    }
-}
-
 /// The resync period of `obj`, shortened so that the next reconcile comes when a certificate in
 /// use crosses the warning threshold or expires, or when its metadata is due to be fetched again,
 /// if that is sooner (and not below [`crate::crd::MIN_RESYNC_PERIOD`]; a sooner crossing is seen
@@ -766,64 +490,4 @@ pub fn counter(connections: Store<EnterpriseConnection>) -> CertificateCounter {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn metadata_urls_must_be_https_except_to_loopback_or_with_the_flag() {
-        for ok in [
-            "https://idp.example.com/metadata",
-            "http://127.0.0.1:8080/m",
-            "http://localhost/m",
-            "http://[::1]/m",
-        ] {
-            assert!(check_metadata_url(ok, false).is_ok(), "{ok}");
-        }
-        let e = check_metadata_url("http://idp.example.com/metadata", false).unwrap_err();
-        assert!(e.contains("--idp-metadata-allow-http"), "{e}");
-        assert!(check_metadata_url("http://idp.example.com/metadata", true).is_ok());
-        assert!(check_metadata_url("file:///etc/passwd", true).is_err());
-        assert!(check_metadata_url("ftp://idp.example.com/m", true).is_err());
-        assert!(check_metadata_url("not a url", false).is_err());
-    }
-
-    fn remote_with(cert: Option<&str>) -> Remote {
-        let mut fields = crate::core::diff::Fields::new();
-        if let Some(c) = cert {
-            fields.insert("saml.idpCertificate".into(), json!(c));
-        }
-        Remote {
-            id: "c1".into(),
-            name: "c".into(),
-            fields,
-            outputs: Default::default(),
-        }
-    }
-
-    const CERT: &str = "MIIBxzCCAW2gAwIBAgIUOmgVxRNRvmMl4LODskWiSzKveYwwCgYIKoZIzj0EAwIwOTEdMBsGA1UEAwwUbG9naW4uZ2xvYmV4LmV4YW1wbGUxGDAWBgNVBAoMD0dsb2JleCBEZW1vIElkUDAeFw0yNjExMjMxMTMyMDhaFw0zNjExMjAxMTMyMDhaMDkxHTAbBgNVBAMMFGxvZ2luLmdsb2JleC5leGFtcGxlMRgwFgYDVQQKDA9HbG9iZXggRGVtbyBJZFAwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASkKefTCJg6Dh5KvHIdV8CqMN9Gz7LHGMRCs0Q8WjjhaAdsIOYMmVdwNQBhA+Xq4k8Wm2NcE+r4g3sZOpiU7/IYo1MwUTAdBgNVHQ4EFgQUhYmPB2Qh2QVWSoyWuNw95/Ln/t0wHwYDVR0jBBgwFoAUhYmPB2Qh2QVWSoyWuNw95/Ln/t0wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA5DXcHPqeYh8lGuMOvxGj5bu/i0pBw+YCrlU2XNyYE/4CIHcOeN7SGu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy";
-
-    #[test]
-    fn what_the_provider_holds_is_listed_only_when_the_spec_carries_no_certificate() {
-        let mut status = ManagedStatus::default();
-        observe_remote(&mut status, &remote_with(Some(CERT)));
-        assert_eq!(status.idp_certificates.len(), 1);
-        assert_eq!(status.idp_certificates[0].source, FROM_PROVIDER);
-        assert_eq!(status.idp_certificates[0].not_after, "2036-11-20T11:32:08Z");
-        // Gone at the provider: gone from status.
-        observe_remote(&mut status, &remote_with(None));
-        assert!(status.idp_certificates.is_empty());
-        // A broken one is not listed, and nothing panics.
-        observe_remote(&mut status, &remote_with(Some("MIIB%%")));
-        assert!(status.idp_certificates.is_empty());
-        // The spec's own certificate: the provider's copy is not listed beside it.
-        status.idp_certificates.push(IdpCertificateStatus {
-            source: FROM_INLINE.into(),
-            ..Default::default()
-        });
-        observe_remote(&mut status, &remote_with(Some(CERT)));
-        assert_eq!(status.idp_certificates.len(), 1);
-        assert_eq!(status.idp_certificates[0].source, FROM_INLINE);
-    }
-}
+mod tests;

@@ -1,0 +1,117 @@
+//! Which remote object a resource owns: its id in the `ssoperator.io/external-id` annotation
+//! (written first) and in status, and the refusal to manage an object another resource manages.
+
+use std::sync::Arc;
+
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+
+use crate::{
+    controller::{context::Context, error::Error, managed::Managed, registry::Account},
+    core::reason::Reason,
+    crd::{EXTERNAL_ID_ANNOTATION, ManagedStatus},
+};
+
+/// The remote object's id this resource owns: the annotation is written before status after a
+/// create, so it is the newer of the two, and it survives a status wipe.
+pub(super) fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
+    obj.annotations()
+        .get(EXTERNAL_ID_ANNOTATION)
+        .filter(|id| !id.is_empty())
+        .cloned()
+        .or_else(|| status.external_id.clone())
+}
+
+/// Whether `obj` manages the `provider` object `id` (by annotation or status), without copying
+/// anything: it is asked of every object in a store.
+pub fn manages<K: Managed>(obj: &K, provider: &str, id: &str) -> bool {
+    let Some(status) = obj.managed_status() else {
+        return false;
+    };
+    status.provider.as_deref() == Some(provider)
+        && match obj.annotations().get(EXTERNAL_ID_ANNOTATION) {
+            Some(a) if !a.is_empty() => a == id,
+            _ => status.external_id.as_deref() == Some(id),
+        }
+}
+
+/// Records the remote object's id in the resource's annotations (see [`EXTERNAL_ID_ANNOTATION`]).
+pub(super) async fn record_external_id<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    id: &str,
+) -> Result<(), Error> {
+    set_external_id(api, obj, Some(id)).await?;
+    let uid = obj.uid().unwrap_or_default();
+    ctx.record_written(&uid, |w| w.external_id = Some(id.to_string()));
+    Ok(())
+}
+
+/// Removes the recorded id (its object is gone).
+pub(super) async fn forget_external_id<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+) -> Result<(), Error> {
+    set_external_id(api, obj, None).await?;
+    ctx.record_written(&obj.uid().unwrap_or_default(), |w| w.external_id = None);
+    Ok(())
+}
+
+async fn set_external_id<K: Managed>(api: &Api<K>, obj: &K, id: Option<&str>) -> Result<(), Error> {
+    if obj
+        .annotations()
+        .get(EXTERNAL_ID_ANNOTATION)
+        .map(String::as_str)
+        == id
+    {
+        return Ok(());
+    }
+    let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: id } } });
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Refuses to take over a remote object another resource of the same kind already manages in
+/// the same account. Only the namespaces this operator watches are searched (in memory).
+pub(super) async fn ensure_not_managed_elsewhere<K: Managed>(
+    ctx: &Context,
+    obj: &K,
+    account: &Account,
+    id: &str,
+) -> Result<(), Error> {
+    let provider = account.kind.as_str();
+    let others: Vec<Arc<K>> = K::store(ctx.registry.stores())
+        .state()
+        .into_iter()
+        .filter(|other| other.uid() != obj.uid() && manages(other.as_ref(), provider, id))
+        .collect();
+    for other in others {
+        // The same id in another account (e.g. a Qovery connection name in another
+        // organization) is another object.
+        let other_ns = other.namespace().unwrap_or_default();
+        let other_ref = &other.managed().provider_config_ref;
+        let other_identity = ctx.registry.identity(&other_ns, other_ref).await.ok();
+        if other_identity.is_some_and(|i| i != account.identity) {
+            continue;
+        }
+        return Err(Error::refused(
+            Reason::AlreadyManaged,
+            format!(
+                "{provider} object {id} is already managed by {} {other_ns}/{}",
+                K::KIND,
+                other.name_any()
+            ),
+        ));
+    }
+    Ok(())
+}

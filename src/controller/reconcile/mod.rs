@@ -1,0 +1,278 @@
+//! The reconcile flow every managed kind shares. [`reconcile`] owns it:
+//!
+//! 1. deletion: the deletion policy, then the remote object ([`cleanup`]);
+//! 2. otherwise the finalizer, then [`apply`]: the resync period, certificates, and
+//!    [`sync::sync`] as named steps (resolve -> observe -> adopt or create -> compare -> write ->
+//!    outputs);
+//! 3. the outcome as conditions, an Event and the next requeue ([`status::conclude`]), written
+//!    only when the status changed.
+
+/// A named point where the fault suite (tests/e2e/faults.rs) makes the operator process exit at
+/// once, as a crash or an OOM kill would: `FAILPOINTS=<name>=return`. Compiled to nothing
+/// without the `failpoints` feature (the release build).
+macro_rules! crash_point {
+    ($name:literal) => {
+        fail::fail_point!($name, |_| {
+            tracing::error!(point = $name, "fail point: exiting as a crash would");
+            std::process::exit(86)
+        })
+    };
+}
+
+mod adopt_or_create;
+mod cleanup;
+mod ids;
+mod status;
+mod sync;
+
+use std::{sync::Arc, time::Instant};
+
+use kube::{
+    Api, Resource, ResourceExt,
+    runtime::{
+        controller::Action,
+        events::{Event, EventType},
+    },
+};
+
+pub use ids::manages;
+
+use super::{
+    context::Context,
+    error::{Error, Hold},
+    finalizer,
+    managed::Managed,
+};
+use crate::{
+    core::{
+        conditions::{self, READY, Reason, STALLED},
+        redact::Secrets,
+    },
+    crd::{
+        DeletionPolicy, FINALIZER, ManagementPolicy, PAUSED_ANNOTATION,
+        RECONCILE_REQUESTED_ANNOTATION, RESYNC_PERIOD_ANNOTATION,
+    },
+    metrics::Metrics,
+    provider::ErrorClass,
+};
+
+/// The fail points of the reconcile flow, in the order a create passes them.
+pub const CRASH_POINTS: &[&str] = &[
+    "status-write-before",
+    "status-write-after",
+    "create-before",
+    "create-after",
+    "create-recorded",
+    "update-before",
+    "update-after",
+    "delete-before",
+    "delete-after",
+];
+
+/// The Synced reason while the paused annotation stops all writes.
+const PAUSED_REASON: Reason = Reason::ReconcilePaused;
+
+fn is_paused<K: Resource>(obj: &K) -> bool {
+    obj.annotations()
+        .get(PAUSED_ANNOTATION)
+        .is_some_and(|v| v == "true")
+}
+
+/// Whether deleting this resource must wait for the operator: only a resource that deletes its
+/// remote object does. An Orphan or ObserveOnly resource carries no finalizer, so it deletes at
+/// once even while the operator is stopped.
+fn needs_finalizer<K: Managed>(obj: &K) -> bool {
+    let managed = obj.managed();
+    managed.deletion_policy == DeletionPolicy::Delete
+        && managed.management_policy == ManagementPolicy::Manage
+}
+
+/// Adds the finalizer a Delete resource needs (and marks its ProviderConfig in use, so that the
+/// credentials its deletion needs stay), or drops it after a switch to Orphan or ObserveOnly.
+async fn add_or_drop_finalizer<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+) -> Result<(), Error> {
+    let wanted = needs_finalizer(obj);
+    let has = obj.finalizers().iter().any(|f| f == FINALIZER);
+    if wanted && !has {
+        super::provider_config::mark_in_use(ctx, obj).await?;
+    }
+    finalizer::set(api, obj, FINALIZER, wanted).await
+}
+
+/// Entry point of the controller for kind `K`.
+pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let kind = Metrics::kind(K::KIND.as_str());
+    ctx.metrics.reconciles.get_or_create(&kind).inc();
+    // Liveness tests: `panic` here must end the process, `sleep(ms)` (it blocks the thread) must
+    // turn /healthz unhealthy.
+    fail::fail_point!("reconcile-start");
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
+    let result = if obj.meta().deletion_timestamp.is_some() {
+        if has_finalizer {
+            match cleanup::cleanup(obj.clone(), &ctx, &api).await {
+                Ok(Some(action)) => finalizer::set(&api, obj.as_ref(), FINALIZER, false)
+                    .await
+                    .map(|()| {
+                        ctx.forget_written(&obj.uid().unwrap_or_default());
+                        action
+                    }),
+                // The delete is held (approval, lockout guard, dry run): the finalizer stays.
+                Ok(None) => Ok(Action::requeue(ctx.resync())),
+                Err(e) => Err(e),
+            }
+        } else {
+            ctx.forget_written(&obj.uid().unwrap_or_default());
+            Ok(Action::await_change())
+        }
+    } else if ctx.config.dry_run {
+        // A dry run deletes nothing, so it needs no finalizer (and leaves one it finds).
+        apply(obj, &ctx, &api).await
+    } else {
+        // Added before anything is created (so no create escapes the deletion policy) and in
+        // the same reconcile, not in a reconcile of its own.
+        match add_or_drop_finalizer(&ctx, &api, obj.as_ref()).await {
+            Ok(()) => apply(obj, &ctx, &api).await,
+            Err(e) => Err(e),
+        }
+    };
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&kind)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Backoff for errors that escaped `apply` (API server trouble, cleanup failures).
+pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    let labels = crate::metrics::ErrorLabels {
+        kind: K::KIND.as_str().into(),
+        reason: err.reason().as_str().into(),
+    };
+    ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
+    tracing::warn!(kind = %K::KIND, name = %obj.name_any(), namespace = ?obj.namespace(), error = %err, "reconcile failed");
+    match err.class() {
+        ErrorClass::RateLimited(wait) => Action::requeue(wait),
+        _ => Action::requeue(ctx.backoff(&obj.uid().unwrap_or_default())),
+    }
+}
+
+/// Publishes one Event about `obj` (a failure to publish is logged, never fatal).
+pub(super) async fn publish<K: Managed>(
+    ctx: &Context,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let ev = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.events.publish(&ev, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, "cannot publish event");
+    }
+}
+
+/// One reconcile of a resource that is not being deleted: sync, then conclude into status.
+async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action, Error> {
+    let generation = obj.meta().generation;
+    let old = obj.managed_status().cloned().unwrap_or_default();
+    let mut status = old.clone();
+    let paused = is_paused(obj.as_ref());
+    let read_only = paused || obj.managed().management_policy == ManagementPolicy::ObserveOnly;
+    let uid = obj.uid().unwrap_or_default();
+    let (period, note) = super::context::resync_period(
+        obj.annotations()
+            .get(RESYNC_PERIOD_ANNOTATION)
+            .map(String::as_str),
+    );
+    if let Some(note) = note
+        && ctx.first_note(&uid, &note)
+    {
+        tracing::warn!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), "{note}");
+        publish(
+            ctx,
+            obj.as_ref(),
+            EventType::Normal,
+            "ResyncPeriodAdjusted",
+            note,
+        )
+        .await;
+    }
+    // A new value of the reconcile-requested-at annotation: this reconcile reads the provider
+    // live and records the value as handled, whatever its outcome.
+    let requested = obj
+        .annotations()
+        .get(RECONCILE_REQUESTED_ANNOTATION)
+        .cloned();
+    let handling_request =
+        requested.is_some() && requested.as_ref() != old.last_handled_reconcile_at.as_ref();
+    let within = if handling_request {
+        Some(std::time::Duration::ZERO)
+    } else {
+        period.filter(|p| *p < ctx.config.resync)
+    };
+    super::certificates::observe(ctx, obj.as_ref(), &mut status).await;
+    let period = super::certificates::resync_period(ctx, obj.as_ref(), &status, period);
+    let mut secrets = Secrets::default();
+    let mode = sync::Mode { read_only, within };
+    let outcome = sync::sync(obj.as_ref(), ctx, api, &mut status, mode, &mut secrets)
+        .await
+        .map_err(|e| {
+            tracing::debug!(kind = %K::KIND, name = %obj.name_any(), step = e.step(), "sync step failed");
+            e.into_error().redacted(&secrets)
+        });
+    if handling_request {
+        tracing::info!(kind = %K::KIND, name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), requested_at = ?requested, "reconcile requested by annotation");
+        status.last_handled_reconcile_at = requested;
+    }
+    if outcome.is_ok() {
+        // Nothing waits any more: the provider matches, or the resource may not write.
+        status.plan = None;
+    }
+    let concluding = status::Concluding {
+        paused,
+        generation,
+        uid: &uid,
+        period,
+        old_ready: conditions::get(&old.conditions, READY).cloned(),
+    };
+    let (action, stalled) =
+        status::conclude(ctx, obj.as_ref(), &mut status, &outcome, concluding).await;
+    let synced = matches!(outcome, Ok(sync::Synced::InSync));
+    super::certificates::conclude(ctx, obj.as_ref(), &old, &mut status, synced, generation).await;
+    if !stalled {
+        conditions::remove(&mut status.conditions, STALLED);
+    }
+    let awaiting = match &outcome {
+        Err(
+            e @ Error::Held {
+                hold: Hold::AwaitingApproval,
+                ..
+            },
+        ) => Some(e.to_string()),
+        _ => None,
+    };
+    status::set_awaiting_approval(&mut status, awaiting, generation);
+    status.observed_generation = generation;
+    // Not again when this copy is one the same status was already written over (the watch has
+    // not brought that write back yet); a status changed by someone else has another version.
+    let version = obj.resource_version().unwrap_or_default();
+    let written = serde_json::to_string(&status)
+        .ok()
+        .map(|s| (version, super::watch::hash_of(s)));
+    if status != old && (written.is_none() || ctx.written(&uid).status != written) {
+        status::write_status(ctx, api, obj.as_ref(), &status).await?;
+        ctx.record_written(&uid, |w| w.status = written);
+    }
+    Ok(action)
+}
