@@ -2,37 +2,46 @@
 //! Built with the `testkit` feature (scripts/test.sh enables it); empty without it.
 #![cfg(feature = "testkit")]
 
-use ssoperator::provider::conformance::{Target, run};
+use ssoperator::provider::{PROVIDERS, ProviderKind, conformance::run};
 
-async fn check(t: impl Target) {
-    let (rows, ok) = run(&t).await;
+/// Runs the suite against the target of `kind`'s descriptor.
+async fn check(kind: ProviderKind) {
+    let t = (kind.descriptor().conformance)().await;
+    let (rows, ok) = run(t.as_ref()).await;
     for r in &rows {
         println!("{r}");
     }
     assert!(ok, "{}", rows.join("\n"));
 }
 
-#[tokio::test]
-async fn qovery() {
-    check(ssoperator::provider::qovery::testkit::start().await).await;
+/// One test per provider, so that they run in parallel and fail apart.
+macro_rules! conformance {
+    ($($test:ident => $kind:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                check(ProviderKind::$kind).await;
+            }
+        )+
+        const TESTED: &[ProviderKind] = &[$(ProviderKind::$kind),+];
+    };
 }
 
-#[tokio::test]
-async fn loginradius() {
-    check(ssoperator::provider::loginradius::testkit::start().await).await;
+conformance! {
+    qovery => Qovery,
+    loginradius => LoginRadius,
+    auth0 => Auth0,
+    atlas => Atlas,
+    clerk => Clerk,
 }
 
-#[tokio::test]
-async fn auth0() {
-    check(ssoperator::provider::auth0::testkit::start().await).await;
-}
-
-#[tokio::test]
-async fn atlas() {
-    check(ssoperator::provider::atlas::testkit::start().await).await;
-}
-
-#[tokio::test]
-async fn clerk() {
-    check(ssoperator::provider::clerk::testkit::start().await).await;
+#[test]
+fn every_provider_has_a_test() {
+    for d in PROVIDERS {
+        assert!(
+            TESTED.contains(&d.kind),
+            "no conformance test for {}",
+            d.name()
+        );
+    }
 }

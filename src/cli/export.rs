@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 
-use super::{Calls, CredentialArgs, EXIT_ERROR, EXIT_OK, ProviderArg};
+use super::{Calls, CredentialArgs, EXIT_ERROR, EXIT_OK, provider_arg};
 use crate::{
     core::{
         desired::{Desired, ProfileDesired, ResourceKind, RoleMappingDesired},
@@ -12,9 +12,8 @@ use crate::{
         export::{self, ConfigTarget, ExportItem, Exported},
     },
     crd::{
-        AtlasAccount, Auth0Account, ClerkAccount, ConnectionProfileSpec, CredentialsSecretRef,
-        EnterpriseConnectionSpec, LoginRadiusAccount, OrgRoleMappingSpec, ProviderAccount,
-        QoveryAccount,
+        ConnectionProfileSpec, CredentialsSecretRef, EnterpriseConnectionSpec, OrgRoleMappingSpec,
+        ProviderAccount,
     },
     provider::{DynProvider, ProviderKind, Remote},
 };
@@ -30,8 +29,8 @@ pub enum Format {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// The provider of the account.
-    #[arg(long, value_enum)]
-    pub provider: ProviderArg,
+    #[arg(long, value_parser = provider_arg())]
+    pub provider: ProviderKind,
     /// The account: Qovery organization id, Auth0 tenant domain, LoginRadius organization id or
     /// Atlas federation settings id (Clerk: none, the key names the instance).
     #[arg(long)]
@@ -109,11 +108,6 @@ impl Progress {
 }
 
 fn account(args: &Args, kind: ProviderKind, secret_name: &str) -> Result<ProviderAccount, String> {
-    let id = || {
-        args.account
-            .clone()
-            .ok_or_else(|| format!("--account is required for {kind}"))
-    };
     let mut a = ProviderAccount {
         credentials_secret_ref: CredentialsSecretRef {
             name: secret_name.to_string(),
@@ -122,25 +116,13 @@ fn account(args: &Args, kind: ProviderKind, secret_name: &str) -> Result<Provide
         endpoint: args.endpoint.clone(),
         ..Default::default()
     };
-    match kind {
-        ProviderKind::Qovery => {
-            a.qovery = Some(QoveryAccount {
-                organization_id: id()?,
-            })
-        }
-        ProviderKind::Auth0 => a.auth0 = Some(Auth0Account { domain: id()? }),
-        ProviderKind::LoginRadius => {
-            a.loginradius = Some(LoginRadiusAccount {
-                organization_id: id()?,
-            })
-        }
-        ProviderKind::Clerk => a.clerk = Some(ClerkAccount::default()),
-        ProviderKind::Atlas => {
-            a.atlas = Some(AtlasAccount {
-                federation_settings_id: id()?,
-            })
-        }
-    }
+    let d = kind.descriptor();
+    let id = match &args.account {
+        Some(id) => id.clone(),
+        None if d.needs_account_id => return Err(format!("--account is required for {kind}")),
+        None => String::new(),
+    };
+    (d.set_block)(&mut a, id);
     Ok(a)
 }
 
@@ -249,7 +231,7 @@ pub async fn run(args: Args, roots: super::Roots) -> u8 {
 }
 
 async fn export(args: &Args, roots: &super::Roots) -> Result<(), String> {
-    let kind: ProviderKind = args.provider.into();
+    let kind = args.provider;
     let config_name = args
         .provider_config
         .clone()

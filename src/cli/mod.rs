@@ -24,7 +24,9 @@ use crate::{
     controller::{error::Error, registry::build_provider},
     core::redact::Secrets,
     crd::ProviderAccount,
-    provider::{CallObserver, DynProvider, ProviderError, ProviderKind, http::ClientSettings},
+    provider::{
+        CallObserver, DynProvider, PROVIDERS, ProviderError, ProviderKind, http::ClientSettings,
+    },
 };
 
 /// The subcommands; without one the binary runs the operator.
@@ -59,26 +61,14 @@ pub async fn run(command: Command, roots: Roots) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// A provider name on the command line.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderArg {
-    Qovery,
-    Auth0,
-    Loginradius,
-    Clerk,
-    Atlas,
-}
-
-impl From<ProviderArg> for ProviderKind {
-    fn from(p: ProviderArg) -> Self {
-        match p {
-            ProviderArg::Qovery => ProviderKind::Qovery,
-            ProviderArg::Auth0 => ProviderKind::Auth0,
-            ProviderArg::Loginradius => ProviderKind::LoginRadius,
-            ProviderArg::Clerk => ProviderKind::Clerk,
-            ProviderArg::Atlas => ProviderKind::Atlas,
-        }
-    }
+/// A provider name on the command line: one of [`PROVIDERS`]' names.
+pub fn provider_arg() -> impl clap::builder::TypedValueParser<Value = ProviderKind> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(PROVIDERS.map(|d| d.name())).try_map(|name| {
+        crate::provider::descriptor::by_name(&name)
+            .map(|d| d.kind)
+            .ok_or_else(|| format!("unknown provider {name:?}"))
+    })
 }
 
 /// Where the account's credentials come from (the keys of the credentials Secret: `token`,
@@ -101,13 +91,7 @@ pub struct CredentialArgs {
 
 /// The keys of each provider's credentials Secret.
 pub fn credential_keys(kind: ProviderKind) -> &'static [&'static str] {
-    match kind {
-        ProviderKind::Qovery => &["token"],
-        ProviderKind::Auth0 => &["clientId", "clientSecret"],
-        ProviderKind::LoginRadius => &["apiKey", "apiSecret"],
-        ProviderKind::Clerk => &["secretKey"],
-        ProviderKind::Atlas => &["publicKey", "privateKey"],
-    }
+    kind.descriptor().credential_keys
 }
 
 /// `secretKey` -> `SSOPERATOR_CRED_SECRET_KEY`.

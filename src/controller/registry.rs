@@ -16,9 +16,8 @@ use crate::{
     crd::{ProviderAccount, ProviderConfigKind, ProviderConfigRef, RateLimit},
     leader::Fence,
     provider::{
-        CallObserver, DynProvider, ProviderKind, atlas, auth0, clerk,
+        CallObserver, CredentialValues, DynProvider, ProviderKind, descriptor,
         http::{AccountLimiter, ClientSettings, account_limiter},
-        loginradius, qovery,
     },
 };
 
@@ -88,19 +87,7 @@ struct SharedGate {
 
 /// Which provider block an account sets.
 pub fn provider_kind(account: &ProviderAccount) -> Option<ProviderKind> {
-    if account.qovery.is_some() {
-        Some(ProviderKind::Qovery)
-    } else if account.auth0.is_some() {
-        Some(ProviderKind::Auth0)
-    } else if account.loginradius.is_some() {
-        Some(ProviderKind::LoginRadius)
-    } else if account.clerk.is_some() {
-        Some(ProviderKind::Clerk)
-    } else if account.atlas.is_some() {
-        Some(ProviderKind::Atlas)
-    } else {
-        None
-    }
+    descriptor::selected(account).map(|d| d.kind)
 }
 
 impl Registry {
@@ -397,7 +384,7 @@ pub fn build_provider(
     data: &BTreeMap<String, ByteString>,
     secret_namespace: &str,
     secret_name: &str,
-    mut settings: ClientSettings,
+    settings: ClientSettings,
 ) -> Result<(DynProvider, Secrets), Error> {
     let mut values = Secrets::default();
     for v in data.values() {
@@ -405,77 +392,11 @@ pub fn build_provider(
             values.add(&SecretValue::new(v.trim_end_matches(['\n', '\r'])));
         }
     }
-    let key = |k: &str| secret_key(data, k, secret_namespace, secret_name);
-    let base = |default: &str| {
-        account
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| default.to_string())
-    };
-    let provider: DynProvider = match kind {
-        ProviderKind::Qovery => {
-            let a = account
-                .qovery
-                .as_ref()
-                .map(|a| a.organization_id.clone())
-                .unwrap_or_default();
-            settings.base_url = base(qovery::DEFAULT_BASE_URL);
-            Arc::new(qovery::QoveryProvider::new(
-                settings,
-                a,
-                qovery::Credentials {
-                    token: key("token")?,
-                },
-            )?)
-        }
-        ProviderKind::Auth0 => {
-            let domain = account
-                .auth0
-                .as_ref()
-                .map(|a| a.domain.clone())
-                .unwrap_or_default();
-            settings.base_url = base(&format!("https://{domain}"));
-            let creds = auth0::Credentials {
-                client_id: key("clientId")?.expose().to_string(),
-                client_secret: key("clientSecret")?,
-            };
-            Arc::new(auth0::Auth0Provider::new(settings, domain, creds)?)
-        }
-        ProviderKind::LoginRadius => {
-            let org = account
-                .loginradius
-                .as_ref()
-                .map(|a| a.organization_id.clone())
-                .unwrap_or_default();
-            settings.base_url = base(loginradius::DEFAULT_BASE_URL);
-            let creds = loginradius::Credentials {
-                api_key: key("apiKey")?,
-                api_secret: key("apiSecret")?,
-            };
-            Arc::new(loginradius::LoginRadiusProvider::new(settings, org, creds)?)
-        }
-        ProviderKind::Clerk => {
-            let version = account.clerk.as_ref().and_then(|a| a.api_version.clone());
-            settings.base_url = base(clerk::DEFAULT_BASE_URL);
-            let creds = clerk::Credentials {
-                secret_key: key("secretKey")?,
-            };
-            Arc::new(clerk::ClerkProvider::new(settings, version, creds)?)
-        }
-        ProviderKind::Atlas => {
-            let fed = account
-                .atlas
-                .as_ref()
-                .map(|a| a.federation_settings_id.clone())
-                .unwrap_or_default();
-            settings.base_url = base(atlas::DEFAULT_BASE_URL);
-            let creds = atlas::Credentials {
-                public_key: key("publicKey")?.expose().to_string(),
-                private_key: key("privateKey")?,
-            };
-            Arc::new(atlas::AtlasProvider::new(settings, fed, creds)?)
-        }
-    };
+    let mut credentials = CredentialValues::default();
+    for key in kind.descriptor().credential_keys {
+        credentials.insert(key, secret_key(data, key, secret_namespace, secret_name)?);
+    }
+    let provider = kind.descriptor().client(account, &credentials, settings)?;
     Ok((provider, values))
 }
 

@@ -18,10 +18,11 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// The twin of [`crate::provider::descriptor::one_block_rule`].
 fn one_provider(v: &Value) -> bool {
-    ["qovery", "auth0", "loginradius", "clerk", "atlas"]
+    crate::provider::PROVIDERS
         .iter()
-        .filter(|k| has(v, k))
+        .filter(|d| has(v, d.name()))
         .count()
         == 1
 }
@@ -77,10 +78,6 @@ fn distinct_domains(v: &Value) -> bool {
 
 /// Every rule of the CRDs with its twin.
 const RULES: &[(&str, Check)] = &[
-    (
-        "(has(self.qovery) ? 1 : 0) + (has(self.auth0) ? 1 : 0) + (has(self.loginradius) ? 1 : 0) + (has(self.clerk) ? 1 : 0) + (has(self.atlas) ? 1 : 0) == 1",
-        one_provider,
-    ),
     (
         "!has(self.endpoint) || !self.endpoint.startsWith('http://') || (has(self.allowInsecureEndpoint) && self.allowInsecureEndpoint) || self.endpoint.matches('(?i)^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]])(:[0-9]+)?([/?#].*)?$')",
         loopback_or_https,
@@ -155,6 +152,10 @@ const RULES: &[(&str, Check)] = &[
 ];
 
 fn twin(rule: &str) -> Option<Check> {
+    // The one rule whose text comes from the provider table.
+    if rule == crate::provider::descriptor::one_block_rule() {
+        return Some(one_provider);
+    }
     RULES.iter().find(|(r, _)| *r == rule).map(|(_, c)| *c)
 }
 
@@ -268,14 +269,14 @@ mod tests {
     #[test]
     fn twins_agree_with_the_rules_on_examples() {
         let t = |rule: &str, v: Value| twin(rule).unwrap()(&v);
-        let one = RULES[0].0;
+        let one = &crate::provider::descriptor::one_block_rule();
         assert!(t(one, json!({"clerk": {}})));
         assert!(!t(
             one,
             json!({"clerk": {}, "qovery": {"organizationId": "x"}})
         ));
         assert!(!t(one, json!({})));
-        let lo = RULES[1].0;
+        let lo = RULES[0].0;
         assert!(t(lo, json!({"endpoint": "http://127.0.0.1:8080"})));
         assert!(t(lo, json!({"endpoint": "http://[::1]:1/x"})));
         assert!(!t(lo, json!({"endpoint": "http://api.example.com"})));
@@ -283,7 +284,7 @@ mod tests {
             lo,
             json!({"endpoint": "http://api.example.com", "allowInsecureEndpoint": true})
         ));
-        let url = RULES[3].0;
+        let url = RULES[2].0;
         assert!(t(url, json!("https://api.example.com/v1")));
         assert!(!t(url, json!("https://")));
         assert!(!t(url, json!("https://a b")));

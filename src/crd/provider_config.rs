@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::common::CredentialsSecretRef;
 
-const ONE_PROVIDER_RULE: &str = "(has(self.qovery) ? 1 : 0) + (has(self.auth0) ? 1 : 0) + (has(self.loginradius) ? 1 : 0) + (has(self.clerk) ? 1 : 0) + (has(self.atlas) ? 1 : 0) == 1";
-const ONE_PROVIDER_MESSAGE: &str =
-    "exactly one provider block (qovery, auth0, loginradius, clerk, atlas) must be set";
+use crate::provider::descriptor::{one_block_message, one_block_rule};
+
 /// Plain http:// only to a loopback host, unless allowInsecureEndpoint says otherwise (the
 /// operator checks the same in [`crate::core::validate::endpoint`]).
 const LOOPBACK_RULE: &str = "!has(self.endpoint) || !self.endpoint.startsWith('http://') || (has(self.allowInsecureEndpoint) && self.allowInsecureEndpoint) || self.endpoint.matches('(?i)^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]])(:[0-9]+)?([/?#].*)?$')";
@@ -32,7 +31,7 @@ const LOOPBACK_MESSAGE: &str = "endpoint: plain http:// is accepted only for a l
     printcolumn = r#"{"name":"Provider","type":"string","jsonPath":".status.provider"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = Rule::new(ONE_PROVIDER_RULE).message(ONE_PROVIDER_MESSAGE))]
+#[x_kube(validation = Rule::new(one_block_rule()).message(one_block_message().as_str()))]
 #[x_kube(validation = Rule::new(LOOPBACK_RULE).message(LOOPBACK_MESSAGE).field_path(".endpoint"))]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
@@ -53,7 +52,7 @@ pub struct ProviderConfigSpec {
     printcolumn = r#"{"name":"Provider","type":"string","jsonPath":".status.provider"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = Rule::new(ONE_PROVIDER_RULE).message(ONE_PROVIDER_MESSAGE))]
+#[x_kube(validation = Rule::new(one_block_rule()).message(one_block_message().as_str()))]
 #[x_kube(validation = Rule::new(LOOPBACK_RULE).message(LOOPBACK_MESSAGE).field_path(".endpoint"))]
 #[x_kube(validation = Rule::new("has(self.credentialsSecretRef.namespace)").message("credentialsSecretRef.namespace is required in a ClusterProviderConfig"))]
 #[serde(rename_all = "camelCase")]
@@ -189,23 +188,15 @@ pub struct ProviderAccount {
 
 impl ProviderAccount {
     /// Which account this is, for telling apart remote objects that share an id: provider,
-    /// endpoint (empty for the real service) and the account id (Qovery organization, Auth0
-    /// domain, LoginRadius organization, Atlas federation). Clerk names no account in the spec;
-    /// its ids are unique across instances anyway. No credentials are part of it.
+    /// endpoint (empty for the real service) and the account id of the block that is set
+    /// ([`crate::provider::Descriptor::account_id`]: Qovery organization, Auth0 domain,
+    /// LoginRadius organization, Atlas federation; Clerk names no account in the spec, its ids
+    /// are unique across instances anyway). No credentials are part of it.
     pub fn identity(&self) -> String {
-        let (provider, id) = if let Some(q) = &self.qovery {
-            ("qovery", q.organization_id.to_ascii_lowercase())
-        } else if let Some(a) = &self.auth0 {
-            ("auth0", a.domain.to_ascii_lowercase())
-        } else if let Some(l) = &self.loginradius {
-            ("loginradius", l.organization_id.clone())
-        } else if let Some(a) = &self.atlas {
-            ("atlas", a.federation_settings_id.to_ascii_lowercase())
-        } else if self.clerk.is_some() {
-            ("clerk", String::new())
-        } else {
-            ("", String::new())
-        };
+        let (provider, id) = crate::provider::PROVIDERS
+            .iter()
+            .find_map(|d| (d.account_id)(self).map(|id| (d.name(), id)))
+            .unwrap_or_default();
         let endpoint = self.endpoint.as_deref().unwrap_or_default();
         format!("{provider}|{}|{id}", endpoint.trim_end_matches('/'))
     }

@@ -4,14 +4,9 @@
 //! read remote objects back as normalised [`Fields`] in the spec's own paths, and answer
 //! observe/list/create/update/delete. The reconciler owns the flow (diff, conditions, requeue).
 
+pub mod descriptor;
 pub mod error;
 pub mod http;
-
-pub mod atlas;
-pub mod auth0;
-pub mod clerk;
-pub mod loginradius;
-pub mod qovery;
 
 /// The behaviour suite every client passes against its emulator (tests only; never in the image).
 #[cfg(any(test, feature = "testkit"))]
@@ -23,37 +18,54 @@ use async_trait::async_trait;
 
 pub use crate::core::desired::{Desired, ResourceKind};
 pub use crate::core::diff::{Diff, Fields};
+pub use descriptor::{CredentialValues, Descriptor};
 pub use error::{ErrorClass, ProviderError};
 
-/// The five supported providers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ProviderKind {
-    Qovery,
-    Auth0,
-    LoginRadius,
-    Clerk,
-    Atlas,
+/// Declares the providers: each line names a [`ProviderKind`] variant and its module, whose name
+/// is the kind's [`ProviderKind::as_str`] (the ProviderConfig block, metrics label and status
+/// value) and which exports a [`Descriptor`] as `DESCRIPTOR`. From the one list come the
+/// modules, the enum and [`PROVIDERS`], the table the central code iterates.
+macro_rules! providers {
+    ($($variant:ident => $module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// The supported providers.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ProviderKind {
+            $($variant),+
+        }
+
+        impl ProviderKind {
+            pub const ALL: [ProviderKind; PROVIDER_COUNT] = [$(Self::$variant),+];
+
+            /// Lower-case name used in metrics labels, status and the ProviderConfig block.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($module)),+
+                }
+            }
+
+            /// Everything else the central code knows about the provider.
+            pub fn descriptor(self) -> &'static Descriptor {
+                match self {
+                    $(Self::$variant => &$module::DESCRIPTOR),+
+                }
+            }
+        }
+
+        const PROVIDER_COUNT: usize = [$(stringify!($variant)),+].len();
+
+        /// Every provider's descriptor, in [`ProviderKind::ALL`]'s order.
+        pub const PROVIDERS: [&Descriptor; PROVIDER_COUNT] = [$(&$module::DESCRIPTOR),+];
+    };
 }
 
-impl ProviderKind {
-    pub const ALL: [ProviderKind; 5] = [
-        Self::Qovery,
-        Self::Auth0,
-        Self::LoginRadius,
-        Self::Clerk,
-        Self::Atlas,
-    ];
-
-    /// Lower-case name used in metrics labels, status and the ProviderConfig block.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Qovery => "qovery",
-            Self::Auth0 => "auth0",
-            Self::LoginRadius => "loginradius",
-            Self::Clerk => "clerk",
-            Self::Atlas => "atlas",
-        }
-    }
+providers! {
+    Qovery => qovery,
+    Auth0 => auth0,
+    LoginRadius => loginradius,
+    Clerk => clerk,
+    Atlas => atlas,
 }
 
 impl fmt::Display for ProviderKind {
@@ -217,4 +229,9 @@ pub fn unsupported(provider: ProviderKind, what: impl Into<String>) -> ProviderE
         provider: provider.as_str(),
         what: what.into(),
     }
+}
+
+/// Refuses a resource kind the provider does not manage (each provider's `check_kind`).
+pub fn unsupported_kind(provider: ProviderKind, kind: ResourceKind) -> ProviderError {
+    unsupported(provider, kind.as_str())
 }

@@ -22,13 +22,25 @@ use super::api::{ApiError, ConfigPage, ConnectedOrgConfig, MEDIA_TYPE};
 use super::mapping;
 use crate::core::desired::SecretValue;
 use crate::provider::http::{ClientSettings, HttpClient, Idempotency, Response, path_segment};
-use crate::provider::{ProviderError, ProviderKind};
+use crate::provider::{CredentialValues, ProviderError};
 
 /// A programmatic API key of an Atlas organization.
 #[derive(Clone)]
 pub struct Credentials {
     pub public_key: String,
     pub private_key: SecretValue,
+}
+
+impl Credentials {
+    /// The credentials Secret's keys ([`crate::provider::Descriptor::credential_keys`]).
+    pub const KEYS: &[&str] = &["publicKey", "privateKey"];
+
+    pub fn from_values(values: &CredentialValues) -> Result<Self, ProviderError> {
+        Ok(Self {
+            public_key: values.get("publicKey")?.expose().to_string(),
+            private_key: values.get("privateKey")?,
+        })
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -41,7 +53,7 @@ impl fmt::Debug for Credentials {
 }
 
 /// Client of one federation's connected-org configs.
-pub struct AtlasClient {
+pub struct Client {
     http: HttpClient,
     base_url: String,
     federation_settings_id: String,
@@ -52,9 +64,9 @@ pub struct AtlasClient {
     challenges_seen: AtomicU64,
 }
 
-impl fmt::Debug for AtlasClient {
+impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AtlasClient")
+        f.debug_struct("atlas::Client")
             .field("base_url", &self.base_url)
             .field("federation_settings_id", &self.federation_settings_id)
             .field("credentials", &self.credentials)
@@ -62,7 +74,7 @@ impl fmt::Debug for AtlasClient {
     }
 }
 
-impl AtlasClient {
+impl Client {
     pub fn new(
         settings: ClientSettings,
         federation_settings_id: String,
@@ -70,7 +82,7 @@ impl AtlasClient {
     ) -> Result<Self, ProviderError> {
         let base_url = settings.base_url.clone();
         Ok(Self {
-            http: HttpClient::new(ProviderKind::Atlas, settings)?,
+            http: HttpClient::new(super::KIND, settings)?,
             base_url,
             federation_settings_id,
             credentials,
@@ -169,7 +181,10 @@ impl AtlasClient {
                         }
                         rb
                     },
-                    |resp| self.classify(resp),
+                    |resp| {
+                        self.keep_challenge(resp);
+                        classify(resp)
+                    },
                 )
                 .await;
             match result {
@@ -198,8 +213,8 @@ impl AtlasClient {
         challenge.respond(&ctx).ok().map(|h| h.to_string())
     }
 
-    /// Maps a non-2xx answer to a [`ProviderError`], keeping any new Digest challenge.
-    fn classify(&self, resp: &Response) -> ProviderError {
+    /// Keeps the Digest challenge of a 401, if it brings a new one.
+    fn keep_challenge(&self, resp: &Response) {
         if resp.status == StatusCode::UNAUTHORIZED {
             let challenge = resp
                 .headers
@@ -212,7 +227,6 @@ impl AtlasClient {
                 self.challenges_seen.fetch_add(1, Ordering::SeqCst);
             }
         }
-        classify(resp)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::core::desired::RoleMappingDesired;
 use crate::core::diff::Fields;
 use crate::core::normalize;
 use crate::crd::GroupMapping;
-use crate::provider::{ProviderError, ProviderKind, unsupported};
+use crate::provider::{ProviderError, unsupported};
 
 /// One group with its roles as `(project id, role)`.
 type Group = (String, Vec<(Option<String>, String)>);
@@ -24,10 +24,10 @@ pub const POST_AUTH_ROLE_GRANTS: &str = "atlas.postAuthRoleGrants";
 /// Refuses what a connected org config cannot hold.
 pub fn check_supported(desired: &RoleMappingDesired) -> Result<(), ProviderError> {
     if desired.default_role.is_some() {
-        return Err(unsupported(ProviderKind::Atlas, "spec.defaultRole"));
+        return Err(unsupported(super::KIND, "spec.defaultRole"));
     }
     if desired.enforce_group_sync.is_some() {
-        return Err(unsupported(ProviderKind::Atlas, "spec.enforceGroupSync"));
+        return Err(unsupported(super::KIND, "spec.enforceGroupSync"));
     }
     if desired
         .mappings
@@ -36,7 +36,7 @@ pub fn check_supported(desired: &RoleMappingDesired) -> Result<(), ProviderError
     {
         // Atlas matches groups by name only.
         return Err(unsupported(
-            ProviderKind::Atlas,
+            super::KIND,
             "spec.mappings[].externalGroupId",
         ));
     }

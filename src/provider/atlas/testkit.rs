@@ -92,7 +92,7 @@ pub fn org_id(n: usize) -> String {
 #[async_trait]
 impl Target for AtlasTarget {
     fn provider(&self) -> ProviderKind {
-        ProviderKind::Atlas
+        super::KIND
     }
 
     fn client(&self) -> DynProvider {

@@ -12,15 +12,34 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::{
-    Credentials,
     api::{ConnectionProfile, ConnectionProfileList, ErrorBody, OAuthError, TokenResponse},
     mapping,
 };
 use crate::core::desired::SecretValue;
 use crate::provider::{
-    ProviderError, ProviderKind,
+    CredentialValues, ProviderError,
     http::{ClientSettings, HttpClient, Idempotency, Response},
 };
+
+/// A machine-to-machine application's credentials.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub client_id: String,
+    /// Redacted in Debug output.
+    pub client_secret: SecretValue,
+}
+
+impl Credentials {
+    /// The credentials Secret's keys ([`crate::provider::Descriptor::credential_keys`]).
+    pub const KEYS: &[&str] = &["clientId", "clientSecret"];
+
+    pub fn from_values(values: &CredentialValues) -> Result<Self, ProviderError> {
+        Ok(Self {
+            client_id: values.get("clientId")?.expose().to_string(),
+            client_secret: values.get("clientSecret")?,
+        })
+    }
+}
 
 /// A management API access token and when to stop using it.
 struct CachedToken {
@@ -76,7 +95,7 @@ impl Client {
         })?;
         let base_url = settings.base_url.clone();
         Ok(Self {
-            http: HttpClient::new(ProviderKind::Auth0, settings)?,
+            http: HttpClient::new(super::KIND, settings)?,
             domain,
             credentials,
             base_url,

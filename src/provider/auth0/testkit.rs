@@ -70,7 +70,7 @@ pub async fn start() -> Auth0Target {
 #[async_trait]
 impl Target for Auth0Target {
     fn provider(&self) -> ProviderKind {
-        ProviderKind::Auth0
+        super::KIND
     }
 
     fn client(&self) -> DynProvider {

@@ -10,8 +10,34 @@ use super::api::{
 };
 use super::mapping::spec_field;
 use crate::core::desired::SecretValue;
-use crate::provider::ProviderError;
 use crate::provider::http::{HttpClient, Idempotency, Response};
+use crate::provider::{CredentialValues, ProviderError};
+
+/// Credentials of one Clerk instance.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The instance's secret key (`sk_live_...` or `sk_test_...`).
+    pub secret_key: SecretValue,
+}
+
+impl Credentials {
+    /// The credentials Secret's keys ([`crate::provider::Descriptor::credential_keys`]).
+    pub const KEYS: &[&str] = &["secretKey"];
+
+    pub fn from_values(values: &CredentialValues) -> Result<Self, ProviderError> {
+        Ok(Self {
+            secret_key: values.get("secretKey")?,
+        })
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("secret_key", &self.secret_key)
+            .finish()
+    }
+}
 
 /// Path of the collection, below the base URL.
 const COLLECTION: [&str; 2] = ["v1", "enterprise_connections"];
@@ -21,7 +47,7 @@ const COLLECTION: [&str; 2] = ["v1", "enterprise_connections"];
 pub struct Client {
     http: HttpClient,
     base: Url,
-    secret_key: SecretValue,
+    credentials: Credentials,
     api_version: String,
 }
 
@@ -29,7 +55,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("clerk::Client")
             .field("base", &self.base.as_str())
-            .field("secret_key", &self.secret_key)
+            .field("credentials", &self.credentials)
             .field("api_version", &self.api_version)
             .finish()
     }
@@ -39,7 +65,7 @@ impl Client {
     pub fn new(
         http: HttpClient,
         base_url: &str,
-        secret_key: SecretValue,
+        credentials: Credentials,
         api_version: String,
     ) -> Result<Self, ProviderError> {
         let base = Url::parse(base_url)
@@ -52,7 +78,7 @@ impl Client {
         Ok(Self {
             http,
             base,
-            secret_key,
+            credentials,
             api_version,
         })
     }
@@ -71,7 +97,7 @@ impl Client {
     }
 
     fn authed(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        rb.bearer_auth(self.secret_key.expose())
+        rb.bearer_auth(self.credentials.secret_key.expose())
             .header("Clerk-API-Version", &self.api_version)
             .header(reqwest::header::ACCEPT, "application/json")
     }

@@ -11,18 +11,19 @@ pub mod mapping;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-#[cfg(test)]
-mod tests;
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
+
+pub use client::Credentials;
 
 use crate::core::desired::{ConnectionDesired, SecretValue};
 use crate::provider::http::{ClientSettings, HttpClient};
 use crate::provider::{
+    Descriptor, unsupported_kind,
     Capabilities, Desired, Diff, Fields, KindCapabilities, Page, Provider, ProviderError,
-    ProviderKind, Remote, ResourceKind, unsupported,
+    ProviderKind, Remote, ResourceKind,
 };
 
 /// The real service.
@@ -35,20 +36,25 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// largest, as a sweep reads every object.
 pub const DEFAULT_PAGE_SIZE: u32 = MAX_PAGE_SIZE;
 
-/// Credentials of one Clerk instance.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The instance's secret key (`sk_live_...` or `sk_test_...`).
-    pub secret_key: SecretValue,
-}
+const KIND: ProviderKind = ProviderKind::Clerk;
 
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("secret_key", &self.secret_key)
-            .finish()
-    }
-}
+/// What the central code knows about Clerk. The spec names no account: a secret key belongs to
+/// one instance, whose ids are unique across instances.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    kind: KIND,
+    credential_keys: Credentials::KEYS,
+    account_id: |a| a.clerk.as_ref().map(|_| String::new()),
+    needs_account_id: false,
+    set_block: |a, _| a.clerk = Some(crate::crd::ClerkAccount::default()),
+    default_base_url: |_| DEFAULT_BASE_URL.into(),
+    build: |a, values, settings| {
+        let api_version = a.clerk.clone().unwrap_or_default().api_version;
+        let credentials = Credentials::from_values(values)?;
+        Ok(Arc::new(ClerkProvider::new(settings, api_version, credentials)?))
+    },
+    #[cfg(any(test, feature = "testkit"))]
+    conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
+};
 
 /// The Clerk provider client of one instance.
 #[derive(Clone)]
@@ -92,11 +98,13 @@ impl ClerkProvider {
             });
         }
         let base_url = settings.base_url.clone();
-        let http = HttpClient::new(ProviderKind::Clerk, settings)?;
+        let http = HttpClient::new(KIND, settings)?;
         let client = client::Client::new(
             http,
             &base_url,
-            SecretValue::new(key.to_string()),
+            Credentials {
+                secret_key: SecretValue::new(key.to_string()),
+            },
             api_version,
         )?;
         Ok(Self {
@@ -124,21 +132,22 @@ fn is_date(v: &str) -> bool {
 fn connection(desired: &Desired) -> Result<&ConnectionDesired, ProviderError> {
     match desired {
         Desired::Connection(c) => Ok(c),
-        other => Err(unsupported(ProviderKind::Clerk, other.kind().as_str())),
+        other => Err(unsupported_kind(KIND, other.kind())),
     }
 }
 
-fn only_connections(kind: ResourceKind) -> Result<(), ProviderError> {
+/// Refuses the kinds Clerk does not manage.
+fn check_kind(kind: ResourceKind) -> Result<(), ProviderError> {
     match kind {
         ResourceKind::EnterpriseConnection => Ok(()),
-        other => Err(unsupported(ProviderKind::Clerk, other.as_str())),
+        other => Err(unsupported_kind(KIND, other)),
     }
 }
 
 #[async_trait]
 impl Provider for ClerkProvider {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Clerk
+        KIND
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -175,7 +184,7 @@ impl Provider for ClerkProvider {
     }
 
     async fn observe(&self, kind: ResourceKind, id: &str) -> Result<Option<Remote>, ProviderError> {
-        only_connections(kind)?;
+        check_kind(kind)?;
         Ok(self.client.get(id).await?.as_ref().map(mapping::remote))
     }
 
@@ -186,7 +195,7 @@ impl Provider for ClerkProvider {
         kind: ResourceKind,
         name: &str,
     ) -> Result<Option<Remote>, ProviderError> {
-        only_connections(kind)?;
+        check_kind(kind)?;
         let name = name.trim();
         let mut offset = 0u64;
         let mut found: Vec<Remote> = vec![];
@@ -217,7 +226,7 @@ impl Provider for ClerkProvider {
         kind: ResourceKind,
         cursor: Option<String>,
     ) -> Result<Page, ProviderError> {
-        only_connections(kind)?;
+        check_kind(kind)?;
         let offset = match cursor {
             None => 0,
             Some(c) => c
@@ -287,7 +296,10 @@ impl Provider for ClerkProvider {
     }
 
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ProviderError> {
-        only_connections(kind)?;
+        check_kind(kind)?;
         self.client.delete(id).await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -145,7 +145,7 @@ pub fn modified_connection(c: &ConnectionDesired) -> ConnectionDesired {
 #[async_trait]
 impl Target for ClerkTarget {
     fn provider(&self) -> ProviderKind {
-        ProviderKind::Clerk
+        super::KIND
     }
 
     fn client(&self) -> DynProvider {

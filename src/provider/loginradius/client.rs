@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::api::{Connection, ConnectionList, ErrorBody, codes};
 use crate::core::desired::SecretValue;
-use crate::provider::ProviderError;
+use crate::provider::{CredentialValues, ProviderError};
 use crate::provider::http::{HttpClient, Idempotency, Response, path_segment};
 
 /// Path of the documented connection calls (create; update and delete add `/{connId}`).
@@ -68,6 +68,18 @@ pub const API_SECRET_HEADER: &str = "X-LoginRadius-ApiSecret";
 pub struct Credentials {
     pub api_key: SecretValue,
     pub api_secret: SecretValue,
+}
+
+impl Credentials {
+    /// The credentials Secret's keys ([`crate::provider::Descriptor::credential_keys`]).
+    pub const KEYS: &[&str] = &["apiKey", "apiSecret"];
+
+    pub fn from_values(values: &CredentialValues) -> Result<Self, ProviderError> {
+        Ok(Self {
+            api_key: values.get("apiKey")?,
+            api_secret: values.get("apiSecret")?,
+        })
+    }
 }
 
 impl fmt::Debug for Credentials {

@@ -12,7 +12,7 @@ use crate::core::diff::Fields;
 use crate::core::normalize;
 use crate::provider::{Outputs, ProviderError, ProviderKind, Remote, unsupported};
 
-const KIND: ProviderKind = ProviderKind::LoginRadius;
+const KIND: ProviderKind = super::KIND;
 
 /// Refuses what a LoginRadius connection cannot hold, naming the spec field.
 pub fn check_connection(c: &ConnectionDesired, org_id: &str) -> Result<(), ProviderError> {

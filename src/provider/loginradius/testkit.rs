@@ -102,7 +102,7 @@ fn mapping_of(group: &str, role: &str) -> GroupMapping {
 #[async_trait]
 impl Target for LoginRadiusTarget {
     fn provider(&self) -> ProviderKind {
-        ProviderKind::LoginRadius
+        super::KIND
     }
 
     fn client(&self) -> DynProvider {

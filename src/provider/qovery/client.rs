@@ -10,9 +10,26 @@ use reqwest::{
 use super::api::{EnterpriseConnectionDto, EnterpriseConnectionResponseList, ErrorBody};
 use crate::core::desired::SecretValue;
 use crate::provider::{
-    ProviderError, ProviderKind,
+    CredentialValues, ProviderError,
     http::{ClientSettings, HttpClient, Idempotency, Response, path_segment, retry_after},
 };
+
+/// An organization API token (sent as `Authorization: Token <token>`).
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub token: SecretValue,
+}
+
+impl Credentials {
+    /// The credentials Secret's keys ([`crate::provider::Descriptor::credential_keys`]).
+    pub const KEYS: &[&str] = &["token"];
+
+    pub fn from_values(values: &CredentialValues) -> Result<Self, ProviderError> {
+        Ok(Self {
+            token: values.get("token")?,
+        })
+    }
+}
 
 /// Longest provider message kept in an error (bodies are not ours to trust in size).
 const MAX_MESSAGE: usize = 300;
@@ -24,8 +41,8 @@ pub struct Client {
     organization_id: String,
     /// `Token <api-token>`, marked sensitive so that reqwest never prints it.
     auth: HeaderValue,
-    /// Kept only to scrub it from provider messages.
-    token: SecretValue,
+    /// Kept only to scrub the token from provider messages.
+    credentials: Credentials,
 }
 
 impl fmt::Debug for Client {
@@ -41,24 +58,24 @@ impl Client {
     pub fn new(
         settings: ClientSettings,
         organization_id: String,
-        token: SecretValue,
+        credentials: Credentials,
     ) -> Result<Self, ProviderError> {
         if organization_id.trim().is_empty() {
             return Err(ProviderError::invalid("Qovery organization id is empty"));
         }
         // Never echo the value: a header error would otherwise quote it.
         let mut auth =
-            HeaderValue::from_str(&format!("Token {}", token.expose())).map_err(|_| {
+            HeaderValue::from_str(&format!("Token {}", credentials.token.expose())).map_err(|_| {
                 ProviderError::invalid(
                     "Qovery API token contains characters not allowed in a header",
                 )
             })?;
         auth.set_sensitive(true);
         Ok(Self {
-            http: HttpClient::new(ProviderKind::Qovery, settings)?,
+            http: HttpClient::new(super::KIND, settings)?,
             organization_id,
             auth,
-            token,
+            credentials,
         })
     }
 
@@ -84,51 +101,6 @@ impl Client {
         Ok(format!("{}/{}", self.list_path(), path_segment(name)))
     }
 
-    /// Maps a non-2xx answer to [`ProviderError`], with the provider's message and no secret.
-    fn classify(&self, resp: &Response) -> ProviderError {
-        let body: ErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
-        let mut message = body
-            .message
-            .filter(|m| !m.trim().is_empty())
-            .or(body.error)
-            .unwrap_or_else(|| {
-                resp.status
-                    .canonical_reason()
-                    .unwrap_or("unexpected status")
-                    .to_string()
-            });
-        let secret = self.token.expose();
-        if !secret.is_empty() && message.contains(secret) {
-            message = message.replace(secret, "<redacted>");
-        }
-        if message.len() > MAX_MESSAGE {
-            let cut = (0..=MAX_MESSAGE)
-                .rev()
-                .find(|i| message.is_char_boundary(*i))
-                .unwrap_or(0);
-            message.truncate(cut);
-        }
-        let status = resp.status;
-        match status {
-            StatusCode::UNAUTHORIZED => ProviderError::Unauthenticated(message),
-            StatusCode::FORBIDDEN => ProviderError::PermissionDenied(message),
-            StatusCode::NOT_FOUND => ProviderError::NotFound(message),
-            StatusCode::CONFLICT => ProviderError::Conflict(message),
-            StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
-                retry_after: retry_after(&resp.headers)
-                    .unwrap_or(std::time::Duration::from_secs(1)),
-            },
-            s if s.is_server_error() => {
-                ProviderError::Unavailable(format!("{} {message}", s.as_u16()))
-            }
-            // 400, 422 and anything else the API should not answer: the request was refused as is.
-            _ => ProviderError::Invalid {
-                message,
-                field: None,
-            },
-        }
-    }
-
     /// `GET /organization/{organizationId}/enterpriseconnection`: every connection, in one answer.
     pub async fn list(&self) -> Result<Vec<EnterpriseConnectionDto>, ProviderError> {
         let url = self.http.url(&self.list_path());
@@ -138,7 +110,7 @@ impl Client {
                 "list",
                 Idempotency::Idempotent,
                 |c| c.get(&url).header(AUTHORIZATION, self.auth.clone()),
-                |r| self.classify(r),
+                |r| classify(r, &self.credentials),
             )
             .await?;
         Ok(resp.json::<EnterpriseConnectionResponseList>()?.results)
@@ -153,7 +125,7 @@ impl Client {
                 "get",
                 Idempotency::Idempotent,
                 |c| c.get(&url).header(AUTHORIZATION, self.auth.clone()),
-                |r| self.classify(r),
+                |r| classify(r, &self.credentials),
             )
             .await;
         match result {
@@ -179,10 +151,55 @@ impl Client {
                         .header(AUTHORIZATION, self.auth.clone())
                         .json(dto)
                 },
-                |r| self.classify(r),
+                |r| classify(r, &self.credentials),
             )
             .await?;
         resp.json()
+    }
+}
+
+/// Maps a non-2xx answer to [`ProviderError`], with the provider's message and no secret.
+pub fn classify(resp: &Response, credentials: &Credentials) -> ProviderError {
+    let body: ErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
+    let mut message = body
+        .message
+        .filter(|m| !m.trim().is_empty())
+        .or(body.error)
+        .unwrap_or_else(|| {
+            resp.status
+                .canonical_reason()
+                .unwrap_or("unexpected status")
+                .to_string()
+        });
+    let secret = credentials.token.expose();
+    if !secret.is_empty() && message.contains(secret) {
+        message = message.replace(secret, "<redacted>");
+    }
+    if message.len() > MAX_MESSAGE {
+        let cut = (0..=MAX_MESSAGE)
+            .rev()
+            .find(|i| message.is_char_boundary(*i))
+            .unwrap_or(0);
+        message.truncate(cut);
+    }
+    let status = resp.status;
+    match status {
+        StatusCode::UNAUTHORIZED => ProviderError::Unauthenticated(message),
+        StatusCode::FORBIDDEN => ProviderError::PermissionDenied(message),
+        StatusCode::NOT_FOUND => ProviderError::NotFound(message),
+        StatusCode::CONFLICT => ProviderError::Conflict(message),
+        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
+            retry_after: retry_after(&resp.headers)
+                .unwrap_or(std::time::Duration::from_secs(1)),
+        },
+        s if s.is_server_error() => {
+            ProviderError::Unavailable(format!("{} {message}", s.as_u16()))
+        }
+        // 400, 422 and anything else the API should not answer: the request was refused as is.
+        _ => ProviderError::Invalid {
+            message,
+            field: None,
+        },
     }
 }
 

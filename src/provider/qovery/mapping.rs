@@ -12,7 +12,7 @@ use super::api::EnterpriseConnectionDto;
 use crate::core::desired::{ConnectionDesired, Protocol, RoleMappingDesired};
 use crate::core::diff::Fields;
 use crate::crd::GroupMapping;
-use crate::provider::{Outputs, ProviderError, ProviderKind, Remote, unsupported};
+use crate::provider::{Outputs, ProviderError, Remote, unsupported};
 
 /// Spec path of the default role.
 pub const DEFAULT_ROLE: &str = "defaultRole";
@@ -42,7 +42,7 @@ pub fn role(r: &str) -> String {
 }
 
 fn refuse(what: impl Into<String>) -> ProviderError {
-    unsupported(ProviderKind::Qovery, what)
+    unsupported(super::KIND, what)
 }
 
 /// Validates a connection spec: only `name` (the adoption key) and `saml: {}` are accepted, since

@@ -14,24 +14,41 @@ pub mod mapping;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
 
-use crate::core::desired::SecretValue;
+pub use client::Credentials;
+
 use crate::provider::{
-    Capabilities, Desired, Diff, Fields, KindCapabilities, Page, Provider, ProviderError,
-    ProviderKind, Remote, ResourceKind, http::ClientSettings, unsupported,
+    Capabilities, Descriptor, Desired, Diff, Fields,
+    KindCapabilities, Page, Provider, ProviderError, ProviderKind, Remote, ResourceKind,
+    http::ClientSettings, unsupported, unsupported_kind,
 };
 
 /// The real service.
 pub const DEFAULT_BASE_URL: &str = "https://api.qovery.com";
 
-/// An organization API token (sent as `Authorization: Token <token>`).
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    pub token: SecretValue,
-}
+const KIND: ProviderKind = ProviderKind::Qovery;
+
+/// What the central code knows about Qovery.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    kind: KIND,
+    credential_keys: Credentials::KEYS,
+    account_id: |a| a.qovery.as_ref().map(|q| q.organization_id.to_ascii_lowercase()),
+    needs_account_id: true,
+    set_block: |a, organization_id| {
+        a.qovery = Some(crate::crd::QoveryAccount { organization_id })
+    },
+    default_base_url: |_| DEFAULT_BASE_URL.into(),
+    build: |a, values, settings| {
+        let organization_id = a.qovery.clone().unwrap_or_default().organization_id;
+        let credentials = Credentials::from_values(values)?;
+        Ok(Arc::new(QoveryProvider::new(settings, organization_id, credentials)?))
+    },
+    #[cfg(any(test, feature = "testkit"))]
+    conformance: || Box::pin(async { Box::new(testkit::start().await) as _ }),
+};
 
 /// Qovery client of one organization.
 pub struct QoveryProvider {
@@ -53,7 +70,7 @@ impl QoveryProvider {
         credentials: Credentials,
     ) -> Result<Self, ProviderError> {
         Ok(Self {
-            client: client::Client::new(settings, organization_id, credentials.token)?,
+            client: client::Client::new(settings, organization_id, credentials)?,
         })
     }
 
@@ -64,19 +81,23 @@ impl QoveryProvider {
         match kind {
             ResourceKind::EnterpriseConnection => Ok(mapping::remote_connection(dto)),
             ResourceKind::OrgRoleMapping => Ok(mapping::remote_mapping(dto)),
-            ResourceKind::ConnectionProfile => Err(kind_unsupported(kind)),
+            ResourceKind::ConnectionProfile => Err(unsupported_kind(KIND, kind)),
         }
     }
 }
 
-fn kind_unsupported(kind: ResourceKind) -> ProviderError {
-    unsupported(ProviderKind::Qovery, format!("kind {kind}"))
+/// Refuses the kinds Qovery does not manage.
+fn check_kind(kind: ResourceKind) -> Result<(), ProviderError> {
+    match kind {
+        ResourceKind::EnterpriseConnection | ResourceKind::OrgRoleMapping => Ok(()),
+        ResourceKind::ConnectionProfile => Err(unsupported_kind(KIND, kind)),
+    }
 }
 
 #[async_trait]
 impl Provider for QoveryProvider {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Qovery
+        KIND
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -104,7 +125,7 @@ impl Provider for QoveryProvider {
         match desired {
             Desired::Connection(c) => mapping::connection_fields(c),
             Desired::RoleMapping(m) => mapping::mapping_fields(m),
-            Desired::Profile(_) => Err(kind_unsupported(ResourceKind::ConnectionProfile)),
+            Desired::Profile(_) => Err(unsupported_kind(KIND, ResourceKind::ConnectionProfile)),
         }
     }
 
@@ -129,9 +150,7 @@ impl Provider for QoveryProvider {
     }
 
     async fn observe(&self, kind: ResourceKind, id: &str) -> Result<Option<Remote>, ProviderError> {
-        if kind == ResourceKind::ConnectionProfile {
-            return Err(kind_unsupported(kind));
-        }
+        check_kind(kind)?;
         match self.client.get(id).await? {
             Some(dto) => Ok(Some(Self::remote(kind, &dto)?)),
             None => Ok(None),
@@ -156,9 +175,7 @@ impl Provider for QoveryProvider {
         kind: ResourceKind,
         _cursor: Option<String>,
     ) -> Result<Page, ProviderError> {
-        if kind == ResourceKind::ConnectionProfile {
-            return Err(kind_unsupported(kind));
-        }
+        check_kind(kind)?;
         let items = self
             .client
             .list()
@@ -172,7 +189,7 @@ impl Provider for QoveryProvider {
 
     async fn create(&self, desired: &Desired) -> Result<Remote, ProviderError> {
         Err(unsupported(
-            ProviderKind::Qovery,
+            KIND,
             match desired.kind() {
                 ResourceKind::EnterpriseConnection => {
                     "creating an EnterpriseConnection (Qovery sets connections up itself; adopt an existing one by name)"
@@ -198,7 +215,7 @@ impl Provider for QoveryProvider {
                 // The kind owns no DTO field, so there is never anything to send.
                 match diff.paths.first() {
                     None => Ok(observed.clone()),
-                    Some(path) => Err(unsupported(ProviderKind::Qovery, format!("spec.{path}"))),
+                    Some(path) => Err(unsupported(KIND, format!("spec.{path}"))),
                 }
             }
             Desired::RoleMapping(m) => {
@@ -213,7 +230,7 @@ impl Provider for QoveryProvider {
                 let saved = self.client.put(&dto).await?;
                 Ok(mapping::remote_mapping(&saved))
             }
-            Desired::Profile(_) => Err(kind_unsupported(ResourceKind::ConnectionProfile)),
+            Desired::Profile(_) => Err(unsupported_kind(KIND, ResourceKind::ConnectionProfile)),
         }
     }
 
@@ -232,10 +249,10 @@ impl Provider for QoveryProvider {
                 }
             }
             ResourceKind::EnterpriseConnection => Err(unsupported(
-                ProviderKind::Qovery,
+                KIND,
                 "deleting an EnterpriseConnection (Qovery's API has no delete; use deletionPolicy Orphan)",
             )),
-            ResourceKind::ConnectionProfile => Err(kind_unsupported(kind)),
+            ResourceKind::ConnectionProfile => Err(unsupported_kind(KIND, kind)),
         }
     }
 }

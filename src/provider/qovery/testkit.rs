@@ -89,7 +89,7 @@ fn group(name: &str, roles: &[&str]) -> GroupMapping {
 #[async_trait]
 impl Target for QoveryTarget {
     fn provider(&self) -> ProviderKind {
-        ProviderKind::Qovery
+        super::KIND
     }
 
     fn client(&self) -> DynProvider {
