@@ -38,7 +38,7 @@ use crate::{
     provider::{ErrorClass, ProviderError, Remote},
 };
 
-/// A named point where the fault suite (tests/e2e/faults.rs) makes the operator process exit at
+/// A named point where the fault suite (tests/e2e/faults/) makes the operator process exit at
 /// once, as a crash or an OOM kill would: `FAILPOINTS=<name>=return`. Compiled to nothing
 /// without the `failpoints` feature (the release build).
 macro_rules! crash_point {
