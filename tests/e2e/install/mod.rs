@@ -307,6 +307,63 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+fn api_for(client: &Client, doc: &Value, ns: &str) -> (Api<DynamicObject>, String) {
+    let (group, version) = doc["apiVersion"]
+        .as_str()
+        .unwrap()
+        .split_once('/')
+        .unwrap_or(("", "v1"));
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        group,
+        version,
+        doc["kind"].as_str().unwrap(),
+    ));
+    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+    let api = if doc["kind"] == "ClusterProviderConfig" {
+        Api::all_with(client.clone(), &ar)
+    } else {
+        Api::namespaced_with(client.clone(), ns, &ar)
+    };
+    (api, name)
+}
+
+fn ready_now(obj: &Value) -> bool {
+    let observed = &obj["status"]["observedGeneration"];
+    obj["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        && !observed.is_null()
+        && *observed == obj["metadata"]["generation"]
+}
+
+/// Waits until `pred` holds for the object `doc` names; returns it as JSON.
+async fn wait_obj(
+    client: &Client,
+    doc: &Value,
+    ns: &str,
+    what: &str,
+    op: &OperatorProcess,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let (api, name) = api_for(client, doc, ns);
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        let obj = serde_json::to_value(api.get(&name).await.unwrap()).unwrap();
+        if pred(&obj) {
+            return obj;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "{} {name} not {what}: {obj:#}\n--- operator log:\n{}",
+                doc["kind"],
+                op.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
 /// kstatus (sigs.k8s.io/cli-utils, what Flux's health checks use) of one object.
 fn kstatus(obj: &Value) -> (Option<i32>, Value) {
     let out = run(

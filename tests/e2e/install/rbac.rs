@@ -7,63 +7,6 @@ fn is_forbidden<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> bool {
     matches!(r, Err(kube::Error::Api(e)) if e.code == 403)
 }
 
-fn api_for(client: &Client, doc: &Value, ns: &str) -> (Api<DynamicObject>, String) {
-    let (group, version) = doc["apiVersion"]
-        .as_str()
-        .unwrap()
-        .split_once('/')
-        .unwrap_or(("", "v1"));
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        group,
-        version,
-        doc["kind"].as_str().unwrap(),
-    ));
-    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
-    let api = if doc["kind"] == "ClusterProviderConfig" {
-        Api::all_with(client.clone(), &ar)
-    } else {
-        Api::namespaced_with(client.clone(), ns, &ar)
-    };
-    (api, name)
-}
-
-fn ready_now(obj: &Value) -> bool {
-    let observed = &obj["status"]["observedGeneration"];
-    obj["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        && !observed.is_null()
-        && *observed == obj["metadata"]["generation"]
-}
-
-/// Waits until `pred` holds for the object `doc` names; returns it as JSON.
-async fn wait_obj(
-    client: &Client,
-    doc: &Value,
-    ns: &str,
-    what: &str,
-    op: &OperatorProcess,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let (api, name) = api_for(client, doc, ns);
-    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    loop {
-        let obj = serde_json::to_value(api.get(&name).await.unwrap()).unwrap();
-        if pred(&obj) {
-            return obj;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!(
-                "{} {name} not {what}: {obj:#}\n--- operator log:\n{}",
-                doc["kind"],
-                op.log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 /// The chart installed namespace-scoped; the operator binary runs with the chart's ServiceAccount
 /// token and the chart's arguments, reconciles every example to Ready (the RBAC is enough), and
 /// that identity can do nothing else (the RBAC is tight). Also: kstatus and the Argo CD health
