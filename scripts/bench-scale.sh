@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-scale.sh: the scale benchmark's big runs (benches/scale.rs), each on a fresh control plane,
+# bench-scale.sh: the scale benchmark's big runs (benches/scale/), each on a fresh control plane,
 # one after the other (never two at once: the figures are only comparable on an idle machine).
 #   scripts/bench-scale.sh                  # N=10000 production (1 and 20 namespaces), N=1000 development
 #   SCALE_N=2000 DEV_N=500 scripts/bench-scale.sh

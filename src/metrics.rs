@@ -3,7 +3,7 @@
 //!
 //! The chart's Grafana dashboard (`charts/ssoperator/dashboards/ssoperator.json`) and
 //! PrometheusRule (`charts/ssoperator/templates/prometheusrule.yaml`) use these names; an e2e test
-//! (`tests/e2e/monitoring.rs`) checks that every metric they name is exposed.
+//! (`tests/e2e/monitoring/`) checks that every metric they name is exposed.
 
 use std::{
     collections::BTreeMap,

@@ -114,16 +114,7 @@ async fn clerk_setup(
     clerk: &ClerkEmulator,
 ) -> ssoperator_emulators::Running {
     let run = serve(clerk.router()).await;
-    secret(client, ns, "clerk-creds", &[("secretKey", "sk_test_certs")]).await;
-    provider_config(
-        client,
-        ns,
-        "clerk",
-        json!({"clerk": {}}),
-        "clerk-creds",
-        &run.url(),
-    )
-    .await;
+    clerk_account(client, ns, &run.url(), "sk_test_certs").await;
     run
 }
 
@@ -419,22 +410,7 @@ async fn the_certificate_loginradius_fetched_from_the_metadata_url_is_reported_a
     let (client, ns) = setup().await;
     let lr = LoginRadiusEmulator::new("lr-key", "lr-secret", ORG);
     let run = serve(lr.router()).await;
-    secret(
-        &client,
-        &ns,
-        "lr-creds",
-        &[("apiKey", "lr-key"), ("apiSecret", "lr-secret")],
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "lr",
-        json!({"loginradius": {"organizationId": ORG}}),
-        "lr-creds",
-        &run.url(),
-    )
-    .await;
+    loginradius_account(&client, &ns, &run.url(), ORG, ("lr-key", "lr-secret")).await;
     let op = Operator::start(&client, &ns);
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "lr-sso"},

@@ -11,9 +11,9 @@ use kube::{
 };
 use serde_json::json;
 use ssoperator::crd::{EnterpriseConnection, ProviderConfig};
-use ssoperator_emulators::demo::{self, DemoEmulators};
+use ssoperator_emulators::demo::DemoEmulators;
 
-use crate::operator::{Operator, apply, provider_config, ready, secret, setup, wait_for};
+use crate::operator::{Operator, apply, demo_account, ready, setup, wait_for};
 
 async fn connection(client: &Client, ns: &str, name: &str, policy: &str) {
     apply(client, ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
@@ -36,25 +36,10 @@ async fn one_file_deleted_at_once_leaves_nothing_behind() {
     let (client, ns) = setup().await;
     let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
     let op = Operator::start_with(&client, &ns, |c| {
-        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.rs.
+        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.
         c.lockout_guards = false;
     });
-    secret(
-        &client,
-        &ns,
-        "creds",
-        &[("secretKey", demo::CLERK_SECRET_KEY)],
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "clerk",
-        json!({"clerk": {}}),
-        "creds",
-        &e.endpoints()["clerk"],
-    )
-    .await;
+    demo_account(&client, &ns, "clerk", &e, "clerk").await;
     for name in ["del-a", "del-b", "del-c"] {
         connection(&client, &ns, name, "Delete").await;
     }
@@ -141,7 +126,7 @@ async fn every_example_deleted_in_one_command() {
         }
     }
     let _op = Operator::start_with(&client, &ns, |c| {
-        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.rs.
+        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.
         c.lockout_guards = false;
     });
     for doc in &docs {

@@ -5,11 +5,11 @@ use std::path::Path;
 use kube::{Api, api::DeleteParams};
 use serde_json::{Value, json};
 use ssoperator::crd::{
-    ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping, ProviderConfig,
+    ClusterProviderConfig, ConnectionProfile, EnterpriseConnection, OrgRoleMapping,
 };
 use ssoperator_emulators::demo::{self, DemoEmulators};
 
-use crate::operator::{Operator, apply, assert_quiet, pc_ready, ready, setup, wait_for};
+use crate::operator::{Operator, apply, assert_quiet, provider_ready, ready, setup, wait_for};
 
 /// The examples, pointed at `emulators`, with the cluster-scoped ClusterProviderConfig renamed
 /// for this run and reading its Secret from `ns`.
@@ -58,10 +58,7 @@ async fn every_example_reconciles_to_ready_against_the_demo_emulators() {
     }
 
     for name in names_of(&docs, "ProviderConfig") {
-        wait_for::<ProviderConfig>(&client, &ns, name, "Ready", |pc| {
-            pc_ready(pc).is_some_and(|(s, _)| s == "True")
-        })
-        .await;
+        provider_ready(&client, &ns, name).await;
     }
     let cpcs: Api<ClusterProviderConfig> = Api::all(client.clone());
     for name in names_of(&docs, "ClusterProviderConfig") {

@@ -5,15 +5,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use ssoperator::{
-    crd::{ConnectionProfile, ProviderConfig},
-    metrics::sum_samples,
-};
+use ssoperator::{crd::ConnectionProfile, metrics::sum_samples};
 use ssoperator_emulators::auth0::wire as auth0_api;
-use ssoperator_emulators::demo::{self, DemoEmulators};
+use ssoperator_emulators::demo::DemoEmulators;
 
 use crate::operator::{
-    Operator, apply, pc_ready, provider_config, reason, secret, setup, wait_for,
+    Operator, apply, demo_account, pc_ready, provider_ready, reason, setup, wait_for,
 };
 
 const RESOURCES: usize = 20;
@@ -27,31 +24,10 @@ async fn a_read_only_key_makes_no_loop_and_keeps_the_provider_config_ready() {
     let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
     e.auth0.set_scopes(&["read:connection_profiles"]);
     let op = Operator::start_with(&client, &ns, |c| c.resync = RESYNC);
-    secret(
-        &client,
-        &ns,
-        "creds",
-        &[
-            ("clientId", demo::AUTH0_CLIENT_ID),
-            ("clientSecret", demo::AUTH0_CLIENT_SECRET),
-        ],
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "auth0",
-        json!({"auth0": {"domain": demo::AUTH0_DOMAIN}}),
-        "creds",
-        &e.endpoints()["auth0"],
-    )
-    .await;
+    demo_account(&client, &ns, "auth0", &e, "auth0").await;
     // Ready first: its first Ready rightly wakes the resources that use it, which would count
     // twice here for resources that had already tried.
-    wait_for::<ProviderConfig>(&client, &ns, "auth0", "Ready", |pc| {
-        pc_ready(pc).is_some_and(|(s, _)| s == "True")
-    })
-    .await;
+    provider_ready(&client, &ns, "auth0").await;
     for i in 0..RESOURCES {
         let id = format!("cop_readonly{i:04}");
         e.auth0.insert_profile(
@@ -108,10 +84,7 @@ async fn a_read_only_key_makes_no_loop_and_keeps_the_provider_config_ready() {
         checks >= 10,
         "only {checks} credential checks in the window"
     );
-    let pc = wait_for::<ProviderConfig>(&client, &ns, "auth0", "Ready", |pc| {
-        pc_ready(pc).is_some_and(|(s, _)| s == "True")
-    })
-    .await;
+    let pc = provider_ready(&client, &ns, "auth0").await;
     let ready = pc_ready(&pc);
     assert_eq!(ready.map(|(s, _)| s), Some("True".to_string()));
 }

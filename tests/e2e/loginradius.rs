@@ -20,20 +20,12 @@ async fn setup_lr() -> (
     let (client, ns) = setup().await;
     let emu = LoginRadiusEmulator::new("demo-api-key", "demo-api-secret", ORG);
     let running = serve(emu.router()).await;
-    secret(
+    loginradius_account(
         &client,
         &ns,
-        "lr-creds",
-        &[("apiKey", "demo-api-key"), ("apiSecret", "demo-api-secret")],
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "lr",
-        json!({"loginradius": {"organizationId": ORG}}),
-        "lr-creds",
         &running.url(),
+        ORG,
+        ("demo-api-key", "demo-api-secret"),
     )
     .await;
     (client, ns, emu, running)
@@ -53,7 +45,7 @@ async fn loginradius_create_update_roles_and_delete() {
     let (client, ns, emu, _running) = setup_lr().await;
     let core = emu.core();
     let _op = Operator::start_with(&client, &ns, |c| {
-        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.rs.
+        // Deletion mechanics under test; the lockout guard's refusal of such a delete is tested in safety.
         c.lockout_guards = false;
     });
     apply(

@@ -15,7 +15,10 @@ use ssoperator::{
     crd::{ConnectionProfile, EnterpriseConnection, ManagedStatus, OrgRoleMapping, ProviderConfig},
     metrics::{Metrics, sum_samples},
 };
-use ssoperator_emulators::{self as emulator, Running};
+use ssoperator_emulators::{
+    self as emulator, Running,
+    demo::{self, DemoEmulators},
+};
 use tokio::sync::oneshot;
 
 use crate::support;
@@ -170,6 +173,154 @@ pub async fn provider_config(
     let (k, v) = block.as_object().unwrap().iter().next().unwrap();
     spec[k] = v.clone();
     apply(client, ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "ProviderConfig", "metadata": {"name": name}, "spec": spec})).await;
+}
+
+/// A provider account: the credentials Secret `secret` holding `creds`, then the ProviderConfig
+/// `name` (its provider `block`, e.g. `{"clerk": {}}`) that uses it at `endpoint`.
+pub async fn provider_account(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    block: Value,
+    endpoint: &str,
+    secret_name: &str,
+    creds: &[(&str, &str)],
+) {
+    secret(client, ns, secret_name, creds).await;
+    provider_config(client, ns, name, block, secret_name, endpoint).await;
+}
+
+// Accounts under the usual names: the ProviderConfig "clerk", "lr", "auth0", "atlas" or
+// "qovery", and its credentials Secret "<name>-creds".
+
+pub async fn clerk_account(client: &Client, ns: &str, endpoint: &str, secret_key: &str) {
+    let creds = [("secretKey", secret_key)];
+    let block = json!({"clerk": {}});
+    provider_account(client, ns, "clerk", block, endpoint, "clerk-creds", &creds).await;
+}
+
+pub async fn loginradius_account(
+    client: &Client,
+    ns: &str,
+    endpoint: &str,
+    organization_id: &str,
+    (api_key, api_secret): (&str, &str),
+) {
+    let creds = [("apiKey", api_key), ("apiSecret", api_secret)];
+    let block = json!({"loginradius": {"organizationId": organization_id}});
+    provider_account(client, ns, "lr", block, endpoint, "lr-creds", &creds).await;
+}
+
+pub async fn auth0_account(
+    client: &Client,
+    ns: &str,
+    endpoint: &str,
+    domain: &str,
+    (client_id, client_secret): (&str, &str),
+) {
+    let creds = [("clientId", client_id), ("clientSecret", client_secret)];
+    let block = json!({"auth0": {"domain": domain}});
+    provider_account(client, ns, "auth0", block, endpoint, "auth0-creds", &creds).await;
+}
+
+pub async fn atlas_account(
+    client: &Client,
+    ns: &str,
+    endpoint: &str,
+    federation_settings_id: &str,
+    (public_key, private_key): (&str, &str),
+) {
+    let creds = [("publicKey", public_key), ("privateKey", private_key)];
+    let block = json!({"atlas": {"federationSettingsId": federation_settings_id}});
+    provider_account(client, ns, "atlas", block, endpoint, "atlas-creds", &creds).await;
+}
+
+pub async fn qovery_account(
+    client: &Client,
+    ns: &str,
+    endpoint: &str,
+    organization_id: &str,
+    token: &str,
+) {
+    let creds = [("token", token)];
+    let block = json!({"qovery": {"organizationId": organization_id}});
+    provider_account(
+        client,
+        ns,
+        "qovery",
+        block,
+        endpoint,
+        "qovery-creds",
+        &creds,
+    )
+    .await;
+}
+
+/// The demo account of `provider` (one of `demo::PROVIDERS`): its ProviderConfig block and the
+/// credentials its emulator in `DemoEmulators` accepts.
+pub fn demo_credentials(provider: &str) -> (Value, Vec<(&'static str, &'static str)>) {
+    match provider {
+        "clerk" => (
+            json!({"clerk": {}}),
+            vec![("secretKey", demo::CLERK_SECRET_KEY)],
+        ),
+        "loginradius" => (
+            json!({"loginradius": {"organizationId": demo::LOGINRADIUS_ORG}}),
+            vec![
+                ("apiKey", demo::LOGINRADIUS_API_KEY),
+                ("apiSecret", demo::LOGINRADIUS_API_SECRET),
+            ],
+        ),
+        "auth0" => (
+            json!({"auth0": {"domain": demo::AUTH0_DOMAIN}}),
+            vec![
+                ("clientId", demo::AUTH0_CLIENT_ID),
+                ("clientSecret", demo::AUTH0_CLIENT_SECRET),
+            ],
+        ),
+        "qovery" => (
+            json!({"qovery": {"organizationId": demo::QOVERY_ORG}}),
+            vec![("token", demo::QOVERY_TOKEN)],
+        ),
+        "atlas" => (
+            json!({"atlas": {"federationSettingsId": demo::ATLAS_FEDERATION}}),
+            vec![
+                ("publicKey", demo::ATLAS_PUBLIC_KEY),
+                ("privateKey", demo::ATLAS_PRIVATE_KEY),
+            ],
+        ),
+        other => panic!("no demo account for {other}"),
+    }
+}
+
+/// `provider_account` with the demo account of `provider` at its emulator in `e`; the Secret is
+/// `creds`.
+pub async fn demo_account(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    e: &DemoEmulators,
+    provider: &str,
+) {
+    let (block, creds) = demo_credentials(provider);
+    provider_account(
+        client,
+        ns,
+        name,
+        block,
+        &e.endpoints()[provider],
+        "creds",
+        &creds,
+    )
+    .await;
+}
+
+/// Waits until the ProviderConfig `name` is Ready=True.
+pub async fn provider_ready(client: &Client, ns: &str, name: &str) -> ProviderConfig {
+    wait_for::<ProviderConfig>(client, ns, name, "Ready", |pc| {
+        pc_ready(pc).is_some_and(|(status, _)| status == "True")
+    })
+    .await
 }
 
 /// Waits until `pred` holds for the named object, failing with its last state after the timeout.

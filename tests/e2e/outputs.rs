@@ -51,38 +51,8 @@ async fn outputs_are_kept_in_an_owned_configmap_or_secret() {
     let lr = LoginRadiusEmulator::new("lr-key", "lr-secret", LR_ORG);
     let (clerk_run, lr_run) = (serve(clerk.router()).await, serve(lr.router()).await);
     let op = Operator::start(&client, &ns);
-    secret(
-        &client,
-        &ns,
-        "clerk-creds",
-        &[("secretKey", "sk_test_outputs")],
-    )
-    .await;
-    secret(
-        &client,
-        &ns,
-        "lr-creds",
-        &[("apiKey", "lr-key"), ("apiSecret", "lr-secret")],
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "clerk",
-        json!({"clerk": {}}),
-        "clerk-creds",
-        &clerk_run.url(),
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "lr",
-        json!({"loginradius": {"organizationId": LR_ORG}}),
-        "lr-creds",
-        &lr_run.url(),
-    )
-    .await;
+    clerk_account(&client, &ns, &clerk_run.url(), "sk_test_outputs").await;
+    loginradius_account(&client, &ns, &lr_run.url(), LR_ORG, ("lr-key", "lr-secret")).await;
 
     // A ConfigMap of that name that is not the resource's own is never taken over.
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);

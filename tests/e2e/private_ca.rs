@@ -186,20 +186,14 @@ async fn private_ca_endpoints_need_the_ca_bundle() {
     let (front, front_task) = tls_front(&dir, running.addr).await;
     let endpoint = format!("https://127.0.0.1:{}", front.port());
 
-    secret(
-        &client,
-        &ns,
-        "qovery-creds",
-        &[("token", "qov_private_token")],
-    )
-    .await;
-    provider_config(
+    provider_account(
         &client,
         &ns,
         "private",
         json!({"qovery": {"organizationId": ORG}}),
-        "qovery-creds",
         &endpoint,
+        "qovery-creds",
+        &[("token", "qov_private_token")],
     )
     .await;
 
@@ -229,10 +223,7 @@ async fn private_ca_endpoints_need_the_ca_bundle() {
     let _op = Operator::start_with(&client, &ns, |c| {
         c.provider_ca_bundle = Some(bundle.clone())
     });
-    wait_for::<ProviderConfig>(&client, &ns, "private", "Ready", |pc| {
-        pc_ready(pc).is_some_and(|r| r.0 == "True")
-    })
-    .await;
+    provider_ready(&client, &ns, "private").await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "acme"}, "spec": {"providerConfigRef": {"name": "private"}, "name": "acme-sso", "saml": {}}})).await;
     let ec = wait_for::<EnterpriseConnection>(&client, &ns, "acme", "Ready", ready).await;

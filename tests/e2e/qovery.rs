@@ -18,16 +18,7 @@ async fn qovery_adopts_maps_roles_repairs_drift_and_stays_quiet() {
     let core = emu.core();
     let op = Operator::start(&client, &ns);
 
-    secret(&client, &ns, "qovery-creds", &[("token", "qov_demo_token")]).await;
-    provider_config(
-        &client,
-        &ns,
-        "qovery",
-        json!({"qovery": {"organizationId": ORG}}),
-        "qovery-creds",
-        &running.url(),
-    )
-    .await;
+    qovery_account(&client, &ns, &running.url(), ORG, "qov_demo_token").await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "acme"}, "spec": {"providerConfigRef": {"name": "qovery"}, "name": "acme-sso", "saml": {}}})).await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "OrgRoleMapping",
@@ -35,10 +26,7 @@ async fn qovery_adopts_maps_roles_repairs_drift_and_stays_quiet() {
         "deletionPolicy": "Delete", "defaultRole": "viewer", "enforceGroupSync": true,
         "mappings": [{"externalGroup": "Administrators", "roles": [{"role": "admin"}]}, {"externalGroup": "DevSecOps", "roles": [{"role": "devops"}]}]}})).await;
 
-    wait_for::<ProviderConfig>(&client, &ns, "qovery", "Ready", |pc| {
-        pc_ready(pc).is_some_and(|r| r.0 == "True")
-    })
-    .await;
+    provider_ready(&client, &ns, "qovery").await;
     let ec = wait_for::<EnterpriseConnection>(&client, &ns, "acme", "Ready", ready).await;
     let status = ec.status.unwrap();
     assert_eq!(status.external_id.as_deref(), Some("acme-sso"));
@@ -135,16 +123,7 @@ async fn qovery_bad_credentials_then_fixed_without_restart() {
     let running = serve(emu.router()).await;
     let _op = Operator::start(&client, &ns);
 
-    secret(&client, &ns, "qovery-creds", &[("token", "wrong")]).await;
-    provider_config(
-        &client,
-        &ns,
-        "qovery",
-        json!({"qovery": {"organizationId": ORG}}),
-        "qovery-creds",
-        &running.url(),
-    )
-    .await;
+    qovery_account(&client, &ns, &running.url(), ORG, "wrong").await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "beta"}, "spec": {"providerConfigRef": {"name": "qovery"}, "name": "beta-sso", "saml": {}}})).await;
     wait_for::<ProviderConfig>(&client, &ns, "qovery", "refused", |pc| {
@@ -158,10 +137,7 @@ async fn qovery_bad_credentials_then_fixed_without_restart() {
     assert!(!ready(&ec));
 
     secret(&client, &ns, "qovery-creds", &[("token", "qov_demo_token")]).await;
-    wait_for::<ProviderConfig>(&client, &ns, "qovery", "Ready", |pc| {
-        pc_ready(pc).is_some_and(|r| r.0 == "True")
-    })
-    .await;
+    provider_ready(&client, &ns, "qovery").await;
     wait_for::<EnterpriseConnection>(&client, &ns, "beta", "Ready", ready).await;
 }
 

@@ -20,13 +20,10 @@ use kube::{
 };
 use serde_json::json;
 use ssoperator::{crd::EnterpriseConnection, metrics::sum_samples};
-use ssoperator_emulators::{
-    Faults,
-    demo::{self, DemoEmulators},
-};
+use ssoperator_emulators::{Faults, demo::DemoEmulators};
 
 use crate::{
-    operator::{apply, provider_config, secret},
+    operator::{apply, demo_account},
     support,
 };
 
@@ -170,22 +167,7 @@ async fn api_server_restart_mid_create_leaves_one_object_per_resource() {
         latency: Duration::from_millis(300),
         ..Faults::default()
     });
-    secret(
-        &client,
-        &ns,
-        "creds",
-        &[("secretKey", demo::CLERK_SECRET_KEY)],
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "p",
-        json!({"clerk": {}}),
-        "creds",
-        &e.endpoints()["clerk"],
-    )
-    .await;
+    demo_account(&client, &ns, "p", &e, "clerk").await;
     let mut op = OperatorProcess::start(&kubeconfig, &ns);
     for i in 0..RESOURCES {
         apply(

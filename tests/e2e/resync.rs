@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use ssoperator::crd::{
-    ConnectionProfile, ProviderConfig, RECONCILE_REQUESTED_ANNOTATION, RESYNC_PERIOD_ANNOTATION,
+    ConnectionProfile, RECONCILE_REQUESTED_ANNOTATION, RESYNC_PERIOD_ANNOTATION,
 };
 use ssoperator_emulators::auth0::wire as auth0_api;
-use ssoperator_emulators::demo::{self, DemoEmulators};
+use ssoperator_emulators::demo::DemoEmulators;
 
 use crate::operator::{
-    Operator, annotate, apply, pc_ready, provider_config, ready, secret, setup, wait_event,
-    wait_for,
+    Operator, annotate, apply, demo_account, provider_ready, ready, setup, wait_event, wait_for,
 };
 
 /// Long enough that no resync falls inside a test.
@@ -33,29 +32,8 @@ async fn account(client: &kube::Client, ns: &str, ids: &[&str]) -> DemoEmulators
             },
         );
     }
-    secret(
-        client,
-        ns,
-        "creds",
-        &[
-            ("clientId", demo::AUTH0_CLIENT_ID),
-            ("clientSecret", demo::AUTH0_CLIENT_SECRET),
-        ],
-    )
-    .await;
-    provider_config(
-        client,
-        ns,
-        "auth0",
-        json!({"auth0": {"domain": demo::AUTH0_DOMAIN}}),
-        "creds",
-        &e.endpoints()["auth0"],
-    )
-    .await;
-    wait_for::<ProviderConfig>(client, ns, "auth0", "Ready", |pc| {
-        pc_ready(pc).is_some_and(|(s, _)| s == "True")
-    })
-    .await;
+    demo_account(client, ns, "auth0", &e, "auth0").await;
+    provider_ready(client, ns, "auth0").await;
     e
 }
 

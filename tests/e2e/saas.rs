@@ -49,59 +49,25 @@ async fn clerk_auth0_atlas_reach_ready_and_kubectl_wait_sees_it() {
     secret(
         &client,
         &ns,
-        "clerk-creds",
-        &[("secretKey", "sk_test_demo")],
-    )
-    .await;
-    secret(
-        &client,
-        &ns,
-        "auth0-creds",
-        &[
-            ("clientId", "demo-client-id"),
-            ("clientSecret", "demo-client-secret"),
-        ],
-    )
-    .await;
-    secret(
-        &client,
-        &ns,
-        "atlas-creds",
-        &[("publicKey", "demopub"), ("privateKey", "demo-private-key")],
-    )
-    .await;
-    secret(
-        &client,
-        &ns,
         "okta-oidc",
         &[("clientSecret", "first-secret")],
     )
     .await;
-    provider_config(
+    clerk_account(&client, &ns, &clerk_run.url(), "sk_test_demo").await;
+    auth0_account(
         &client,
         &ns,
-        "clerk",
-        json!({"clerk": {}}),
-        "clerk-creds",
-        &clerk_run.url(),
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "auth0",
-        json!({"auth0": {"domain": "demo.eu.auth0.com"}}),
-        "auth0-creds",
         &auth0_run.url(),
+        "demo.eu.auth0.com",
+        ("demo-client-id", "demo-client-secret"),
     )
     .await;
-    provider_config(
+    atlas_account(
         &client,
         &ns,
-        "atlas",
-        json!({"atlas": {"federationSettingsId": FED}}),
-        "atlas-creds",
         &atlas_run.url(),
+        FED,
+        ("demopub", "demo-private-key"),
     )
     .await;
 

@@ -1,6 +1,6 @@
 //! What many resources in one account cost, at a size a test affords: 150 Clerk connections
 //! over three namespaces (three ProviderConfigs of one account), counted at the emulator and in
-//! the operator's metrics. The full-size figures come from `benches/scale.rs`.
+//! the operator's metrics. The full-size figures come from `benches/scale/`.
 //!
 //! - converge: one create per resource plus the shared list pages (no list before each create),
 //!   one reconcile and at most two status writes per new resource;
@@ -16,11 +16,11 @@ use std::{
 use futures::{StreamExt, stream};
 use kube::{Api, Client, api::ListParams};
 use serde_json::json;
-use ssoperator::crd::{EnterpriseConnection, ProviderConfig};
-use ssoperator_emulators::demo::{self, DemoEmulators};
+use ssoperator::crd::EnterpriseConnection;
+use ssoperator_emulators::demo::DemoEmulators;
 
 use crate::{
-    operator::{Operator, apply, pc_ready, provider_config, ready, secret, wait_event, wait_for},
+    operator::{Operator, apply, demo_account, provider_ready, ready, wait_event},
     support,
 };
 
@@ -83,22 +83,7 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
     }
     let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
     for ns in &namespaces {
-        secret(
-            &client,
-            ns,
-            "clerk",
-            &[("secretKey", demo::CLERK_SECRET_KEY)],
-        )
-        .await;
-        provider_config(
-            &client,
-            ns,
-            "clerk",
-            json!({"clerk": {}}),
-            "clerk",
-            &e.endpoints()["clerk"],
-        )
-        .await;
+        demo_account(&client, ns, "clerk", &e, "clerk").await;
     }
     let all = namespaces.clone();
     let op = Operator::start_with(&client, &namespaces[0], |c| {
@@ -107,10 +92,7 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
     });
     // Ready first, so that no ProviderConfig's first Ready wakes resources (counted below).
     for ns in &namespaces {
-        wait_for::<ProviderConfig>(&client, ns, "clerk", "Ready", |pc| {
-            pc_ready(pc).is_some_and(|(s, _)| s == "True")
-        })
-        .await;
+        provider_ready(&client, ns, "clerk").await;
     }
     e.clerk.core().reset_calls();
 

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use ssoperator::{crd::EnterpriseConnection, metrics::sum_samples};
-use ssoperator_emulators::demo::{self, DemoEmulators};
+use ssoperator_emulators::demo::DemoEmulators;
 
 use crate::{
-    operator::{Operator, apply, provider_config, ready, reason, secret, wait_for},
+    operator::{Operator, apply, demo_account, ready, reason, secret, wait_for},
     support,
 };
 
@@ -55,22 +55,7 @@ async fn waits_recover_by_themselves_in_the_charts_default_configuration() {
 async fn late_client_secret(client: &kube::Client, op: &Operator, e: &DemoEmulators) {
     let ns = support::temp_namespace(client).await;
     let (client, ns) = (client.clone(), ns.as_str());
-    secret(
-        &client,
-        ns,
-        "creds",
-        &[("secretKey", demo::CLERK_SECRET_KEY)],
-    )
-    .await;
-    provider_config(
-        &client,
-        ns,
-        "clerk",
-        json!({"clerk": {}}),
-        "creds",
-        &e.endpoints()["clerk"],
-    )
-    .await;
+    demo_account(&client, ns, "clerk", e, "clerk").await;
     apply(&client, ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "oidc"},
         "spec": {"providerConfigRef": {"name": "clerk"}, "name": "GitLab", "domains": ["gitlab.example"],
@@ -104,16 +89,7 @@ async fn late_client_secret(client: &kube::Client, op: &Operator, e: &DemoEmulat
 async fn qovery_connection_made_later(client: &kube::Client, e: &DemoEmulators) {
     let ns = support::temp_namespace(client).await;
     let (client, ns) = (client.clone(), ns.as_str());
-    secret(&client, ns, "creds", &[("token", demo::QOVERY_TOKEN)]).await;
-    provider_config(
-        &client,
-        ns,
-        "qovery",
-        json!({"qovery": {"organizationId": demo::QOVERY_ORG}}),
-        "creds",
-        &e.endpoints()["qovery"],
-    )
-    .await;
+    demo_account(&client, ns, "qovery", e, "qovery").await;
     apply(
         &client,
         ns,

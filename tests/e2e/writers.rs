@@ -154,20 +154,12 @@ async fn loginradius_connection_and_role_mapping_edits_do_not_undo_each_other() 
     let emu = LoginRadiusEmulator::new("writers-key", "writers-secret", ORG);
     let running = serve(emu.router()).await;
     let core = emu.core();
-    secret(
+    loginradius_account(
         &client,
         &ns,
-        "creds",
-        &[("apiKey", "writers-key"), ("apiSecret", "writers-secret")],
-    )
-    .await;
-    provider_config(
-        &client,
-        &ns,
-        "lr",
-        json!({"loginradius": {"organizationId": ORG}}),
-        "creds",
         &running.url(),
+        ORG,
+        ("writers-key", "writers-secret"),
     )
     .await;
     let op = Operator::start(&client, &ns);
@@ -251,16 +243,7 @@ async fn qovery_connection_and_role_mapping_edits_do_not_undo_each_other() {
     emu.insert_connection(NAME, "viewer");
     let running = serve(emu.router()).await;
     let core = emu.core();
-    secret(&client, &ns, "creds", &[("token", "qov_writers_token")]).await;
-    provider_config(
-        &client,
-        &ns,
-        "qovery",
-        json!({"qovery": {"organizationId": ORG}}),
-        "creds",
-        &running.url(),
-    )
-    .await;
+    qovery_account(&client, &ns, &running.url(), ORG, "qov_writers_token").await;
     let op = Operator::start(&client, &ns);
     // Qovery's connection kind owns none of the object's fields (Qovery sets up the identity
     // provider side itself; the API exposes only the role fields): the connection's editable spec

@@ -7,7 +7,7 @@
 //! 3. the outcome as conditions, an Event and the next requeue ([`status::conclude`]), written
 //!    only when the status changed.
 
-/// A named point where the fault suite (tests/e2e/faults.rs) makes the operator process exit at
+/// A named point where the fault suite (tests/e2e/faults/) makes the operator process exit at
 /// once, as a crash or an OOM kill would: `FAILPOINTS=<name>=return`. Compiled to nothing
 /// without the `failpoints` feature (the release build).
 macro_rules! crash_point {
