@@ -1,6 +1,6 @@
 //! IdP certificate expiry and rotation for SAML EnterpriseConnections.
 //!
-//! The reconcile flow calls in at four points, each one line in `reconcile.rs`:
+//! The reconcile flow calls in at four points, each one line in `reconcile/`:
 //! - [`observe`], before the provider is read: the certificates the spec carries (inline, from a
 //!   Secret, inside inline metadata) are parsed and listed in `status.idpCertificates`;
 //! - [`complete`], once the desired state is built and the provider known: a certificate from a

@@ -169,7 +169,7 @@ fn managed_api(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
 
-/// The exit code the fail points give (`crash_point!` in src/controller/reconcile.rs).
+/// The exit code the fail points give (`crash_point!` in src/controller/reconcile/).
 const CRASH_EXIT: i32 = 86;
 
 /// Runs the operator with `point` armed until it crashes there or `goal` holds; after a crash,
