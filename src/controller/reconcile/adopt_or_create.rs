@@ -135,7 +135,7 @@ pub(super) async fn create<K: Managed>(
         ));
     }
     let write_only = t.provider.write_only_paths(&t.desired);
-    let write_only_hash = t.desired.write_only_hash(&t.hash_key);
+    let write_only_hash = t.write_only_hash.clone();
     let mut paths: Vec<String> = t.want.keys().cloned().collect();
     paths.extend(write_only.iter().cloned());
     gate::check(

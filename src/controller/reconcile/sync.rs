@@ -100,8 +100,8 @@ pub(super) struct Target {
     pub(super) desired: Desired,
     /// The normalised fields the spec sets.
     pub(super) want: Fields,
-    /// The key of the write-only hash ([`Account::hash_key`]).
-    pub(super) hash_key: Vec<u8>,
+    /// The keyed hash of the spec's write-only values (computed once per sync).
+    pub(super) write_only_hash: Option<String>,
     pub(super) uid: String,
 }
 
@@ -221,7 +221,7 @@ async fn resolve<K: Managed>(
     secrets.extend(&desired.secrets());
     let want = provider.desired_fields(&desired)?;
     Ok(Target {
-        hash_key: account.hash_key(),
+        write_only_hash: desired.write_only_hash(&account.hash_key()),
         uid: obj.uid().unwrap_or_default(),
         account,
         provider,
@@ -294,7 +294,7 @@ async fn compare<K: Managed>(
     mode: &Mode,
 ) -> Result<(Diff, Found), Error> {
     let mut d = diff(&t.want, &found.remote.fields);
-    let hash = t.desired.write_only_hash(&t.hash_key);
+    let hash = t.write_only_hash.clone();
     let sent = ctx
         .sent_hash(&t.uid)
         .or_else(|| status.write_only_hash.clone());
@@ -370,7 +370,7 @@ async fn write<K: Managed>(
     let spec_changed = synced_generation != obj.meta().generation
         || found.created
         || ctx.certificates.rotating(&t.uid);
-    let hash = t.desired.write_only_hash(&t.hash_key);
+    let hash = t.write_only_hash.clone();
     let write_only: Vec<String> = t
         .provider
         .write_only_paths(&t.desired)
