@@ -81,6 +81,9 @@ pub struct Metrics {
     pub rate_limit_wait_seconds: Family<ProviderLabels, Counter<f64>>,
     pub drift_repairs: Family<KindLabels, Counter>,
     pub status_writes: Family<KindLabels, Counter>,
+    /// Reconciles that read their resource from the API server because the copy in memory did
+    /// not show this process's last write to it yet.
+    pub fresh_reads: Family<KindLabels, Counter>,
     /// Resources by kind, condition and status, counted at scrape time from the controllers'
     /// watch caches (so a deleted resource leaves the count at once); no series while this
     /// replica runs no controllers (a standby).
@@ -112,6 +115,7 @@ impl Default for Metrics {
             rate_limit_wait_seconds: Family::default(),
             drift_repairs: Family::default(),
             status_writes: Family::default(),
+            fresh_reads: Family::default(),
             resources: Family::default(),
             leader: Gauge::default(),
             idp_certificate_expiry: Family::default(),
@@ -159,6 +163,11 @@ impl Default for Metrics {
             "status_writes",
             "Status updates written to the API server",
             m.status_writes.clone(),
+        );
+        registry.register(
+            "fresh_reads",
+            "Reconciles that read their resource again because the watch had not brought this process's last write yet",
+            m.fresh_reads.clone(),
         );
         registry.register(
             "resources",

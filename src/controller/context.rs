@@ -37,16 +37,13 @@ pub struct Context {
     notes: Mutex<HashMap<String, String>>,
 }
 
-/// What a reconcile wrote to one resource, so that the next one, if it starts from a copy in
-/// memory that does not show those writes yet, neither takes the create for interrupted nor
-/// writes the same status again.
+/// What this process wrote to one resource.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Written {
-    /// The id recorded in the external-id annotation.
-    pub external_id: Option<String>,
-    /// The resourceVersion of the copy the last status write started from, and a hash of the
-    /// status written.
-    pub status: Option<(String, u64)>,
+    /// The resourceVersion this process's last write to the resource (status, annotation,
+    /// finalizer) returned, until the copy in memory shows it: a reconcile that starts from an
+    /// older copy reads the resource fresh instead (see `reconcile::current_copy`).
+    pub version: Option<String>,
     /// A hash of the spec.writeOutputsTo target and the outputs last written there.
     pub outputs: Option<u64>,
 }

@@ -13,8 +13,14 @@ use super::error::Error;
 
 /// Makes `obj` carry `finalizer` (`wanted`) or not; no request when it already does. `obj` may
 /// be a copy from memory that lags the API server: when the patch's test fails on it, the object
-/// is read afresh and the change tried once more.
-pub async fn set<K>(api: &Api<K>, obj: &K, finalizer: &str, wanted: bool) -> Result<(), Error>
+/// is read afresh and the change tried once more. Returns the resourceVersion the patch
+/// returned, `None` when nothing was written.
+pub async fn set<K>(
+    api: &Api<K>,
+    obj: &K,
+    finalizer: &str,
+    wanted: bool,
+) -> Result<Option<String>, Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -22,14 +28,19 @@ where
         Err(Error::Kube(kube::Error::Api(s))) if s.code == 422 => {
             match api.get_opt(&obj.name_any()).await? {
                 Some(fresh) => set_on(api, &fresh, finalizer, wanted).await,
-                None => Ok(()),
+                None => Ok(None),
             }
         }
         other => other,
     }
 }
 
-async fn set_on<K>(api: &Api<K>, obj: &K, finalizer: &str, wanted: bool) -> Result<(), Error>
+async fn set_on<K>(
+    api: &Api<K>,
+    obj: &K,
+    finalizer: &str,
+    wanted: bool,
+) -> Result<Option<String>, Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -48,15 +59,16 @@ where
             { "op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer },
             { "op": "remove", "path": format!("/metadata/finalizers/{i}") },
         ]),
-        _ => return Ok(()),
+        _ => return Ok(None),
     };
     let patch: json_patch::Patch = serde_json::from_value(ops)
         .map_err(|e| Error::Finalizer(format!("cannot build the finalizer patch: {e}")))?;
-    api.patch(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Json::<()>(patch),
-    )
-    .await?;
-    Ok(())
+    let patched = api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Json::<()>(patch),
+        )
+        .await?;
+    Ok(patched.resource_version())
 }

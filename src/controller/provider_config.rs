@@ -253,7 +253,9 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     match api.get_opt(name).await? {
-        Some(pc) => finalizer::set(api, &pc, IN_USE_FINALIZER, true).await,
+        Some(pc) => finalizer::set(api, &pc, IN_USE_FINALIZER, true)
+            .await
+            .map(drop),
         None => Ok(()),
     }
 }

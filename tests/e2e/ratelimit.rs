@@ -64,7 +64,7 @@ async fn one_clerk_account_at_10_rps_sees_at_most_1_percent_429_and_stable_statu
         .await;
     }
 
-    // The chart's defaults (concurrency 4), with a resync long enough that every call counted
+    // The defaults (concurrency 32 per kind), with a resync long enough that every call counted
     // below serves the creates.
     let mut config = Config::defaults();
     config.namespaces = vec![ns.clone()];

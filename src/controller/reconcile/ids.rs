@@ -45,10 +45,7 @@ pub(super) async fn record_external_id<K: Managed>(
     obj: &K,
     id: &str,
 ) -> Result<(), Error> {
-    set_external_id(api, obj, Some(id)).await?;
-    let uid = obj.uid().unwrap_or_default();
-    ctx.record_written(&uid, |w| w.external_id = Some(id.to_string()));
-    Ok(())
+    set_external_id(ctx, api, obj, Some(id)).await
 }
 
 /// Removes the recorded id (its object is gone).
@@ -57,12 +54,15 @@ pub(super) async fn forget_external_id<K: Managed>(
     api: &Api<K>,
     obj: &K,
 ) -> Result<(), Error> {
-    set_external_id(api, obj, None).await?;
-    ctx.record_written(&obj.uid().unwrap_or_default(), |w| w.external_id = None);
-    Ok(())
+    set_external_id(ctx, api, obj, None).await
 }
 
-async fn set_external_id<K: Managed>(api: &Api<K>, obj: &K, id: Option<&str>) -> Result<(), Error> {
+async fn set_external_id<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    id: Option<&str>,
+) -> Result<(), Error> {
     if obj
         .annotations()
         .get(EXTERNAL_ID_ANNOTATION)
@@ -72,12 +72,14 @@ async fn set_external_id<K: Managed>(api: &Api<K>, obj: &K, id: Option<&str>) ->
         return Ok(());
     }
     let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: id } } });
-    api.patch(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
+    let patched = api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    super::record_version(ctx, obj, &patched);
     Ok(())
 }
 

@@ -99,7 +99,77 @@ async fn add_or_drop_finalizer<K: Managed>(
     if wanted && !has {
         super::provider_config::mark_in_use(ctx, obj).await?;
     }
-    finalizer::set(api, obj, FINALIZER, wanted).await
+    if let Some(version) = finalizer::set(api, obj, FINALIZER, wanted).await? {
+        ctx.record_written(&obj.uid().unwrap_or_default(), |w| {
+            w.version = Some(version)
+        });
+    }
+    Ok(())
+}
+
+/// Notes the resourceVersion one of this process's writes to `obj` returned (see
+/// [`current_copy`]).
+fn record_version<K: Managed>(ctx: &Context, obj: &K, written: &K) {
+    ctx.record_written(&obj.uid().unwrap_or_default(), |w| {
+        w.version = written.resource_version()
+    });
+}
+
+/// The copy of the resource to reconcile from: the one in memory, unless it may not show this
+/// process's last write to the resource yet. The watch that fills memory can lag (a reconcile
+/// that follows its own write at once, an API server restart); a reconcile deciding from such
+/// a copy would undo or repeat that write (erase a pendingCreate and take its own object for a
+/// stranger's, take a drift for a spec change, write the same status twice). Such a copy is
+/// read again from the API server, once per write at most: memory is trusted again from the
+/// version it shows. `None` when the resource is gone (or is another one by now).
+async fn current_copy<K: Managed>(
+    obj: Arc<K>,
+    ctx: &Context,
+    api: &Api<K>,
+) -> Result<Option<Arc<K>>, Error> {
+    let uid = obj.uid().unwrap_or_default();
+    let Some(written) = ctx.written(&uid).version else {
+        return Ok(Some(obj));
+    };
+    if obj.resource_version().as_deref() == Some(written.as_str()) {
+        ctx.record_written(&uid, |w| w.version = None);
+        return Ok(Some(obj));
+    }
+    ctx.metrics
+        .fresh_reads
+        .get_or_create(&Metrics::kind(K::KIND.as_str()))
+        .inc();
+    let fresh = api.get_opt(&obj.name_any()).await?;
+    let Some(fresh) = fresh.filter(|f| f.uid() == obj.uid()) else {
+        return Ok(None);
+    };
+    // Memory has to reach this version (ours, or a newer one) before it is trusted again.
+    ctx.record_written(&uid, |w| w.version = fresh.resource_version());
+    Ok(Some(Arc::new(fresh)))
+}
+
+/// Fault injection (`FAILPOINTS=reconcile-stale-copy=return`): every reconcile of a resource
+/// starts from the first copy this process saw of it, as if the watch had stopped there.
+#[cfg(feature = "failpoints")]
+fn stale_copy<K: Managed>(obj: Arc<K>) -> Arc<K> {
+    use std::{
+        collections::HashMap,
+        sync::{LazyLock, Mutex},
+    };
+    static FIRST: LazyLock<Mutex<HashMap<String, serde_json::Value>>> =
+        LazyLock::new(Mutex::default);
+    if fail::eval("reconcile-stale-copy", |_| ()).is_none() {
+        return obj;
+    }
+    let Ok(now) = serde_json::to_value(obj.as_ref()) else {
+        return obj;
+    };
+    let mut first = FIRST.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = first
+        .entry(obj.uid().unwrap_or_default())
+        .or_insert(now)
+        .clone();
+    serde_json::from_value(seen).map_or(obj, Arc::new)
 }
 
 /// Entry point of the controller for kind `K`.
@@ -110,15 +180,20 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     // Liveness tests: `panic` here must end the process, `sleep(ms)` (it blocks the thread) must
     // turn /healthz unhealthy.
     fail::fail_point!("reconcile-start");
+    #[cfg(feature = "failpoints")]
+    let obj = stale_copy(obj);
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(obj) = current_copy(obj, &ctx, &api).await? else {
+        return Ok(Action::await_change());
+    };
     let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
     let result = if obj.meta().deletion_timestamp.is_some() {
         if has_finalizer {
             match cleanup::cleanup(obj.clone(), &ctx, &api).await {
                 Ok(Some(action)) => finalizer::set(&api, obj.as_ref(), FINALIZER, false)
                     .await
-                    .map(|()| {
+                    .map(|_| {
                         ctx.forget_written(&obj.uid().unwrap_or_default());
                         action
                     }),
@@ -264,15 +339,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     };
     status::set_awaiting_approval(&mut status, awaiting, generation);
     status.observed_generation = generation;
-    // Not again when this copy is one the same status was already written over (the watch has
-    // not brought that write back yet); a status changed by someone else has another version.
-    let version = obj.resource_version().unwrap_or_default();
-    let written = serde_json::to_string(&status)
-        .ok()
-        .map(|s| (version, super::watch::hash_of(s)));
-    if status != old && (written.is_none() || ctx.written(&uid).status != written) {
+    if status != old {
         status::write_status(ctx, api, obj.as_ref(), &status).await?;
-        ctx.record_written(&uid, |w| w.status = written);
     }
     Ok(action)
 }

@@ -32,12 +32,14 @@ pub(super) async fn write_status<K: Managed>(
 ) -> Result<(), Error> {
     crash_point!("status-write-before");
     let patch = json!({ "status": status.merge_patch() });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
+    let patched = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    super::record_version(ctx, obj, &patched);
     crash_point!("status-write-after");
     ctx.metrics
         .status_writes

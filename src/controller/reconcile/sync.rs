@@ -137,8 +137,7 @@ pub(super) async fn sync<K: Managed>(
     let target = resolve(obj, ctx, status, secrets)
         .await
         .map_err(StepError::Resolve)?;
-    // The copy in memory may not show the id this process recorded a moment ago yet.
-    let known_id = known_external_id(obj, status).or_else(|| ctx.written(&target.uid).external_id);
+    let known_id = known_external_id(obj, status);
     let object_key = known_id
         .clone()
         .unwrap_or_else(|| target.desired.name().to_string());

@@ -15,6 +15,14 @@ use super::{MAX_PROVIDER_WAIT, MIN_RATE_LIMIT_WAIT};
 /// headroom lets it refill a little faster than it is drained.
 const RATE_HEADROOM: f64 = 0.9;
 
+/// Share of the configured burst the client bucket allows. Calls that took their token before a
+/// stall of the process (CPU starvation, a GC-like pause of the host) reach the provider after
+/// it, together with the burst the client bucket refilled meanwhile; the provider's bucket only
+/// refilled that same burst, so it refuses the calls that were in flight. Half the burst leaves
+/// room for them: at the provider's pace few calls are in flight at once, whatever the
+/// reconcile concurrency.
+const BURST_HEADROOM: f64 = 0.5;
+
 /// What every call to one provider account passes through: the client-side token bucket and the
 /// pause a 429 starts. One per account identity (provider, endpoint, account id), shared by every
 /// ProviderConfig of that account, so that a 429 slows the whole account, not just the call that
@@ -36,6 +44,7 @@ pub fn account_limiter(per_second: u32, burst: u32) -> AccountLimiter {
 }
 
 fn bucket(per_second: u32, burst: u32) -> Arc<DefaultDirectRateLimiter> {
+    let burst = (f64::from(burst) * BURST_HEADROOM).ceil() as u32;
     let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
     let period = Duration::from_secs_f64(1.0 / (f64::from(per_second.max(1)) * RATE_HEADROOM));
     let quota = Quota::with_period(period)

@@ -16,7 +16,7 @@ use kube::{
     core::{ApiResource, DynamicObject, GroupVersionKind},
 };
 use serde_json::{Value, json};
-use ssoperator::controller::reconcile::CRASH_POINTS;
+use ssoperator::{controller::reconcile::CRASH_POINTS, metrics::sum_samples};
 use ssoperator_emulators::demo::{self, DemoEmulators};
 
 use crate::{
@@ -26,6 +26,7 @@ use crate::{
 
 mod crash_points;
 mod ownership;
+mod stale_copy;
 
 const RESOURCES: usize = 2;
 const PHASE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -114,7 +115,10 @@ fn example_spec(provider: &str, kind: &str) -> Value {
 }
 
 /// One operator process, scoped to one namespace; killed when dropped.
-struct Process(Child);
+struct Process {
+    child: Child,
+    metrics: String,
+}
 
 impl Process {
     fn start(ns: &str, fail_point: Option<&str>) -> Self {
@@ -142,19 +146,33 @@ impl Process {
         if let Some(point) = fail_point {
             cmd.env("FAILPOINTS", format!("{point}=return"));
         }
-        Self(cmd.spawn().unwrap())
+        Self {
+            child: cmd.spawn().unwrap(),
+            metrics: format!("http://127.0.0.1:{port}/metrics"),
+        }
     }
 
     /// The exit code, if the process has ended.
     fn exited(&mut self) -> Option<i32> {
-        self.0.try_wait().unwrap().map(|s| s.code().unwrap_or(-1))
+        self.child
+            .try_wait()
+            .unwrap()
+            .map(|s| s.code().unwrap_or(-1))
+    }
+
+    /// The sum of a metric's samples (0 before its first sample or while /metrics is not up).
+    async fn metric(&self, name: &str) -> f64 {
+        match reqwest::get(&self.metrics).await {
+            Ok(resp) => sum_samples(&resp.text().await.unwrap_or_default(), name),
+            Err(_) => 0.0,
+        }
     }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
