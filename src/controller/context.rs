@@ -105,7 +105,13 @@ impl Context {
     }
 
     pub fn record_written(&self, uid: &str, update: impl FnOnce(&mut Written)) {
-        update(lock(&self.written).entry(uid.to_string()).or_default());
+        let mut written = lock(&self.written);
+        let entry = written.entry(uid.to_string()).or_default();
+        update(entry);
+        // Most resources have nothing recorded most of the time: keep no entry for them.
+        if *entry == Written::default() {
+            written.remove(uid);
+        }
     }
 
     /// Forgets a deleted resource.
