@@ -75,18 +75,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 Rules on the namespaced ssoperator.io kinds, for the ClusterRole of a cluster-wide install or the
 Role in each watched namespace. Every verb is one the operator calls:
   list/watch       the controllers' watches
-  get              resolving references (an OrgRoleMapping's connection, a ProviderConfig, Secrets)
+  get              resolving references (an OrgRoleMapping's connection, a ProviderConfig, Secrets);
+                   reading a resource again when the watch has not brought the operator's own
+                   last write yet
   patch            adding and removing the ssoperator.io/finalizer (and a ProviderConfig's
                    ssoperator.io/in-use finalizer while Delete resources use it)
   status patch     writing the Ready/Synced conditions (the status subresources)
 */}}
 {{- define "ssoperator.namespacedRules" -}}
 - apiGroups: ["ssoperator.io"]
-  resources: ["enterpriseconnections"]
+  resources: ["enterpriseconnections", "connectionprofiles", "orgrolemappings"]
   verbs: ["get", "list", "watch", "patch"]
-- apiGroups: ["ssoperator.io"]
-  resources: ["connectionprofiles", "orgrolemappings"]
-  verbs: ["list", "watch", "patch"]
 - apiGroups: ["ssoperator.io"]
   resources: ["enterpriseconnections/status", "connectionprofiles/status", "orgrolemappings/status", "providerconfigs/status"]
   verbs: ["patch"]
