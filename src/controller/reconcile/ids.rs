@@ -79,7 +79,7 @@ async fn set_external_id<K: Managed>(
             &Patch::Merge(&patch),
         )
         .await?;
-    super::record_version(ctx, obj, &patched);
+    super::record_version(ctx, obj, patched.resource_version());
     Ok(())
 }
 

@@ -100,19 +100,15 @@ async fn add_or_drop_finalizer<K: Managed>(
         super::provider_config::mark_in_use(ctx, obj).await?;
     }
     if let Some(version) = finalizer::set(api, obj, FINALIZER, wanted).await? {
-        ctx.record_written(&obj.uid().unwrap_or_default(), |w| {
-            w.version = Some(version)
-        });
+        record_version(ctx, obj, Some(version));
     }
     Ok(())
 }
 
 /// Notes the resourceVersion one of this process's writes to `obj` returned (see
 /// [`current_copy`]).
-fn record_version<K: Managed>(ctx: &Context, obj: &K, written: &K) {
-    ctx.record_written(&obj.uid().unwrap_or_default(), |w| {
-        w.version = written.resource_version()
-    });
+fn record_version<K: Managed>(ctx: &Context, obj: &K, version: Option<String>) {
+    ctx.record_written(&obj.uid().unwrap_or_default(), |w| w.version = version);
 }
 
 /// The copy of the resource to reconcile from: the one in memory, unless it may not show this

@@ -39,7 +39,7 @@ pub(super) async fn write_status<K: Managed>(
             &Patch::Merge(&patch),
         )
         .await?;
-    super::record_version(ctx, obj, &patched);
+    super::record_version(ctx, obj, patched.resource_version());
     crash_point!("status-write-after");
     ctx.metrics
         .status_writes
