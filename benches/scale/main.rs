@@ -424,12 +424,16 @@ impl Run {
         let start = Instant::now();
         for ns in &self.namespaces {
             let ecs: Api<EnterpriseConnection> = Api::namespaced(self.client.clone(), ns);
-            ecs.delete_collection(
-                &DeleteParams::default(),
-                &ListParams::default().labels(&self.selector),
-            )
-            .await
-            .expect("delete the resources");
+            let lp = ListParams::default().labels(&self.selector);
+            // A pooled connection left idle through the quiet resync can be closed under the
+            // request (hyper's IncompleteMessage): a delete is safe to send again.
+            let mut tries = 0;
+            while let Err(e) = ecs.delete_collection(&DeleteParams::default(), &lp).await {
+                tries += 1;
+                assert!(tries < 3, "delete the resources: {e}");
+                eprintln!("bench: deleting the resources failed ({e}); trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
         wait_for(
             &mut self.counts,

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use kube::Client;
+use kube::{Client, runtime::controller::Action};
 
 use super::{events::Publisher, lock, observations::Observations, registry::Registry};
 use crate::{
@@ -149,6 +149,16 @@ impl Context {
             Some(p) => p
                 .mul_f64(0.9 + rand::random::<f64>() * 0.2)
                 .max(MIN_RESYNC_PERIOD),
+        }
+    }
+
+    /// What follows a reconcile that leaves a resource waiting for its next resync: a timer
+    /// of its own when it has its own period (see [`Context::resync_for`]); without one,
+    /// [`super::resync::resyncs`] brings it back each resync period and kube keeps nothing.
+    pub fn after_resync(&self, period: Option<Duration>) -> Action {
+        match period {
+            None => Action::await_change(),
+            Some(_) => Action::requeue(self.resync_for(period)),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod outputs;
 pub mod provider_config;
 pub mod reconcile;
 pub mod registry;
+pub mod resync;
 pub mod stores;
 pub mod tenancy;
 pub mod watch;
@@ -271,7 +272,9 @@ fn managed_controller<K: Managed>(
             reconcile::manages(o, &provider, &id)
         }))
     });
-    controller = controller.reconcile_on(swept);
+    controller = controller
+        .reconcile_on(swept)
+        .reconcile_on(resync::resyncs(reader.clone(), ctx.config.resync));
     controller
         .run(
             tracked(heartbeat, reconcile::reconcile::<K>),

@@ -11,7 +11,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -45,6 +45,8 @@ struct Slot {
     /// One sweep at a time; the reconciles that need it meanwhile wait for it.
     refresh: tokio::sync::Mutex<()>,
     state: Mutex<SlotState>,
+    /// How the slot's objects are packed, fixed by the first one (see [`Codec`]).
+    codec: OnceLock<Codec>,
 }
 
 #[derive(Default)]
@@ -61,25 +63,37 @@ struct Sweep {
     objects: HashMap<String, Packed>,
 }
 
-/// A remote object as a sweep keeps it: its name, and the whole object as JSON, a fraction of
-/// the size of the parsed maps (a sweep holds every object of the account, for a resync).
+/// A remote object as a sweep keeps it (a sweep holds every object of the account, for a
+/// resync): its name, and the whole object as JSON compressed by the slot's [`Codec`].
 #[derive(Clone, Debug, PartialEq)]
 struct Packed {
     name: Box<str>,
-    json: Box<str>,
+    data: Box<[u8]>,
 }
 
-impl Packed {
-    fn pack(r: &Remote) -> Option<Self> {
-        let json = serde_json::to_string(r).ok()?;
-        Some(Self {
+/// Packs objects as JSON compressed (LZ4) against a dictionary: the JSON of the first object
+/// the slot packed. The objects of one account share most of their text (keys, defaults, URL
+/// prefixes), so each then costs about what sets it apart, a fraction of its JSON. The
+/// dictionary stays for the slot's life, so an unchanged object packs to the same bytes.
+#[derive(Debug)]
+struct Codec {
+    dict: Box<[u8]>,
+}
+
+impl Codec {
+    fn pack(&self, r: &Remote) -> Option<Packed> {
+        let json = serde_json::to_vec(r).ok()?;
+        Some(Packed {
             name: r.name.trim().into(),
-            json: json.into_boxed_str(),
+            data: lz4_flex::block::compress_prepend_size_with_dict(&json, &self.dict)
+                .into_boxed_slice(),
         })
     }
 
-    fn unpack(&self) -> Option<Remote> {
-        serde_json::from_str(&self.json).ok()
+    fn unpack(&self, p: &Packed) -> Option<Remote> {
+        let json =
+            lz4_flex::block::decompress_size_prepended_with_dict(&p.data, &self.dict).ok()?;
+        serde_json::from_slice(&json).ok()
     }
 }
 
@@ -123,7 +137,7 @@ impl Observations {
         if let Some(usable) = slot.usable(self.max_age) {
             return Ok(usable);
         }
-        match sweep(account, kind).await {
+        match sweep(account, kind, slot).await {
             Ok(objects) => {
                 let changed = {
                     let mut state = lock(&slot.state);
@@ -247,7 +261,7 @@ impl Observations {
             .filter(|r| &*r.name == name);
         match (found.next(), found.next()) {
             (None, _) => Ok(None),
-            (Some(one), None) => Ok(one.unpack()),
+            (Some(one), None) => Ok(slot.unpack(one)),
             (Some(_), Some(_)) => Err(ProviderError::Conflict(format!(
                 "more than one {} object is named {name:?}; set spec.externalName to choose one",
                 account.kind
@@ -274,16 +288,17 @@ impl Observations {
             .sweep
             .iter()
             .flat_map(|s| s.objects.iter())
-            .any(|(id, p)| id != except && p.unpack().is_some_and(|r| pred(&r)));
+            .any(|(id, p)| id != except && slot.unpack(p).is_some_and(|r| pred(&r)));
         Ok(Some(found))
     }
 
     /// Keeps what the operator itself wrote (a create or update answer) in the sweep.
     pub fn record(&self, account: &Account, kind: ResourceKind, remote: &Remote) {
         let slot = self.slot(account, kind);
+        let packed = slot.pack(remote);
         let mut state = lock(&slot.state);
         if let Some(s) = state.sweep.as_mut() {
-            match Packed::pack(remote) {
+            match packed {
                 Some(p) => s.objects.insert(remote.id.clone(), p),
                 None => s.objects.remove(&remote.id),
             };
@@ -321,11 +336,24 @@ impl Slot {
     }
 
     fn get(&self, id: &str) -> Option<Remote> {
-        lock(&self.state)
-            .sweep
-            .as_ref()
-            .and_then(|s| s.objects.get(id))
-            .and_then(Packed::unpack)
+        let state = lock(&self.state);
+        self.unpack(state.sweep.as_ref()?.objects.get(id)?)
+    }
+
+    /// Packs `r`; the first object packed in the slot becomes its dictionary.
+    fn pack(&self, r: &Remote) -> Option<Packed> {
+        let codec = match self.codec.get() {
+            Some(c) => c,
+            None => {
+                let dict = serde_json::to_vec(r).ok()?.into_boxed_slice();
+                self.codec.get_or_init(|| Codec { dict })
+            }
+        };
+        codec.pack(r)
+    }
+
+    fn unpack(&self, p: &Packed) -> Option<Remote> {
+        self.codec.get()?.unpack(p)
     }
 }
 
@@ -333,13 +361,14 @@ impl Slot {
 async fn sweep(
     account: &Account,
     kind: ResourceKind,
+    slot: &Slot,
 ) -> Result<HashMap<String, Packed>, ProviderError> {
     let mut objects = HashMap::new();
     let mut cursor = None;
     loop {
         let page = account.provider.list(kind, cursor.take()).await?;
         for r in page.items {
-            if let Some(p) = Packed::pack(&r) {
+            if let Some(p) = slot.pack(&r) {
                 objects.insert(r.id, p);
             }
         }
@@ -414,8 +443,70 @@ mod tests {
     }
 
     #[test]
+    fn the_objects_of_one_account_pack_to_a_fraction_of_their_json_and_back() {
+        use serde_json::json;
+        let connection = |i: u32| {
+            let id = format!("samlc_2p{i:08}XyZaBcDeF");
+            let url = |path: &str| Some(format!("https://clerk.example.com/v1/saml/{path}/{id}"));
+            Remote {
+                id: id.clone(),
+                name: format!("customer-{i}"),
+                fields: [
+                    ("name", json!(format!("customer-{i}"))),
+                    ("domains", json!([format!("customer-{i}.example.com")])),
+                    ("active", json!(true)),
+                    ("idpType", json!("saml_custom")),
+                    (
+                        "saml.idpMetadataUrl",
+                        json!(format!("https://idp.example/{i}/metadata")),
+                    ),
+                    ("saml.allowIdpInitiated", json!(false)),
+                    ("saml.allowSubdomains", json!(false)),
+                    ("saml.forceAuthn", json!(false)),
+                    ("syncUserAttributes", json!(true)),
+                ]
+                .map(|(k, v)| (k.to_string(), v))
+                .into(),
+                outputs: crate::provider::Outputs {
+                    sp_entity_id: url("metadata"),
+                    acs_url: url("acs"),
+                    sp_metadata_url: url("metadata"),
+                    sp_certificate: None,
+                },
+            }
+        };
+        let slot = Slot::default();
+        assert!(
+            slot.unpack(&Packed {
+                name: "x".into(),
+                data: Box::default()
+            })
+            .is_none()
+        );
+        for i in 0..50 {
+            let r = connection(i);
+            let packed = slot.pack(&r).unwrap_or_else(|| panic!("{i}"));
+            assert_eq!(slot.unpack(&packed), Some(r.clone()), "{i}");
+            assert_eq!(
+                slot.pack(&r),
+                Some(packed.clone()),
+                "the same bytes each time"
+            );
+            let json = serde_json::to_vec(&r).map(|j| j.len()).unwrap_or_default();
+            if i > 0 {
+                assert!(
+                    packed.data.len() * 4 < json,
+                    "{i}: {} bytes packed, {json} as JSON",
+                    packed.data.len()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_changed_or_vanished_object_is_a_change_and_a_new_one_is_not() {
-        let packed = |id: &str, v| Packed::pack(&remote(id, v)).unwrap_or_else(|| panic!("{id}"));
+        let slot = Slot::default();
+        let packed = |id: &str, v| slot.pack(&remote(id, v)).unwrap_or_else(|| panic!("{id}"));
         let old: HashMap<_, _> = [("x", 1), ("y", 1), ("z", 1)]
             .map(|(id, v)| (id.to_string(), packed(id, v)))
             .into();

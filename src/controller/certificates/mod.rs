@@ -38,7 +38,9 @@ use kube::{
     runtime::{events::EventType, reflector::Store},
 };
 
-use super::{context::Context, error::Error, lock, managed::Managed, reconcile::publish};
+use super::{
+    context::Context, error::Error, lock, managed::Managed, reconcile::publish, watch::hash_of,
+};
 use crate::{
     config::Config,
     core::{
@@ -76,12 +78,11 @@ pub const PUSHES_METADATA_CERTIFICATE: &[&str] = &["clerk"];
 /// What this module keeps between reconciles (in memory; a restart fetches again).
 pub struct State {
     http: Option<reqwest::Client>,
-    /// The last metadata fetch per object uid.
+    /// The last metadata fetch per object uid (one entry per resource with a metadata URL, so
+    /// it holds hashes rather than the URL and the message).
     fetched: Mutex<HashMap<String, Fetched>>,
     /// What [`observe`] found, for [`complete`] in the same reconcile.
     prepared: Mutex<HashMap<String, Prepared>>,
-    /// The metadata fetch failure last reported per object uid (reported once, not every time).
-    failures: Mutex<HashMap<String, String>>,
     /// Objects whose desired state carries a new signing certificate from the IdP's metadata in
     /// this reconcile: the write that sends it is a rotation, not a drift repair.
     rotating: Mutex<std::collections::HashSet<String>>,
@@ -93,10 +94,14 @@ pub struct State {
 }
 
 struct Fetched {
-    url: String,
+    /// The hash of the URL fetched.
+    url: u64,
     at: Instant,
     /// The certificates of the last metadata that parsed.
     certificates: Option<Vec<Certificate>>,
+    /// The hash of the failure last reported (reported once, not at every fetch); `None` after
+    /// a fetch that worked.
+    reported: Option<u64>,
 }
 
 #[derive(Default)]
@@ -150,7 +155,6 @@ impl State {
                 .ok(),
             fetched: Mutex::default(),
             prepared: Mutex::default(),
-            failures: Mutex::default(),
             rotating: Mutex::default(),
             crossed: Mutex::default(),
             rotated_to: Mutex::default(),
@@ -167,7 +171,6 @@ impl State {
     pub fn forget(&self, uid: &str) {
         lock(&self.fetched).remove(uid);
         lock(&self.prepared).remove(uid);
-        lock(&self.failures).remove(uid);
         lock(&self.rotating).remove(uid);
         lock(&self.crossed).remove(uid);
         lock(&self.rotated_to).remove(uid);
@@ -336,14 +339,16 @@ async fn published_certificates<K: Managed>(
 ) -> Option<Vec<Certificate>> {
     let uid = uid_of(obj);
     let state = &ctx.certificates;
-    let (due, last) = {
+    let url_hash = hash_of(url);
+    let (due, last, reported) = {
         let fetched = lock(&state.fetched);
         match fetched.get(&uid) {
-            Some(f) if f.url == url => (
+            Some(f) if f.url == url_hash => (
                 f.at.elapsed() >= ctx.config.idp_metadata_refresh,
                 f.certificates.clone(),
+                f.reported,
             ),
-            _ => (true, None),
+            f => (true, None, f.and_then(|f| f.reported)),
         }
     };
     if !due {
@@ -363,15 +368,11 @@ async fn published_certificates<K: Managed>(
                     .map_err(|e| format!("{FROM_METADATA_URL}: the IdP metadata {e}"))
             }),
     };
-    let certificates = match result {
-        Ok(found) => {
-            lock(&state.failures).remove(&uid);
-            Some(found)
-        }
+    let (certificates, reported) = match result {
+        Ok(found) => (Some(found), None),
         Err(message) => {
-            let first =
-                lock(&state.failures).insert(uid.clone(), message.clone()) != Some(message.clone());
-            if first {
+            let failure = hash_of(&message);
+            if reported != Some(failure) {
                 tracing::warn!(name = %obj.name_any(), namespace = %obj.namespace().unwrap_or_default(), error = %message, "IdP metadata fetch failed");
                 publish(
                     ctx,
@@ -382,15 +383,16 @@ async fn published_certificates<K: Managed>(
                 )
                 .await;
             }
-            last
+            (last, Some(failure))
         }
     };
     lock(&state.fetched).insert(
         uid,
         Fetched {
-            url: url.to_string(),
+            url: url_hash,
             at: Instant::now(),
             certificates: certificates.clone(),
+            reported,
         },
     );
     certificates

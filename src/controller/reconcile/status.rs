@@ -129,7 +129,7 @@ pub(super) async fn conclude<K: Managed>(
     conditions::set(&mut status.conditions, ready, generation, now.clone());
     let synced = if paused { paused_synced() } else { synced };
     conditions::set(&mut status.conditions, synced, generation, now);
-    (Action::requeue(ctx.resync_for(period)), false)
+    (ctx.after_resync(period), false)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -193,7 +193,7 @@ async fn concluded_with_error<K: Managed>(
     let action = match e.class() {
         // A held write is looked at again each resync (the plan follows new drift) and at once
         // when the spec or an approval annotation changes.
-        _ if held => Action::requeue(ctx.resync_for(period)),
+        _ if held => ctx.after_resync(period),
         ErrorClass::Transient => Action::requeue(ctx.backoff(uid)),
         ErrorClass::RateLimited(wait) => Action::requeue(wait),
         // What clears by itself, unwatched (a Secret that arrives late without a Secret watch,
