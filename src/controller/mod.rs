@@ -121,6 +121,15 @@ where
 }
 
 /// Opens the watch of a namespaced kind in one namespace (or all).
+/// [`watch_of`] a managed kind, whose stored copies also drop an id annotation that status
+/// repeats ([`reconcile::strip_recorded_id`]).
+fn watch_managed<K: Managed>(
+    client: &Client,
+) -> impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>> + use<K> {
+    let watch = watch_of::<K>(client);
+    move |ns| watch(ns).modify(reconcile::strip_recorded_id::<K>).boxed()
+}
+
 fn watch_of<K>(
     client: &Client,
 ) -> impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>> + use<K>
@@ -422,9 +431,17 @@ pub async fn run_guarded(
             .boxed()
         },
     );
-    let mut ecs = Shared::new(scopes.clone(), 2, watch_of::<EnterpriseConnection>(&client));
-    let mut cps = Shared::new(scopes.clone(), 1, watch_of::<ConnectionProfile>(&client));
-    let mut orms = Shared::new(scopes.clone(), 1, watch_of::<OrgRoleMapping>(&client));
+    let mut ecs = Shared::new(
+        scopes.clone(),
+        2,
+        watch_managed::<EnterpriseConnection>(&client),
+    );
+    let mut cps = Shared::new(
+        scopes.clone(),
+        1,
+        watch_managed::<ConnectionProfile>(&client),
+    );
+    let mut orms = Shared::new(scopes.clone(), 1, watch_managed::<OrgRoleMapping>(&client));
     // Metadata only: the operator never holds every Secret's data in memory.
     let mut secrets = config.watch_secrets.then(|| {
         let client = client.clone();

@@ -35,7 +35,7 @@ use kube::{
     },
 };
 
-pub use ids::manages;
+pub use ids::{manages, strip_recorded_id};
 
 use super::{
     context::Context,
