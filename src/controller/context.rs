@@ -25,6 +25,8 @@ pub struct Context {
     pub config: Config,
     /// IdP metadata fetches and certificate checks (see `certificates`).
     pub certificates: super::certificates::State,
+    /// When each resource was last looked at, for the periodic resyncs (see `resync`).
+    pub looks: Arc<super::resync::Looks>,
     /// Consecutive failures per object uid, for capped exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// One lock per remote object (account identity + id): see [`Context::lock_remote`].
@@ -90,6 +92,7 @@ impl Context {
             events,
             observations: Observations::new(config.resync),
             certificates: super::certificates::State::new(&config),
+            looks: Arc::default(),
             config,
             failures: Mutex::default(),
             remote_locks: Mutex::default(),

@@ -281,9 +281,11 @@ fn managed_controller<K: Managed>(
             reconcile::manages(o, &provider, &id)
         }))
     });
-    controller = controller
-        .reconcile_on(swept)
-        .reconcile_on(resync::resyncs(reader.clone(), ctx.config.resync));
+    controller = controller.reconcile_on(swept).reconcile_on(resync::resyncs(
+        reader.clone(),
+        ctx.looks.clone(),
+        ctx.config.resync,
+    ));
     controller
         .run(
             tracked(heartbeat, reconcile::reconcile::<K>),

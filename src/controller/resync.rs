@@ -2,88 +2,122 @@
 //!
 //! A reconcile that ends well returns "await change" rather than "requeue after the resync
 //! period": kube's scheduler would otherwise hold a request (the object's name, namespace,
-//! resource version and uid, twice) for every resource at all times, about 0.7 KiB each, 7 MiB
-//! at 10,000 resources. Instead one stream per managed kind walks the store: each resource has a
-//! fixed place in the period (its uid hashed), so resyncs are spread evenly over the period,
-//! each resource comes once per period, and nothing is kept per resource.
+//! resource version and uid, twice) for every resource at all times, about 0.9 KiB each. Instead
+//! [`Looks`] keeps when each resource was last looked at (16 bytes), and one stream per managed
+//! kind walks the store once a second for the resources whose period since then has passed. The
+//! period is stretched by 0.9 to 1.1 per resource (from its uid), as the timers' jitter did, so
+//! that resources looked at together drift apart.
 //!
-//! A resource with its own resync period (the `ssoperator.io/resync-period` annotation) keeps
-//! its own timer and is skipped here.
+//! A reconcile that ends otherwise (an error's backoff, a resource's own resync period, a held
+//! delete) has set a timer of its own in kube's scheduler; the walk leaves that resource alone
+//! until a reconcile of it ends well again.
 
 use std::{
-    hash::{Hash, Hasher},
-    time::Duration,
+    collections::{HashMap, HashSet},
+    sync::Mutex,
+    time::{Duration, Instant},
 };
 
 use futures::{Stream, StreamExt, stream};
 use kube::{
     ResourceExt,
-    runtime::reflector::{ObjectRef, Store},
+    runtime::{
+        controller::Action,
+        reflector::{ObjectRef, Store},
+    },
 };
 
-use super::{context::resync_period, managed::Managed};
-use crate::crd::RESYNC_PERIOD_ANNOTATION;
+use super::{lock, managed::Managed, watch::hash_of};
+use crate::provider::ResourceKind;
 
-/// How often the store is walked for the resources whose place in the period has come.
+/// How often the store is walked for the resources that are due.
 const TICK: Duration = Duration::from_secs(1);
+/// Marks a resource on a timer of its own.
+const OWN_TIMER: u64 = u64::MAX;
 
-/// Where in a period of `period_ms` milliseconds the resync of the resource `uid` falls.
-fn place(uid: &str, period_ms: u64) -> u64 {
-    // SipHash with fixed keys: the same place in every process, so that a restart does not
-    // bunch resources up.
-    let mut h = std::hash::DefaultHasher::new();
-    uid.hash(&mut h);
-    h.finish() % period_ms.max(1)
+/// When each resource (per kind, by uid hash) was last looked at, in milliseconds since this
+/// process started, or [`OWN_TIMER`].
+pub struct Looks {
+    start: Instant,
+    last: Mutex<HashMap<ResourceKind, HashMap<u64, u64>>>,
 }
 
-/// Whether `place` lies in the part of the period after `from` up to and including `to`
-/// (both offsets into the period), wrapping past its end when `to < from`.
-fn due(place: u64, from: u64, to: u64) -> bool {
-    if from <= to {
-        from < place && place <= to
-    } else {
-        place > from || place <= to
+impl Default for Looks {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+            last: Mutex::default(),
+        }
     }
 }
 
-/// The window of the period that the walk at `elapsed` covers after the one at `before` (times
-/// since the stream began, in milliseconds): `None` when a whole period or more went by (a
-/// stalled process), and then every resource is due.
-fn window(before: u64, elapsed: u64, period_ms: u64) -> Option<(u64, u64)> {
-    let period_ms = period_ms.max(1);
-    (elapsed.saturating_sub(before) < period_ms).then(|| (before % period_ms, elapsed % period_ms))
+impl Looks {
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(OWN_TIMER - 1)
+    }
+
+    /// Records how a reconcile of `uid` ended: "await change" leaves the next look to the walk;
+    /// anything else (or an error, `None`) set a timer of its own.
+    pub fn record(&self, kind: ResourceKind, uid: &str, ended: Option<&Action>) {
+        let at = match ended {
+            Some(a) if *a == Action::await_change() => self.now(),
+            _ => OWN_TIMER,
+        };
+        lock(&self.last)
+            .entry(kind)
+            .or_default()
+            .insert(hash_of(uid), at);
+    }
 }
 
-/// The resources of `store` as their resyncs come due, each once per `period`.
-pub fn resyncs<K: Managed>(store: Store<K>, period: Duration) -> impl Stream<Item = ObjectRef<K>> {
-    let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX).max(1);
+/// The factor, 0.9 to 1.1, by which the period of the resource with this uid hash is stretched.
+fn stretch(uid: u64) -> f64 {
+    0.9 + (uid % 1000) as f64 / 5000.0
+}
+
+/// Whether a resource last looked at `last` (see [`Looks`]) is due at `now` for a resync.
+fn due(last: u64, now: u64, period_ms: u64, uid: u64) -> bool {
+    last != OWN_TIMER && (now.saturating_sub(last) as f64) >= period_ms as f64 * stretch(uid)
+}
+
+/// The resources of `store` as their resyncs come due, each once per `period` (stretched)
+/// after its last look. A resource not looked at yet is first due a period after it is seen.
+pub fn resyncs<K: Managed>(
+    store: Store<K>,
+    looks: std::sync::Arc<Looks>,
+    period: Duration,
+) -> impl Stream<Item = ObjectRef<K>> {
+    let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
     let mut ticks = tokio::time::interval(TICK.min(period / 10).max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let start = tokio::time::Instant::now();
-    stream::unfold((ticks, 0u64), move |(mut ticks, before)| {
-        let store = store.clone();
+    stream::unfold((ticks, 0u32), move |(mut ticks, n)| {
+        let (store, looks) = (store.clone(), looks.clone());
         async move {
             ticks.tick().await;
-            let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let window = window(before, elapsed, period_ms);
-            let due: Vec<ObjectRef<K>> = store
-                .state()
-                .iter()
-                .filter(|o| {
-                    let own = o
-                        .annotations()
-                        .get(RESYNC_PERIOD_ANNOTATION)
-                        .map(String::as_str);
-                    resync_period(own).0.is_none()
-                })
-                .filter(|o| {
-                    window.is_none_or(|(from, to)| {
-                        due(place(&o.uid().unwrap_or_default(), period_ms), from, to)
-                    })
-                })
-                .map(|o| ObjectRef::from_obj(o.as_ref()))
-                .collect();
-            Some((stream::iter(due), (ticks, elapsed)))
+            let objects = store.state();
+            let now = looks.now();
+            let mut all = lock(&looks.last);
+            let last = all.entry(K::KIND).or_default();
+            let mut due_now = Vec::new();
+            for o in &objects {
+                let uid = hash_of(o.uid().unwrap_or_default());
+                let at = last.entry(uid).or_insert(now);
+                if due(*at, now, period_ms, uid) {
+                    // Not due again while its reconcile waits or runs; its end records anew.
+                    *at = now;
+                    due_now.push(ObjectRef::from_obj(o.as_ref()));
+                }
+            }
+            // Now and then, forget resources that are gone.
+            if n % 60 == 59 && last.len() > objects.len() {
+                let live: HashSet<u64> = objects
+                    .iter()
+                    .map(|o| hash_of(o.uid().unwrap_or_default()))
+                    .collect();
+                last.retain(|uid, _| live.contains(uid));
+            }
+            drop(all);
+            Some((stream::iter(due_now), (ticks, n.wrapping_add(1))))
         }
     })
     .flatten()
@@ -93,60 +127,44 @@ pub fn resyncs<K: Managed>(store: Store<K>, period: Duration) -> impl Stream<Ite
 mod tests {
     use super::*;
 
-    /// Walks a period in uneven steps, as ticks that come late would, and counts how often each
-    /// resource came due.
-    fn comes(places: &[u64], steps: &[u64], period_ms: u64) -> Vec<usize> {
-        let mut counts = vec![0; places.len()];
-        let mut before = 0;
-        for &elapsed in steps {
-            let w = window(before, elapsed, period_ms);
-            for (i, p) in places.iter().enumerate() {
-                if w.is_none_or(|(from, to)| due(*p, from, to)) {
-                    counts[i] += 1;
-                }
-            }
-            before = elapsed;
-        }
-        counts
-    }
-
     #[test]
-    fn each_resource_comes_once_per_period_whatever_the_ticks() {
+    fn a_resource_is_due_a_stretched_period_after_its_last_look_and_never_on_its_own_timer() {
         let period = 60_000;
-        let places: Vec<u64> = (0..500)
-            .map(|i| place(&format!("uid-{i}"), period))
-            .collect();
-        // Two periods in steps of 1 s, then of 7.3 s that cross the period's end unevenly.
-        let even: Vec<u64> = (1..=120).map(|s| s * 1000).collect();
-        assert!(comes(&places, &even, period).iter().all(|c| *c == 2));
-        let uneven: Vec<u64> = (1..=40).map(|s| s * 7300).collect(); // 292 s: 4 periods and more
-        let counts = comes(&places, &uneven, period);
-        for (p, c) in places.iter().zip(&counts) {
-            let expected = if *p <= 292_000 % period { 5 } else { 4 };
-            assert_eq!(*c, expected, "place {p}");
+        for uid in [0, 1, 499, 999, 123_456_789] {
+            let s = stretch(uid);
+            assert!((0.9..=1.1).contains(&s), "{uid}: {s}");
+            let after = (period as f64 * s).ceil() as u64;
+            assert!(!due(1000, 1000 + after - 1, period, uid));
+            assert!(due(1000, 1000 + after, period, uid));
+            assert!(!due(OWN_TIMER, u64::MAX - 1, period, uid));
         }
     }
 
     #[test]
-    fn a_stall_longer_than_the_period_makes_everyone_due() {
-        assert_eq!(window(1000, 62_000, 60_000), None);
-        assert_eq!(window(1000, 2000, 60_000), Some((1000, 2000)));
-        assert_eq!(window(59_000, 61_000, 60_000), Some((59_000, 1000)));
-        assert!(due(59_500, 59_000, 1000) && due(500, 59_000, 1000) && !due(30_000, 59_000, 1000));
-    }
-
-    #[test]
-    fn places_spread_over_the_period() {
-        let period = 60_000;
-        let mut per_tenth = [0usize; 10];
+    fn stretches_spread_resources_looked_at_together() {
+        let mut per_fifth = [0usize; 5];
         for i in 0..10_000 {
-            let p = place(&format!("5f1c0e4a-{i:04}-4b7e-9c1d-0242ac120002"), period);
-            per_tenth[usize::try_from(p * 10 / period).unwrap_or(0)] += 1;
+            let s = stretch(hash_of(format!("5f1c0e4a-{i:04}-4b7e-9c1d-0242ac120002")));
+            per_fifth[((s - 0.9) / 0.2 * 5.0).min(4.0) as usize] += 1;
         }
-        // Evenly spread would be 1000 a tenth.
+        // Evenly spread would be 2000 a fifth.
         assert!(
-            per_tenth.iter().all(|n| (850..1150).contains(n)),
-            "{per_tenth:?}"
+            per_fifth.iter().all(|n| (1800..2200).contains(n)),
+            "{per_fifth:?}"
         );
+    }
+
+    #[test]
+    fn a_reconcile_that_ends_well_leaves_the_next_look_to_the_walk() {
+        let looks = Looks::default();
+        let kind = ResourceKind::EnterpriseConnection;
+        looks.record(kind, "a", Some(&Action::await_change()));
+        looks.record(kind, "b", Some(&Action::requeue(Duration::from_secs(5))));
+        looks.record(kind, "c", None);
+        let all = lock(&looks.last);
+        let last = &all[&kind];
+        assert!(last[&hash_of("a")] != OWN_TIMER);
+        assert_eq!(last[&hash_of("b")], OWN_TIMER);
+        assert_eq!(last[&hash_of("c")], OWN_TIMER);
     }
 }

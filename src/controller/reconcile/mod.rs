@@ -171,6 +171,7 @@ fn stale_copy<K: Managed>(obj: Arc<K>) -> Arc<K> {
 /// Entry point of the controller for kind `K`.
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
+    let uid = obj.uid().unwrap_or_default();
     let kind = Metrics::kind(K::KIND.as_str());
     ctx.metrics.reconciles.get_or_create(&kind).inc();
     // Liveness tests: `panic` here must end the process, `sleep(ms)` (it blocks the thread) must
@@ -216,6 +217,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .reconcile_duration
         .get_or_create(&kind)
         .observe(started.elapsed().as_secs_f64());
+    ctx.looks.record(K::KIND, &uid, result.as_ref().ok());
     result
 }
 
@@ -227,6 +229,8 @@ pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> 
     };
     ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
     tracing::warn!(kind = %K::KIND, name = %obj.name_any(), namespace = ?obj.namespace(), error = %err, "reconcile failed");
+    ctx.looks
+        .record(K::KIND, &obj.uid().unwrap_or_default(), None);
     match err.class() {
         ErrorClass::RateLimited(wait) => Action::requeue(wait),
         _ => Action::requeue(ctx.backoff(&obj.uid().unwrap_or_default())),
