@@ -42,7 +42,7 @@ use std::panic::AssertUnwindSafe;
 
 pub use context::Context;
 use managed::Managed;
-use watch::{changed, hash_of};
+use watch::{api_for, changed, hash_of, watch_managed, watch_of};
 
 use crate::{
     config::Config,
@@ -108,45 +108,6 @@ fn connection_wakes(ec: &EnterpriseConnection) -> u64 {
     let ready = status
         .map(|s| crate::core::conditions::is_true(&s.conditions, crate::core::conditions::READY));
     hash_of((ready, status.and_then(|s| s.external_id.clone())))
-}
-
-fn api_for<K>(client: &Client, ns: Option<&str>) -> Api<K>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-{
-    match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// Opens the watch of a namespaced kind in one namespace (or all).
-/// [`watch_of`] a managed kind, whose stored copies also drop an id annotation that status
-/// repeats ([`reconcile::strip_recorded_id`]).
-fn watch_managed<K: Managed>(
-    client: &Client,
-) -> impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>> + use<K> {
-    let watch = watch_of::<K>(client);
-    move |ns| watch(ns).modify(reconcile::strip_recorded_id::<K>).boxed()
-}
-
-fn watch_of<K>(
-    client: &Client,
-) -> impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>> + use<K>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + 'static,
-{
-    let client = client.clone();
-    move |ns| {
-        watcher(api_for::<K>(&client, ns), watcher::Config::default())
-            .default_backoff()
-            .boxed()
-    }
 }
 
 /// One shared watch: the store every reader uses, the streams of its subscribers, and the task

@@ -21,13 +21,15 @@ use futures::{
     stream::{self, BoxStream},
 };
 use kube::{
-    Resource, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     runtime::{
         WatchStreamExt,
         reflector::{ObjectRef, Store},
-        watcher::{self, Event},
+        watcher::{self, Event, watcher},
     },
 };
+
+use super::managed::Managed;
 
 /// The prefix of the annotations the operator reads ([`crate::crd::PAUSED_ANNOTATION`],
 /// [`crate::crd::EXTERNAL_ID_ANNOTATION`]); the stores keep only these.
@@ -47,6 +49,50 @@ pub fn strip<K: Resource>(obj: &mut K) {
         if a.is_empty() {
             meta.annotations = None;
         }
+    }
+}
+
+/// The kind's API in one namespace, or in all.
+pub(super) fn api_for<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// [`watch_of`] a managed kind, whose stored copies also drop an id annotation that status
+/// repeats ([`super::reconcile::strip_recorded_id`]).
+pub(super) fn watch_managed<K: Managed>(
+    client: &Client,
+) -> impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>> + use<K> {
+    let watch = watch_of::<K>(client);
+    move |ns| {
+        watch(ns)
+            .modify(super::reconcile::strip_recorded_id::<K>)
+            .boxed()
+    }
+}
+
+/// Opens the watch of a namespaced kind in one namespace (or all).
+pub(super) fn watch_of<K>(
+    client: &Client,
+) -> impl Fn(Option<&str>) -> BoxStream<'static, watcher::Result<watcher::Event<K>>> + use<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    let client = client.clone();
+    move |ns| {
+        watcher(api_for::<K>(&client, ns), watcher::Config::default())
+            .default_backoff()
+            .boxed()
     }
 }
 
