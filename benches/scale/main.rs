@@ -37,6 +37,10 @@
 #[allow(dead_code)]
 mod support;
 
+#[path = "../../tests/e2e/idp.rs"]
+#[allow(dead_code)]
+mod idp;
+
 use std::{
     collections::{BTreeMap, HashMap},
     path::PathBuf,
@@ -62,12 +66,14 @@ use ssoperator_emulators::{
 };
 use tokio::sync::watch;
 
+mod apiserver;
 mod figures;
 mod operator;
 mod report;
 mod settings;
 mod track;
 
+use apiserver::*;
 use figures::*;
 use operator::{Operator, clock_ticks_per_second};
 use settings::*;
@@ -103,6 +109,20 @@ async fn main() {
     run.tidy_up().await;
 }
 
+/// The tenants' IdPs on loopback: `/idp/{i}/metadata` answers SAML metadata that publishes one
+/// signing certificate (the same for all), as a working IdP would. The operator fetches it and
+/// sends the certificate to Clerk with the create.
+async fn serve_idp_metadata() -> Running {
+    let metadata = idp::metadata(&idp::certificate("bench-idp", -1, 700).pem);
+    let router = axum::Router::new().route(
+        "/idp/{tenant}/metadata",
+        axum::routing::get(move || std::future::ready(metadata.clone())),
+    );
+    serve(router, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("serve the IdP metadata")
+}
+
 /// One benchmark run: the Clerk emulator, the namespaces with their credentials and
 /// ProviderConfig, the operator process, and the watch that counts the run's resources.
 struct Run {
@@ -113,6 +133,8 @@ struct Run {
     clerk: ClerkEmulator,
     /// The emulator's server; serves as long as the run.
     _server: Running,
+    /// The IdPs' metadata (one document at a URL per resource), as long as the run.
+    idp: Running,
     namespaces: Vec<String>,
     pp: PatchParams,
     operator: Operator,
@@ -130,6 +152,10 @@ struct Converged {
     metrics: String,
     status_writes: u64,
     status_writes_by_kind: String,
+    /// What the API server served and the CPU time it used meanwhile.
+    apiserver: ApiServerWork,
+    /// The operator's CPU time meanwhile, in seconds.
+    operator_cpu: f64,
 }
 
 /// The steady state before the quiet resync.
@@ -175,6 +201,7 @@ impl Run {
         let server = serve(clerk.router(), ([127, 0, 0, 1], 0).into())
             .await
             .expect("serve the Clerk emulator");
+        let idp = serve_idp_metadata().await;
 
         let mut namespaces = Vec::new();
         for _ in 0..s.namespaces {
@@ -239,6 +266,7 @@ impl Run {
             client,
             clerk,
             _server: server,
+            idp,
             namespaces,
             pp,
             operator,
@@ -250,20 +278,22 @@ impl Run {
 
     /// Creates N connections, APPLY_CONCURRENCY at a time, and times until all are Ready.
     async fn converge(&mut self) -> Converged {
-        let (client, namespaces) = (&self.client, &self.namespaces);
+        let (client, namespaces, idp) = (&self.client, &self.namespaces, self.idp.url());
+        let apiserver_before = ApiServerReading::take(client).await;
+        let operator_cpu_before = self.operator.cpu_ticks();
         let start = Instant::now();
         stream::iter(0..self.s.n)
             .for_each_concurrent(APPLY_CONCURRENCY, |i| {
                 let ecs: Api<EnterpriseConnection> =
                     Api::namespaced(client.clone(), &namespaces[i % namespaces.len()]);
-                let (pp, run) = (self.pp.clone(), self.run.clone());
+                let (pp, run, idp) = (self.pp.clone(), self.run.clone(), idp.clone());
                 async move {
                     let name = format!("conn-{i:05}");
                     let doc = json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
                         "metadata": {"name": name, "labels": {"ssoperator.io/bench": run}},
                         "spec": {"providerConfigRef": {"name": "clerk"}, "name": format!("Tenant {i}"),
                                  "domains": [format!("tenant-{i}.example")], "deletionPolicy": "Delete",
-                                 "saml": {"idpMetadataUrl": format!("https://idp.example/{i}/metadata")}}});
+                                 "saml": {"idpMetadataUrl": format!("{idp}/idp/{i}/metadata")}}});
                     ecs.patch(&name, &pp, &Patch::Apply(doc))
                         .await
                         .unwrap_or_else(|e| panic!("apply {name}: {e}"));
@@ -282,6 +312,21 @@ impl Run {
         .await;
         let ready = start.elapsed();
         tokio::time::sleep(SETTLE).await;
+        let operator_cpu =
+            (self.operator.cpu_ticks() - operator_cpu_before) as f64 / clock_ticks_per_second();
+        let apiserver = ApiServerWork::between(
+            &apiserver_before,
+            &ApiServerReading::take(&self.client).await,
+        );
+        if !apiserver.requests.is_empty() {
+            // The bench's own applies are among them: a check that the counts are read right.
+            let applies = apiserver.requests.get("APPLY enterpriseconnections");
+            assert!(
+                applies.is_some_and(|a| *a >= n as u64),
+                "the API server's request counts miss the bench's {n} applies: {:?}",
+                apiserver.requests
+            );
+        }
         let calls = self.clerk.core().calls();
         let rate_limited = self.clerk.core().rate_limited_calls();
         let metrics = self.operator.metrics().await;
@@ -296,6 +341,8 @@ impl Run {
             metrics,
             status_writes,
             status_writes_by_kind,
+            apiserver,
+            operator_cpu,
         }
     }
 

@@ -76,6 +76,25 @@ pub(crate) fn print(
             ),
         ),
         (
+            "API server writes to converge",
+            converged.apiserver.writes_text(n),
+        ),
+        (
+            "API server reads to converge",
+            converged.apiserver.reads_text(n),
+        ),
+        (
+            "CPU to converge: API server / operator",
+            format!(
+                "{:.0} s ({:.2} cores) / {:.0} s ({:.2} cores) of {} cores",
+                converged.apiserver.cpu_seconds,
+                converged.apiserver.cpu_seconds / ready.as_secs_f64(),
+                converged.operator_cpu,
+                converged.operator_cpu / ready.as_secs_f64(),
+                std::thread::available_parallelism().map_or(0, |p| p.get()),
+            ),
+        ),
+        (
             "ProviderConfig usedBy caught up",
             format!(
                 "{} after all Ready (status writes meanwhile: {})",

@@ -16,6 +16,7 @@ mod export;
 #[cfg(feature = "failpoints")]
 mod faults;
 mod forbidden;
+mod idp;
 mod install;
 mod leader;
 mod lifecycle;

@@ -63,7 +63,7 @@ async fn every_metric_the_dashboard_and_alerts_name_is_on_a_running_operators_me
         "defaultRole": "viewer", "mappings": [{"externalGroup": "Administrators", "roles": [{"role": "admin"}]}]}})).await;
     apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
         "metadata": {"name": "orphan"}, "spec": {"providerConfigRef": {"name": "missing"}, "name": "orphan-sso",
-        "saml": {"idpCertificate": crate::certificates::certificate("orphan-idp", -1, 400).pem}}})).await;
+        "saml": {"idpCertificate": crate::idp::certificate("orphan-idp", -1, 400).pem}}})).await;
 
     // The operator binary, leader-elected, scoped to the namespace.
     let tmp = tempdir("monitoring");
