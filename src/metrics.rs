@@ -81,6 +81,8 @@ pub struct Metrics {
     pub rate_limit_wait_seconds: Family<ProviderLabels, Counter<f64>>,
     pub drift_repairs: Family<KindLabels, Counter>,
     pub status_writes: Family<KindLabels, Counter>,
+    /// Writes to a managed resource's metadata: its finalizer and its external-id annotation.
+    pub metadata_writes: Family<KindLabels, Counter>,
     /// Reconciles that read their resource from the API server because the copy in memory did
     /// not show this process's last write to it yet.
     pub fresh_reads: Family<KindLabels, Counter>,
@@ -115,6 +117,7 @@ impl Default for Metrics {
             rate_limit_wait_seconds: Family::default(),
             drift_repairs: Family::default(),
             status_writes: Family::default(),
+            metadata_writes: Family::default(),
             fresh_reads: Family::default(),
             resources: Family::default(),
             leader: Gauge::default(),
@@ -163,6 +166,11 @@ impl Default for Metrics {
             "status_writes",
             "Status updates written to the API server",
             m.status_writes.clone(),
+        );
+        registry.register(
+            "metadata_writes",
+            "Writes to managed resources' metadata (finalizer, external-id annotation)",
+            m.metadata_writes.clone(),
         );
         registry.register(
             "fresh_reads",

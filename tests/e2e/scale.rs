@@ -3,7 +3,8 @@
 //! the operator's metrics. The full-size figures come from `benches/scale/`.
 //!
 //! - converge: one create per resource plus the shared list pages (no list before each create),
-//!   one reconcile and at most two status writes per new resource;
+//!   one reconcile, at most two status writes and two metadata writes (the finalizer, the id)
+//!   per new resource;
 //! - a quiet resync: a list sweep for the account (and each ProviderConfig's credentials check),
 //!   no read by id, no write of any kind;
 //! - a console edit is still repaired within one resync (a sweep that sees it wakes the owner).
@@ -20,7 +21,8 @@ use ssoperator::crd::EnterpriseConnection;
 use ssoperator_emulators::demo::DemoEmulators;
 
 use crate::{
-    operator::{Operator, apply, demo_account, provider_ready, ready, wait_event},
+    idp,
+    operator::{Operator, apply, demo_account, provider_ready, ready, serve, wait_event},
     support,
 };
 
@@ -95,17 +97,30 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
         provider_ready(&client, ns, "clerk").await;
     }
     e.clerk.core().reset_calls();
+    // The tenants' IdPs publish their metadata (one document for all).
+    let metadata = idp::metadata(&idp::certificate("tenant-idp", -1, 400).pem);
+    let idp_server = serve(axum::Router::new().route(
+        "/idp/{tenant}/metadata",
+        axum::routing::get(move || std::future::ready(metadata.clone())),
+    ))
+    .await;
+    let idps = idp_server.url();
 
     let started = Instant::now();
     stream::iter(0..N)
         .for_each_concurrent(16, |i| {
             let (client, ns) = (client.clone(), namespaces[i % NAMESPACES].clone());
+            let idps = idps.clone();
             async move {
-                apply(&client, &ns, json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
+                apply(
+                    &client,
+                    &ns,
+                    json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",
                     "metadata": {"name": format!("conn-{i:04}")},
                     "spec": {"providerConfigRef": {"name": "clerk"}, "name": format!("Tenant {i}"),
                              "domains": [format!("tenant-{i}.example")], "deletionPolicy": "Delete",
-                             "saml": {"idpMetadataUrl": format!("https://idp.example/{i}/metadata")}}}))
+                             "saml": {"idpMetadataUrl": format!("{idps}/idp/{i}/metadata")}}}),
+                )
                 .await;
             }
         })
@@ -154,6 +169,15 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
         status_writes <= 2.0 * N as f64,
         "{status_writes} status writes for {N} new resources (at most two each)"
     );
+    let metadata_writes = metric(
+        &op,
+        "ssoperator_metadata_writes_total",
+        "EnterpriseConnection",
+    );
+    assert!(
+        metadata_writes <= 2.0 * N as f64,
+        "{metadata_writes} metadata writes for {N} new resources (the finalizer and the id: two each)"
+    );
 
     // A quiet resync: one sweep (a page), nothing read by id, nothing written.
     e.clerk.core().reset_calls();
@@ -164,6 +188,11 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
             "ssoperator_status_writes_total",
             "EnterpriseConnection",
         ),
+    );
+    let metadata0 = metric(
+        &op,
+        "ssoperator_metadata_writes_total",
+        "EnterpriseConnection",
     );
     tokio::time::sleep(RESYNC.mul_f64(1.3)).await;
     let calls = e.clerk.core().calls();
@@ -197,6 +226,15 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
         ),
         status0,
         "status writes in a quiet resync"
+    );
+    assert_eq!(
+        metric(
+            &op,
+            "ssoperator_metadata_writes_total",
+            "EnterpriseConnection"
+        ),
+        metadata0,
+        "metadata writes in a quiet resync"
     );
 
     // A console edit is repaired within a resync (plus the time to run the sweep).

@@ -83,6 +83,7 @@ pub(super) async fn adopt<K: Managed>(
             created: false,
             adopted_dry: true,
             read_live,
+            id_recorded: false,
         }));
     }
     // The annotation holds the id from here on; status follows with the result.
@@ -101,6 +102,7 @@ pub(super) async fn adopt<K: Managed>(
         created: false,
         adopted_dry: false,
         read_live,
+        id_recorded: true,
     }))
 }
 
@@ -190,5 +192,6 @@ pub(super) async fn create<K: Managed>(
         created: true,
         adopted_dry: false,
         read_live: true,
+        id_recorded: true,
     })
 }

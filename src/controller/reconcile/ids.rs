@@ -99,7 +99,7 @@ async fn set_external_id<K: Managed>(
             &Patch::Merge(&patch),
         )
         .await?;
-    super::record_version(ctx, obj, patched.resource_version());
+    super::record_metadata_write(ctx, obj, patched.resource_version());
     Ok(())
 }
 

@@ -100,7 +100,7 @@ async fn add_or_drop_finalizer<K: Managed>(
         super::provider_config::mark_in_use(ctx, obj).await?;
     }
     if let Some(version) = finalizer::set(api, obj, FINALIZER, wanted).await? {
-        record_version(ctx, obj, Some(version));
+        record_metadata_write(ctx, obj, Some(version));
     }
     Ok(())
 }
@@ -109,6 +109,15 @@ async fn add_or_drop_finalizer<K: Managed>(
 /// [`current_copy`]).
 fn record_version<K: Managed>(ctx: &Context, obj: &K, version: Option<String>) {
     ctx.record_written(&obj.uid().unwrap_or_default(), |w| w.version = version);
+}
+
+/// Counts a write to `obj`'s metadata (finalizer or id annotation) and notes its version.
+fn record_metadata_write<K: Managed>(ctx: &Context, obj: &K, version: Option<String>) {
+    ctx.metrics
+        .metadata_writes
+        .get_or_create(&Metrics::kind(K::KIND.as_str()))
+        .inc();
+    record_version(ctx, obj, version);
 }
 
 /// The copy of the resource to reconcile from: the one in memory, unless it may not show this
@@ -190,8 +199,11 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             match cleanup::cleanup(obj.clone(), &ctx, &api).await {
                 Ok(Some(action)) => finalizer::set(&api, obj.as_ref(), FINALIZER, false)
                     .await
-                    .map(|_| {
-                        ctx.forget_written(&obj.uid().unwrap_or_default());
+                    .map(|written| {
+                        if written.is_some() {
+                            record_metadata_write(&ctx, obj.as_ref(), None);
+                        }
+                        ctx.forget_written(&uid);
                         action
                     }),
                 // The delete is held (approval, lockout guard, dry run): the finalizer stays.
@@ -199,7 +211,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
                 Err(e) => Err(e),
             }
         } else {
-            ctx.forget_written(&obj.uid().unwrap_or_default());
+            ctx.forget_written(&uid);
             Ok(Action::await_change())
         }
     } else if ctx.config.dry_run {

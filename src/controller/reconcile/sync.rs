@@ -114,6 +114,8 @@ pub(super) struct Found {
     pub(super) adopted_dry: bool,
     /// Read from the provider in this sync (not from the account's sweep).
     pub(super) read_live: bool,
+    /// Its id went to the annotation in this sync (an adoption or a create).
+    pub(super) id_recorded: bool,
 }
 
 /// What a sync knows of its resource beyond the object itself.
@@ -163,25 +165,15 @@ pub(super) async fn sync<K: Managed>(
                 .map_err(StepError::Create)?,
         },
     };
-    let adopted_dry = found.adopted_dry;
-    let (d, latest) = compare::<K>(ctx, &target, status, found, &mode)
+    let (d, found) = compare::<K>(ctx, &target, status, found, &mode)
         .await
         .map_err(StepError::Compare)?;
-    let (latest, drifted) = write(obj, ctx, &target, status, d, latest, &mode)
+    let (found, drifted) = write(obj, ctx, &target, status, d, found, &mode)
         .await
         .map_err(StepError::Write)?;
-    outputs(
-        obj,
-        ctx,
-        api,
-        &target,
-        status,
-        &latest,
-        drifted,
-        adopted_dry,
-    )
-    .await
-    .map_err(StepError::Outputs)
+    outputs(obj, ctx, api, &target, status, &found, drifted)
+        .await
+        .map_err(StepError::Outputs)
 }
 
 /// Step 1: the account (ProviderConfig and credentials), the kind's capabilities and the desired
@@ -256,6 +248,7 @@ async fn observe<K: Managed>(
             created: false,
             adopted_dry: false,
             read_live: observed.live,
+            id_recorded: false,
         }));
     }
     if obj.managed().external_name.is_some() || !t.can_create || mode.read_only {
@@ -344,10 +337,9 @@ async fn write<K: Managed>(
     d: Diff,
     found: Found,
     mode: &Mode,
-) -> Result<(Remote, Option<Vec<String>>), Error> {
-    let latest = found.remote;
+) -> Result<(Found, Option<Vec<String>>), Error> {
     if d.is_empty() {
-        return Ok((latest, None));
+        return Ok((found, None));
     }
     let drift = DriftRecord {
         time: jiff::Timestamp::now().to_string(),
@@ -355,8 +347,9 @@ async fn write<K: Managed>(
     };
     if mode.read_only {
         status.last_drift = Some(drift);
-        return Ok((latest, Some(d.paths)));
+        return Ok((found, Some(d.paths)));
     }
+    let latest = &found.remote;
     let provider_name = t.provider_name;
     let id = latest.id.clone();
     // A drift is a change after this generation was last compared with the provider (in sync,
@@ -393,7 +386,7 @@ async fn write<K: Managed>(
     )
     .await?;
     crash_point!("update-before");
-    let updated = t.provider.update(&id, &t.desired, &latest, &d).await?;
+    let updated = t.provider.update(&id, &t.desired, latest, &d).await?;
     crash_point!("update-after");
     ctx.observations.record(&t.account, K::KIND, &updated);
     ctx.record_sent_hash(&t.uid, hash.as_ref());
@@ -423,28 +416,33 @@ async fn write<K: Managed>(
         )
         .await;
     }
-    Ok((updated, None))
+    Ok((
+        Found {
+            remote: updated,
+            ..found
+        },
+        None,
+    ))
 }
 
 /// Step 6: the provider-generated values into status and the outputs target; the id into the
-/// annotation (resources that recorded it before the annotation existed get it now).
-#[allow(clippy::too_many_arguments)]
+/// annotation unless an adoption or create of this sync put it there.
 async fn outputs<K: Managed>(
     obj: &K,
     ctx: &Context,
     api: &Api<K>,
     t: &Target,
     status: &mut ManagedStatus,
-    latest: &Remote,
+    found: &Found,
     drifted: Option<Vec<String>>,
-    adopted_dry: bool,
 ) -> Result<Synced, Error> {
+    let latest = &found.remote;
     set_outputs(status, latest);
     crate::controller::outputs::write(ctx, obj, status).await?;
     if let Some(paths) = drifted {
         return Ok(Synced::Drifted(paths));
     }
-    if adopted_dry {
+    if found.adopted_dry {
         return Err(Error::Held {
             hold: Hold::WouldAdopt,
             message: format!(
@@ -453,7 +451,7 @@ async fn outputs<K: Managed>(
             ),
         });
     }
-    if !ctx.config.dry_run {
+    if !ctx.config.dry_run && !found.id_recorded {
         record_external_id(ctx, api, obj, &latest.id).await?;
     }
     Ok(Synced::InSync)
