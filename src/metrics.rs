@@ -78,6 +78,8 @@ pub struct Metrics {
     pub provider_calls: Family<CallLabels, Counter>,
     pub provider_call_duration: Family<ProviderLabels, Histogram>,
     pub rate_limit_waits: Family<ProviderLabels, Counter>,
+    /// List sweeps of an account and kind (all its pages), one per resync period when quiet.
+    pub sweeps: Family<ProviderLabels, Counter>,
     pub rate_limit_wait_seconds: Family<ProviderLabels, Counter<f64>>,
     pub drift_repairs: Family<KindLabels, Counter>,
     pub status_writes: Family<KindLabels, Counter>,
@@ -114,6 +116,7 @@ impl Default for Metrics {
             provider_calls: Family::default(),
             provider_call_duration: Family::new_with_constructor(buckets),
             rate_limit_waits: Family::default(),
+            sweeps: Family::default(),
             rate_limit_wait_seconds: Family::default(),
             drift_repairs: Family::default(),
             status_writes: Family::default(),
@@ -156,6 +159,11 @@ impl Default for Metrics {
             "rate_limit_wait_seconds",
             "Seconds spent waiting for rate limits",
             m.rate_limit_wait_seconds.clone(),
+        );
+        registry.register(
+            "sweeps",
+            "List sweeps of a provider account and kind (all pages of one listing)",
+            m.sweeps.clone(),
         );
         registry.register(
             "drift_repairs",

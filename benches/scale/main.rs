@@ -173,6 +173,8 @@ struct Quiet {
     status_writes: u64,
     status_writes_text: String,
     reconciles: u64,
+    /// List sweeps of the account (all pages each) in the window.
+    sweeps: u64,
     idle_cpu: f64,
     duration: Duration,
     hwm: u64,
@@ -426,6 +428,8 @@ impl Run {
         let reconciles = (sum_samples(&quiet_metrics, "ssoperator_reconciles_total")
             - sum_samples(&settled.metrics, "ssoperator_reconciles_total"))
             as u64;
+        let sweeps = (sum_samples(&quiet_metrics, "ssoperator_sweeps_total")
+            - sum_samples(&settled.metrics, "ssoperator_sweeps_total")) as u64;
         let idle_cpu =
             (cpu_after - cpu_before) as f64 / clock_ticks_per_second() / duration.as_secs_f64()
                 * 100.0;
@@ -456,6 +460,7 @@ impl Run {
             status_writes,
             status_writes_text,
             reconciles,
+            sweeps,
             idle_cpu,
             duration,
             hwm,

@@ -119,6 +119,14 @@ pub(crate) fn print(
             "quiet resync: status writes",
             quiet.status_writes_text.clone(),
         ),
+        (
+            "quiet resync: sweeps of the account",
+            format!(
+                "{} in {} (one per resync period; the window of 1.2 periods can hold two)",
+                quiet.sweeps,
+                secs(quiet.duration)
+            ),
+        ),
         ("quiet resync: reconciles", quiet.reconciles.to_string()),
         ("operator VmHWM", mib(quiet.hwm)),
         ("operator VmRSS after the quiet resync", mib(quiet.rss)),

@@ -85,12 +85,13 @@ impl Context {
         events: Publisher,
         config: Config,
     ) -> Self {
+        let observations = Observations::new(config.resync, metrics.clone());
         Self {
             client,
             registry,
             metrics,
             events,
-            observations: Observations::new(config.resync),
+            observations,
             certificates: super::certificates::State::new(&config),
             looks: Arc::default(),
             config,

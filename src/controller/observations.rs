@@ -18,7 +18,10 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{lock, registry::Account};
-use crate::provider::{ErrorClass, ProviderError, Remote, ResourceKind};
+use crate::{
+    metrics::{Metrics, ProviderLabels},
+    provider::{ErrorClass, ProviderError, Remote, ResourceKind},
+};
 
 /// After a failed sweep, the next is not tried before this; the last good sweep serves meanwhile.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -35,6 +38,7 @@ pub type Changed = (String, String);
 
 pub struct Observations {
     max_age: Duration,
+    metrics: Arc<Metrics>,
     slots: Mutex<HashMap<(String, ResourceKind), Arc<Slot>>>,
     wakes: Mutex<HashMap<ResourceKind, mpsc::UnboundedSender<Changed>>>,
 }
@@ -98,10 +102,12 @@ impl Codec {
 }
 
 impl Observations {
-    /// Sweeps are at most `max_age` old (the resync period).
-    pub fn new(max_age: Duration) -> Self {
+    /// Sweeps are at most `max_age` old (the resync period); each one taken is counted in
+    /// `metrics`.
+    pub fn new(max_age: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             max_age,
+            metrics,
             slots: Mutex::default(),
             wakes: Mutex::default(),
         }
@@ -139,6 +145,12 @@ impl Observations {
         }
         match sweep(account, kind, slot).await {
             Ok(objects) => {
+                self.metrics
+                    .sweeps
+                    .get_or_create(&ProviderLabels {
+                        provider: account.kind.as_str().to_string(),
+                    })
+                    .inc();
                 let changed = {
                     let mut state = lock(&slot.state);
                     let changed = state
@@ -420,7 +432,7 @@ mod tests {
 
     #[test]
     fn two_clerk_instances_behind_one_endpoint_never_share_a_sweep() {
-        let obs = Observations::new(Duration::from_secs(60));
+        let obs = Observations::new(Duration::from_secs(60), Arc::default());
         let (a, b) = (clerk_account("sk_test_a"), clerk_account("sk_test_b"));
         assert_eq!(
             a.identity, b.identity,

@@ -194,6 +194,9 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
         "ssoperator_metadata_writes_total",
         "EnterpriseConnection",
     );
+    let sweeps =
+        || ssoperator::metrics::sum_samples(&op.metrics.render(), "ssoperator_sweeps_total");
+    let sweeps0 = sweeps();
     tokio::time::sleep(RESYNC.mul_f64(1.3)).await;
     let calls = e.clerk.core().calls();
     let (creates, pages, reads, writes) = tally(&calls);
@@ -216,6 +219,13 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
     assert!(
         pages <= 2 + 3 * NAMESPACES as u64,
         "{pages} list pages in one resync: {calls:?}"
+    );
+    // The three ProviderConfigs are one account: one sweep per resync period.
+    let swept = sweeps() - sweeps0;
+    assert!(
+        (1.0..=2.0).contains(&swept),
+        "{swept} sweeps of the one account in {:?}",
+        RESYNC.mul_f64(1.3)
     );
     // (A ProviderConfig's status.usedBy catches up with the new resources at its own resync.)
     assert_eq!(
