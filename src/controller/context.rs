@@ -32,7 +32,7 @@ pub struct Context {
     /// One lock per remote object (account identity + id): see [`Context::lock_remote`].
     remote_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The write-only hash last sent per object uid: see [`Context::sent_hash`].
-    sent_hashes: Mutex<HashMap<String, String>>,
+    sent_hashes: SentHashes,
     /// What this process last wrote per object uid: see [`Context::written`].
     written: Mutex<HashMap<String, Written>>,
     /// The resync-period note last reported per object uid: see [`Context::first_note`].
@@ -97,7 +97,7 @@ impl Context {
             config,
             failures: Mutex::default(),
             remote_locks: Mutex::default(),
-            sent_hashes: Mutex::default(),
+            sent_hashes: SentHashes::default(),
             written: Mutex::default(),
             notes: Mutex::default(),
         }
@@ -121,7 +121,7 @@ impl Context {
     /// Forgets a deleted resource.
     pub fn forget_written(&self, uid: &str) {
         lock(&self.written).remove(uid);
-        lock(&self.sent_hashes).remove(uid);
+        self.sent_hashes.record(uid, None);
         lock(&self.notes).remove(uid);
         self.certificates.forget(uid);
     }
@@ -210,19 +210,21 @@ impl Context {
         lock.lock_owned().await
     }
 
-    /// The write-only hash this process last sent for the object, if any. The next reconcile can
-    /// start from a cached object that does not show our own status write yet; without this it
-    /// would see the old hash and send the (unchanged) secret a second time.
+    /// The write-only hash this process last sent for the object, if its status may not show it
+    /// yet. A status write can fail after the provider took the values; without this the next
+    /// reconcile would see the old hash and send the (unchanged) secret a second time.
     pub fn sent_hash(&self, uid: &str) -> Option<String> {
-        lock(&self.sent_hashes).get(uid).cloned()
+        self.sent_hashes.get(uid)
     }
 
     pub fn record_sent_hash(&self, uid: &str, hash: Option<&String>) {
-        let mut hashes = lock(&self.sent_hashes);
-        match hash {
-            Some(h) => hashes.insert(uid.to_string(), h.clone()),
-            None => hashes.remove(uid),
-        };
+        self.sent_hashes.record(uid, hash);
+    }
+
+    /// Drops the sent hash of `uid` once `recorded`, the write-only hash in the status of a copy
+    /// that shows this process's last write (see `reconcile::current_copy`), equals it.
+    pub fn settle_sent_hash(&self, uid: &str, recorded: Option<&String>) {
+        self.sent_hashes.settle(uid, recorded);
     }
 
     pub fn succeeded(&self, uid: &str) {
@@ -230,9 +232,55 @@ impl Context {
     }
 }
 
+/// The write-only hash sent per object uid, kept only until the resource's status shows it: in
+/// steady state the map is empty rather than holding an entry per resource.
+#[derive(Default)]
+struct SentHashes(Mutex<HashMap<String, String>>);
+
+impl SentHashes {
+    fn get(&self, uid: &str) -> Option<String> {
+        lock(&self.0).get(uid).cloned()
+    }
+
+    fn record(&self, uid: &str, hash: Option<&String>) {
+        let mut hashes = lock(&self.0);
+        match hash {
+            Some(h) => hashes.insert(uid.to_string(), h.clone()),
+            None => hashes.remove(uid),
+        };
+    }
+
+    fn settle(&self, uid: &str, recorded: Option<&String>) {
+        let mut hashes = lock(&self.0);
+        if recorded.is_some() && hashes.get(uid) == recorded {
+            hashes.remove(uid);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sent_hash_is_kept_until_the_status_shows_it() {
+        let sent = SentHashes::default();
+        let (old, new) = ("h1".to_string(), "h2".to_string());
+        sent.record("uid", Some(&new));
+        // The status still shows the hash before this write (its write failed, or lags).
+        sent.settle("uid", Some(&old));
+        sent.settle("uid", None);
+        assert_eq!(sent.get("uid"), Some(new.clone()));
+        sent.settle("uid", Some(&new));
+        assert_eq!(sent.get("uid"), None);
+        assert!(
+            lock(&sent.0).is_empty(),
+            "nothing kept once status caught up"
+        );
+        sent.record("uid", Some(&new));
+        sent.record("uid", None);
+        assert_eq!(sent.get("uid"), None);
+    }
 
     #[test]
     fn resync_period_parses_bounds_and_names_the_annotation() {

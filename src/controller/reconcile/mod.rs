@@ -277,6 +277,7 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     let paused = is_paused(obj.as_ref());
     let read_only = paused || obj.managed().management_policy == ManagementPolicy::ObserveOnly;
     let uid = obj.uid().unwrap_or_default();
+    ctx.settle_sent_hash(&uid, old.write_only_hash.as_ref());
     let (period, note) = super::context::resync_period(
         obj.annotations()
             .get(RESYNC_PERIOD_ANNOTATION)
