@@ -1,8 +1,10 @@
 //! Scale benchmark: N Clerk EnterpriseConnections on a real kube-apiserver, reconciled by the
 //! operator as its own process (the `ssoperator` binary cargo builds for this target) against the
-//! Clerk emulator enforcing Clerk's published Backend API limit. Prints one table per run: time to
-//! all Ready against the floor the limit allows, provider calls by operation, status writes, the
-//! cost of one quiet resync, the operator's memory and idle CPU, and the time to delete it all.
+//! Clerk emulator enforcing Clerk's published Backend API limit; each resource names its tenant's
+//! IdP metadata URL, served on loopback. Prints one table per run: time to all Ready against the
+//! floor the limit allows, provider calls by operation, status writes, the API server's writes
+//! and the CPU it and the operator used, the cost of one quiet resync, the operator's memory and
+//! idle CPU, and the time to delete it all.
 //!
 //!   scripts/with-k8s.sh cargo bench --bench scale                      # N=1000, production limit
 //!   SCALE_N=1000 scripts/with-k8s.sh cargo test --release --bench scale  # the same
