@@ -115,12 +115,7 @@ async fn main() {
 /// signing certificate (the same for all), as a working IdP would. The operator fetches it and
 /// sends the certificate to Clerk with the create.
 async fn serve_idp_metadata() -> Running {
-    let metadata = idp::metadata(&idp::certificate("bench-idp", -1, 700).pem);
-    let router = axum::Router::new().route(
-        "/idp/{tenant}/metadata",
-        axum::routing::get(move || std::future::ready(metadata.clone())),
-    );
-    serve(router, ([127, 0, 0, 1], 0).into())
+    serve(idp::tenants("bench-idp"), ([127, 0, 0, 1], 0).into())
         .await
         .expect("serve the IdP metadata")
 }

@@ -1,5 +1,5 @@
 //! An IdP for tests and the scale benchmark: self-signed signing certificates with chosen
-//! validity (rcgen), and the SAML metadata that publishes one.
+//! validity (rcgen), the SAML metadata that publishes one, and a router of tenants' IdPs.
 
 const DAY: i64 = 86_400;
 
@@ -48,5 +48,15 @@ pub fn metadata(pem: &str) -> String {
   </md:IDPSSODescriptor>
 </md:EntityDescriptor>"#,
         body(pem)
+    )
+}
+
+/// The tenants' IdPs: `/idp/{tenant}/metadata` answers metadata that publishes one signing
+/// certificate `CN=<cn>` (the same for every tenant), as a working IdP would.
+pub fn tenants(cn: &str) -> axum::Router {
+    let metadata = metadata(&certificate(cn, -1, 700).pem);
+    axum::Router::new().route(
+        "/idp/{tenant}/metadata",
+        axum::routing::get(move || std::future::ready(metadata.clone())),
     )
 }

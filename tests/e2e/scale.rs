@@ -98,12 +98,7 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
     }
     e.clerk.core().reset_calls();
     // The tenants' IdPs publish their metadata (one document for all).
-    let metadata = idp::metadata(&idp::certificate("tenant-idp", -1, 400).pem);
-    let idp_server = serve(axum::Router::new().route(
-        "/idp/{tenant}/metadata",
-        axum::routing::get(move || std::future::ready(metadata.clone())),
-    ))
-    .await;
+    let idp_server = serve(idp::tenants("tenant-idp")).await;
     let idps = idp_server.url();
 
     let started = Instant::now();
