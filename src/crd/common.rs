@@ -21,6 +21,11 @@ pub const RECONCILE_REQUESTED_ANNOTATION: &str = "ssoperator.io/reconcile-reques
 /// adoption is confirmed (like Crossplane's external-name). Status can be lost (a backup restore,
 /// a migration); the annotation travels with the object, so its owner still finds its object.
 pub const EXTERNAL_ID_ANNOTATION: &str = "ssoperator.io/external-id";
+/// Annotation that records, before a create is sent, the name of the remote object it makes; it
+/// is removed in the same write that records the id. After a crash between the two, the operator
+/// adopts the object of that name instead of creating a second one (or deletes it, when the
+/// resource is deleted meanwhile). It is written with the finalizer, in one request.
+pub const PENDING_CREATE_ANNOTATION: &str = "ssoperator.io/pending-create";
 /// Annotation that sets, for one EnterpriseConnection, how long before an IdP certificate expires
 /// the condition CertificateExpiring turns True (e.g. "14d", "720h"), instead of the operator's
 /// `--certificate-expiry-warning`.
@@ -241,8 +246,8 @@ pub struct ManagedStatus {
     /// OIDC client secret) last sent to the provider: a change is seen without storing the values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_only_hash: Option<String>,
-    /// Name of a remote object whose create was sent but not yet confirmed; after a crash the
-    /// operator adopts the object of that name instead of creating a second one.
+    /// Name of a remote object whose create was sent but not yet confirmed, as versions before
+    /// the `ssoperator.io/pending-create` annotation recorded it: still read, and cleared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<String>,
     /// The last drift found and corrected (or only reported under ObserveOnly).

@@ -248,10 +248,10 @@ async fn loginradius_restart_during_create_leaves_one_object() {
     let op = Operator::start(&client, &ns);
     apply(&client, &ns, connection("Crashy", json!({}))).await;
     wait_for::<EnterpriseConnection>(&client, &ns, "crashy", "create pending", |o| {
-        o.status
+        o.metadata
+            .annotations
             .as_ref()
-            .and_then(|s| s.pending_create.as_ref())
-            .is_some()
+            .is_some_and(|a| a.contains_key(ssoperator::crd::PENDING_CREATE_ANNOTATION))
     })
     .await;
     // Crash while the create is in flight, with the provider having made the object.

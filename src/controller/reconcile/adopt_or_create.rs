@@ -3,9 +3,8 @@
 use kube::{Api, runtime::events::EventType};
 
 use super::{
-    ids::{ensure_not_managed_elsewhere, record_external_id},
+    ids::{Claim, claim, ensure_not_managed_elsewhere, pending_create},
     publish,
-    status::write_status,
     sync::{Found, Mode, Target},
 };
 use crate::{
@@ -46,8 +45,9 @@ pub(super) async fn adopt<K: Managed>(
         (found, observed.live, None)
     } else {
         let name = t.desired.name();
+        let pending = pending_create(obj, status);
         // After an interrupted create the sweep may predate the object: ask the provider.
-        let found = if status.pending_create.is_some() {
+        let found = if pending.is_some() {
             t.provider.find_by_name(K::KIND, name).await?
         } else {
             ctx.observations
@@ -57,7 +57,7 @@ pub(super) async fn adopt<K: Managed>(
         let Some(found) = found else {
             return Ok(None);
         };
-        let ours = status.pending_create.as_deref() == Some(name);
+        let ours = pending.as_deref() == Some(name);
         if !ours && t.can_create {
             return Err(Error::refused(
                 Reason::NameTaken,
@@ -87,7 +87,7 @@ pub(super) async fn adopt<K: Managed>(
         }));
     }
     // The annotation holds the id from here on; status follows with the result.
-    record_external_id(ctx, api, obj, &found.id).await?;
+    claim(ctx, api, obj, Claim::Id(&found.id)).await?;
     status.external_id = Some(found.id.clone());
     let note = match why {
         Some(why) => {
@@ -107,7 +107,7 @@ pub(super) async fn adopt<K: Managed>(
 }
 
 /// Step 3b: creates the object, recording its name before (so that a crash after the create
-/// adopts instead of creating twice) and its id right after.
+/// adopts instead of creating twice) and its id right after, each in the resource's annotations.
 pub(super) async fn create<K: Managed>(
     obj: &K,
     ctx: &Context,
@@ -156,29 +156,33 @@ pub(super) async fn create<K: Managed>(
         },
     )
     .await?;
-    status.pending_create = Some(name);
-    write_status(ctx, api, obj, status).await?;
+    // With the finalizer, when the resource has none yet: one write.
+    claim(ctx, api, obj, Claim::Pending(&name)).await?;
     crash_point!("create-before");
     let made = match t.provider.create(&t.desired).await {
         Ok(r) => r,
         Err(e) => {
             if !matches!(e, ProviderError::Unavailable(_)) {
-                // The provider surely did not create it: forget the pending create.
+                // The provider surely did not create it: forget the pending create, or a later
+                // reconcile would take an object of that name for its own.
                 status.pending_create = None;
+                if let Err(w) = claim(ctx, api, obj, Claim::Abandoned).await {
+                    tracing::warn!(kind = %K::KIND, error = %w, "cannot remove the pending-create annotation");
+                }
             }
             return Err(e.into());
         }
     };
     crash_point!("create-after");
     ctx.observations.record(&t.account, K::KIND, &made);
-    record_external_id(ctx, api, obj, &made.id).await?;
+    claim(ctx, api, obj, Claim::Id(&made.id)).await?;
     crash_point!("create-recorded");
     status.external_id = Some(made.id.clone());
     status.pending_create = None;
     status.write_only_hash = write_only_hash;
     ctx.record_sent_hash(&t.uid, status.write_only_hash.as_ref());
-    // Two status writes per create: the pending name before it, the result after (in `apply`);
-    // the annotation holds the id in between.
+    // One status write per create, the result (in `apply`): the annotations hold the pending
+    // name before it and the id after it.
     publish(
         ctx,
         obj,

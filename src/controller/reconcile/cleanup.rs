@@ -8,7 +8,11 @@ use kube::{
     runtime::{controller::Action, events::EventType},
 };
 
-use super::{ids::known_external_id, is_paused, publish, status::write_held_delete};
+use super::{
+    ids::{known_external_id, pending_create},
+    is_paused, publish,
+    status::write_held_delete,
+};
 use crate::{
     controller::{
         context::Context,
@@ -32,14 +36,15 @@ pub(super) async fn cleanup<K: Managed>(
     let managed = obj.managed();
     let status = obj.managed_status().cloned().unwrap_or_default();
     let known = known_external_id(obj.as_ref(), &status);
-    if known.is_none() && status.pending_create.is_none() {
+    let pending = pending_create(obj.as_ref(), &status);
+    if known.is_none() && pending.is_none() {
         // Nothing was ever created for this resource.
         return Ok(Some(Action::await_change()));
     }
     let provider_name = status.provider.clone().unwrap_or_default();
     let id = known
         .clone()
-        .or_else(|| status.pending_create.clone())
+        .or_else(|| pending.clone())
         .unwrap_or_default();
     let paused = is_paused(obj.as_ref());
     let keep = managed.deletion_policy == DeletionPolicy::Orphan
@@ -92,7 +97,7 @@ pub(super) async fn cleanup<K: Managed>(
         // A create was sent but its answer never recorded: the object, if it was made, has the
         // recorded name. Find it, or there is nothing to delete.
         None => {
-            let name = status.pending_create.clone().unwrap_or_default();
+            let name = pending.unwrap_or_default();
             let found = account
                 .provider
                 .find_by_name(K::KIND, &name)

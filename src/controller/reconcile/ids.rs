@@ -1,5 +1,6 @@
 //! Which remote object a resource owns: its id in the `ssoperator.io/external-id` annotation
-//! (written first) and in status, and the refusal to manage an object another resource manages.
+//! (written first) and in status, the name of a create in flight in
+//! `ssoperator.io/pending-create`, and the refusal to manage an object another resource manages.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use serde_json::json;
 use crate::{
     controller::{context::Context, error::Error, managed::Managed, registry::Account},
     core::reason::Reason,
-    crd::{EXTERNAL_ID_ANNOTATION, ManagedStatus},
+    crd::{EXTERNAL_ID_ANNOTATION, FINALIZER, ManagedStatus, PENDING_CREATE_ANNOTATION},
 };
 
 /// The remote object's id this resource owns: the annotation is written before status after a
@@ -56,42 +57,73 @@ pub fn strip_recorded_id<K: Managed>(obj: &mut K) {
     }
 }
 
-/// Records the remote object's id in the resource's annotations (see [`EXTERNAL_ID_ANNOTATION`]).
-pub(super) async fn record_external_id<K: Managed>(
-    ctx: &Context,
-    api: &Api<K>,
-    obj: &K,
-    id: &str,
-) -> Result<(), Error> {
-    set_external_id(ctx, api, obj, Some(id)).await
+/// The name of a create that was sent but whose answer was not recorded: the annotation, or the
+/// status field older versions wrote.
+pub(super) fn pending_create<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
+    obj.annotations()
+        .get(PENDING_CREATE_ANNOTATION)
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .or_else(|| status.pending_create.clone())
 }
 
-/// Removes the recorded id (its object is gone).
-pub(super) async fn forget_external_id<K: Managed>(
-    ctx: &Context,
-    api: &Api<K>,
-    obj: &K,
-) -> Result<(), Error> {
-    set_external_id(ctx, api, obj, None).await
+/// Whether the resource owns a remote object, or may (a create was sent): its deletion then needs
+/// the finalizer.
+pub(super) fn owns_remote<K: Managed>(obj: &K) -> bool {
+    let status = obj.managed_status().cloned().unwrap_or_default();
+    known_external_id(obj, &status).is_some() || pending_create(obj, &status).is_some()
 }
 
-async fn set_external_id<K: Managed>(
+/// What the resource's annotations record about the remote object it owns.
+pub(super) enum Claim<'a> {
+    /// A create of this name is about to be sent.
+    Pending(&'a str),
+    /// The create surely failed: no object of the pending name was made.
+    Abandoned,
+    /// The remote object's id, after a create or an adoption (any pending name goes).
+    Id(&'a str),
+    /// The object is gone: its id is forgotten.
+    Forget,
+}
+
+/// Writes `claim` to the resource's annotations in one merge patch. A claim of an object (a
+/// pending create, an id) carries the finalizer in the same patch when the resource needs one and
+/// has none yet (see `add_or_drop_finalizer`), so that a new resource costs one metadata write
+/// before its create, not two. No request when the annotations already say so.
+pub(super) async fn claim<K: Managed>(
     ctx: &Context,
     api: &Api<K>,
     obj: &K,
-    id: Option<&str>,
+    claim: Claim<'_>,
 ) -> Result<(), Error> {
-    // A stored copy without the annotation had it dropped because status holds the same id
-    // ([`strip_recorded_id`]).
-    let current = obj
-        .annotations()
-        .get(EXTERNAL_ID_ANNOTATION)
-        .map(String::as_str)
-        .or_else(|| obj.managed_status()?.external_id.as_deref());
-    if current == id {
-        return Ok(());
+    match write_claim(ctx, api, obj, &claim).await {
+        // The finalizer list is replaced whole, so its patch is conditional on the copy's
+        // resourceVersion: on a conflict, read the object afresh and try once more.
+        Err(Error::Kube(kube::Error::Api(s))) if s.code == 409 => {
+            match api.get_opt(&obj.name_any()).await? {
+                Some(fresh) if fresh.uid() == obj.uid() => {
+                    write_claim(ctx, api, &fresh, &claim).await
+                }
+                _ => Ok(()),
+            }
+        }
+        other => other,
     }
-    let patch = json!({ "metadata": { "annotations": { EXTERNAL_ID_ANNOTATION: id } } });
+}
+
+async fn write_claim<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    claim: &Claim<'_>,
+) -> Result<(), Error> {
+    let Some((patch, adds_finalizer)) = claim_patch(obj, claim) else {
+        return Ok(());
+    };
+    if adds_finalizer {
+        // The credentials its deletion needs must stay while the object exists.
+        crate::controller::provider_config::mark_in_use(ctx, obj).await?;
+    }
     let patched = api
         .patch(
             &obj.name_any(),
@@ -101,6 +133,63 @@ async fn set_external_id<K: Managed>(
         .await?;
     super::record_metadata_write(ctx, obj, patched.resource_version());
     Ok(())
+}
+
+/// The merge patch that writes `claim` on `obj`, and whether it adds the finalizer; `None` when
+/// the annotations already say so and no finalizer is due.
+fn claim_patch<K: Managed>(obj: &K, claim: &Claim<'_>) -> Option<(serde_json::Value, bool)> {
+    // A stored copy without the id annotation had it dropped because status holds the same id
+    // ([`strip_recorded_id`]).
+    let id = obj
+        .annotations()
+        .get(EXTERNAL_ID_ANNOTATION)
+        .map(String::as_str)
+        .or_else(|| obj.managed_status()?.external_id.as_deref());
+    let pending = obj
+        .annotations()
+        .get(PENDING_CREATE_ANNOTATION)
+        .map(String::as_str);
+    // `obj` is the copy the reconcile started from: it does not show a pending name written in
+    // this reconcile, so the claims that follow one (Abandoned, Id) remove it whether shown or not.
+    let mut annotations = serde_json::Map::new();
+    let claims = match *claim {
+        Claim::Pending(name) => {
+            if pending != Some(name) {
+                annotations.insert(PENDING_CREATE_ANNOTATION.into(), json!(name));
+            }
+            true
+        }
+        Claim::Abandoned => {
+            annotations.insert(PENDING_CREATE_ANNOTATION.into(), json!(null));
+            false
+        }
+        Claim::Id(new) => {
+            if id != Some(new) || pending.is_some() {
+                annotations.insert(EXTERNAL_ID_ANNOTATION.into(), json!(new));
+                annotations.insert(PENDING_CREATE_ANNOTATION.into(), json!(null));
+            }
+            true
+        }
+        Claim::Forget => {
+            if id.is_some() {
+                annotations.insert(EXTERNAL_ID_ANNOTATION.into(), json!(null));
+            }
+            false
+        }
+    };
+    let adds_finalizer =
+        claims && super::needs_finalizer(obj) && !obj.finalizers().iter().any(|f| f == FINALIZER);
+    if annotations.is_empty() && !adds_finalizer {
+        return None;
+    }
+    let mut metadata = json!({ "annotations": annotations });
+    if adds_finalizer {
+        let mut finalizers = obj.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_string());
+        metadata["finalizers"] = json!(finalizers);
+        metadata["resourceVersion"] = json!(obj.resource_version());
+    }
+    Some((json!({ "metadata": metadata }), adds_finalizer))
 }
 
 /// Refuses to take over a remote object another resource of the same kind already manages in
@@ -157,6 +246,78 @@ mod tests {
             ..Default::default()
         });
         ec
+    }
+
+    #[test]
+    fn a_claim_carries_the_finalizer_a_new_resource_needs_in_the_same_patch() {
+        let mut ec = EnterpriseConnection::new("c", EnterpriseConnectionSpec::default());
+        ec.spec.managed.deletion_policy = crate::crd::DeletionPolicy::Delete;
+        ec.metadata.resource_version = Some("7".into());
+        ec.metadata.finalizers = Some(vec!["other.io/keep".into()]);
+        let (patch, adds) = claim_patch(&ec, &Claim::Pending("Tenant 1")).unwrap();
+        assert!(adds);
+        assert_eq!(
+            patch,
+            json!({"metadata": {
+                "annotations": {PENDING_CREATE_ANNOTATION: "Tenant 1"},
+                "finalizers": ["other.io/keep", FINALIZER],
+                "resourceVersion": "7",
+            }})
+        );
+
+        // Created: the id replaces the pending name, and the finalizer is there already.
+        ec.metadata.finalizers = Some(vec!["other.io/keep".into(), FINALIZER.into()]);
+        ec.metadata.annotations = Some(
+            [(
+                PENDING_CREATE_ANNOTATION.to_string(),
+                "Tenant 1".to_string(),
+            )]
+            .into(),
+        );
+        let (patch, adds) = claim_patch(&ec, &Claim::Id("ent_1")).unwrap();
+        assert!(!adds);
+        assert_eq!(
+            patch,
+            json!({"metadata": {"annotations": {
+                EXTERNAL_ID_ANNOTATION: "ent_1", PENDING_CREATE_ANNOTATION: null,
+            }}})
+        );
+        // A refused create drops the name only, also where the copy predates the name.
+        ec.metadata.annotations = None;
+        let (patch, _) = claim_patch(&ec, &Claim::Abandoned).unwrap();
+        assert_eq!(
+            patch,
+            json!({"metadata": {"annotations": {PENDING_CREATE_ANNOTATION: null}}})
+        );
+        // The same for the id after a create: the copy does not show the name written before it.
+        let (patch, _) = claim_patch(&ec, &Claim::Id("ent_1")).unwrap();
+        assert_eq!(
+            patch["metadata"]["annotations"][PENDING_CREATE_ANNOTATION],
+            json!(null)
+        );
+        // The id status holds (its annotation dropped from the stored copy): nothing to write.
+        ec.status = Some(ManagedStatus {
+            external_id: Some("ent_1".into()),
+            ..Default::default()
+        });
+        assert!(claim_patch(&ec, &Claim::Id("ent_1")).is_none());
+        let (patch, _) = claim_patch(&ec, &Claim::Forget).unwrap();
+        assert_eq!(
+            patch,
+            json!({"metadata": {"annotations": {EXTERNAL_ID_ANNOTATION: null}}})
+        );
+    }
+
+    #[test]
+    fn an_orphan_resource_claims_without_a_finalizer() {
+        let mut ec = EnterpriseConnection::new("c", EnterpriseConnectionSpec::default());
+        ec.spec.managed.deletion_policy = crate::crd::DeletionPolicy::Orphan;
+        let (patch, adds) = claim_patch(&ec, &Claim::Pending("Tenant 1")).unwrap();
+        assert!(!adds);
+        assert_eq!(
+            patch,
+            json!({"metadata": {"annotations": {PENDING_CREATE_ANNOTATION: "Tenant 1"}}})
+        );
     }
 
     #[test]

@@ -88,7 +88,11 @@ fn needs_finalizer<K: Managed>(obj: &K) -> bool {
 }
 
 /// Adds the finalizer a Delete resource needs (and marks its ProviderConfig in use, so that the
-/// credentials its deletion needs stay), or drops it after a switch to Orphan or ObserveOnly.
+/// credentials its deletion needs stay), or drops it after a switch to Orphan or ObserveOnly. A
+/// resource that owns no remote object yet gets it later, in the same write as its first claim
+/// (the name of the create about to be sent, or an adopted id: [`ids::claim`]), so that no
+/// create escapes the deletion policy and a new resource costs one metadata write before its
+/// create, not two.
 async fn add_or_drop_finalizer<K: Managed>(
     ctx: &Context,
     api: &Api<K>,
@@ -97,6 +101,9 @@ async fn add_or_drop_finalizer<K: Managed>(
     let wanted = needs_finalizer(obj);
     let has = obj.finalizers().iter().any(|f| f == FINALIZER);
     if wanted && !has {
+        if !ids::owns_remote(obj) {
+            return Ok(());
+        }
         super::provider_config::mark_in_use(ctx, obj).await?;
     }
     if let Some(version) = finalizer::set(api, obj, FINALIZER, wanted).await? {
@@ -111,7 +118,7 @@ fn record_version<K: Managed>(ctx: &Context, obj: &K, version: Option<String>) {
     ctx.record_written(&obj.uid().unwrap_or_default(), |w| w.version = version);
 }
 
-/// Counts a write to `obj`'s metadata (finalizer or id annotation) and notes its version.
+/// Counts a write to `obj`'s metadata (finalizer or claim annotations) and notes its version.
 fn record_metadata_write<K: Managed>(ctx: &Context, obj: &K, version: Option<String>) {
     ctx.metrics
         .metadata_writes
@@ -123,7 +130,7 @@ fn record_metadata_write<K: Managed>(ctx: &Context, obj: &K, version: Option<Str
 /// The copy of the resource to reconcile from: the one in memory, unless it may not show this
 /// process's last write to the resource yet. The watch that fills memory can lag (a reconcile
 /// that follows its own write at once, an API server restart); a reconcile deciding from such
-/// a copy would undo or repeat that write (erase a pendingCreate and take its own object for a
+/// a copy would undo or repeat that write (miss a pending create and take its own object for a
 /// stranger's, take a drift for a spec change, write the same status twice). Such a copy is
 /// read again from the API server, once per write at most: memory is trusted again from the
 /// version it shows. `None` when the resource is gone (or is another one by now).
@@ -218,8 +225,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         // A dry run deletes nothing, so it needs no finalizer (and leaves one it finds).
         apply(obj, &ctx, &api).await
     } else {
-        // Added before anything is created (so no create escapes the deletion policy) and in
-        // the same reconcile, not in a reconcile of its own.
+        // In the same reconcile, not in a reconcile of its own.
         match add_or_drop_finalizer(&ctx, &api, obj.as_ref()).await {
             Ok(()) => apply(obj, &ctx, &api).await,
             Err(e) => Err(e),

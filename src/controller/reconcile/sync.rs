@@ -8,7 +8,7 @@ use kube::{Api, ResourceExt, runtime::events::EventType};
 
 use super::{
     PAUSED_REASON,
-    ids::{forget_external_id, known_external_id, record_external_id},
+    ids::{Claim, claim, known_external_id},
     publish,
 };
 use crate::{
@@ -269,7 +269,7 @@ async fn observe<K: Managed>(
         )
         .await;
         // The old id is gone: forget it everywhere, so that nothing adopts by it later.
-        forget_external_id(ctx, api, obj).await?;
+        claim(ctx, api, obj, Claim::Forget).await?;
     }
     status.external_id = None;
     status.pending_create = None;
@@ -452,7 +452,7 @@ async fn outputs<K: Managed>(
         });
     }
     if !ctx.config.dry_run && !found.id_recorded {
-        record_external_id(ctx, api, obj, &latest.id).await?;
+        claim(ctx, api, obj, Claim::Id(&latest.id)).await?;
     }
     Ok(Synced::InSync)
 }

@@ -201,6 +201,12 @@ where
     let mut armed = Process::start(ns, Some(point));
     let deadline = Instant::now() + PHASE_TIMEOUT;
     let crashed = loop {
+        let reached = goal().await;
+        if reached {
+            // A crash right after the write that reached the goal (status-write-after of the
+            // last result) races with the read above: give the exit a moment to show.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         if let Some(code) = armed.exited() {
             assert_eq!(
                 code, CRASH_EXIT,
@@ -208,7 +214,7 @@ where
             );
             break true;
         }
-        if goal().await {
+        if reached {
             break false;
         }
         assert!(Instant::now() < deadline, "{point}: no crash and no goal");

@@ -19,6 +19,16 @@ async fn managed_objects(client: &Client, ns: &str) -> Vec<(String, String, Dyna
     all
 }
 
+/// The name of a create in flight that `o` records: the annotation, or the status field older
+/// versions wrote.
+fn pending_create(o: &DynamicObject) -> Option<String> {
+    o.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("ssoperator.io/pending-create").cloned())
+        .or_else(|| o.data["status"]["pendingCreate"].as_str().map(String::from))
+}
+
 async fn wait_all_ready(client: &Client, ns: &str) -> Vec<(String, String, DynamicObject)> {
     let deadline = Instant::now() + PHASE_TIMEOUT;
     loop {
@@ -42,7 +52,7 @@ async fn wait_all_ready(client: &Client, ns: &str) -> Vec<(String, String, Dynam
     }
 }
 
-/// Status written after a create keeps no `pendingCreate`; a wiped status (a backup restore, a
+/// A confirmed create keeps no pending name (annotation or status); a wiped status (a backup restore, a
 /// migration) costs no create and takes no name: the external-id annotation brings each
 /// resource back to its own object.
 #[tokio::test]
@@ -56,13 +66,10 @@ async fn status_loss_neither_creates_nor_takes_names() {
     let objects = wait_all_ready(&client, &ns).await;
     let pending: Vec<&String> = objects
         .iter()
-        .filter(|(_, _, o)| !o.data["status"]["pendingCreate"].is_null())
+        .filter(|(_, _, o)| pending_create(o).is_some())
         .map(|(_, n, _)| n)
         .collect();
-    assert!(
-        pending.is_empty(),
-        "pendingCreate left in status of {pending:?}"
-    );
+    assert!(pending.is_empty(), "pending create left on {pending:?}");
     let ids: BTreeMap<String, Value> = objects
         .iter()
         .map(|(k, n, o)| (format!("{k}/{n}"), o.data["status"]["externalId"].clone()))
@@ -135,14 +142,10 @@ async fn a_deleted_object_is_created_again_and_a_stranger_is_not_adopted() {
     .await;
     let second = id_of(&o);
     assert_eq!(
-        o.metadata.annotations.unwrap_or_default()["ssoperator.io/external-id"],
+        o.metadata.annotations.clone().unwrap_or_default()["ssoperator.io/external-id"],
         second
     );
-    assert!(
-        o.data["status"]["pendingCreate"].is_null(),
-        "{}",
-        o.data["status"]
-    );
+    assert_eq!(pending_create(&o), None, "{:?}", o.metadata.annotations);
     assert_eq!(target.count(&e), RESOURCES);
 
     // r1: deleted in the console and, before the operator looks, another object of that name
@@ -193,7 +196,7 @@ async fn wait_until(
     }
 }
 
-/// A create interrupted before its answer was recorded (status has `pendingCreate`, no id)
+/// A create interrupted before its answer was recorded (the pending-create annotation, no id)
 /// still deletes its remote object under `deletionPolicy: Delete`: found by the recorded name.
 #[tokio::test]
 async fn an_interrupted_create_is_deleted_by_its_name() {
@@ -213,7 +216,7 @@ async fn an_interrupted_create_is_deleted_by_its_name() {
     let r1 = api.get("r1").await.unwrap();
     let pending: Vec<&DynamicObject> = [&interrupted, &r1]
         .into_iter()
-        .filter(|o| !o.data["status"]["pendingCreate"].is_null())
+        .filter(|o| pending_create(o).is_some())
         .collect();
     // One create was interrupted after it reached the provider (the other resource may have
     // recorded its name too, before or after its own create).
@@ -222,6 +225,16 @@ async fn an_interrupted_create_is_deleted_by_its_name() {
         pending
             .iter()
             .all(|o| o.data["status"]["externalId"].is_null())
+    );
+    // The finalizer came in the same write as the pending name, before the create.
+    assert!(
+        pending.iter().all(|o| o
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == ssoperator::crd::FINALIZER)),
+        "a pending create without the finalizer"
     );
     assert!(
         target.count(&e) >= 1,

@@ -52,6 +52,11 @@ async fn a_copy_older_than_the_operators_own_write_is_read_again() {
         .unwrap();
     let status = o.status.unwrap();
     assert_eq!(status.pending_create, None);
+    let annotations = o.metadata.annotations.clone().unwrap_or_default();
+    assert!(
+        !annotations.contains_key(ssoperator::crd::PENDING_CREATE_ANNOTATION),
+        "{annotations:?}"
+    );
     assert_eq!(status.external_id.as_deref(), Some(id.as_str()));
     // The stale copies were there and were read again (this also shows the process ran).
     let fresh_reads = op.metric("ssoperator_fresh_reads_total").await;
