@@ -85,8 +85,9 @@ pub struct Metrics {
     pub status_writes: Family<KindLabels, Counter>,
     /// Writes to a managed resource's metadata: its finalizer and its external-id annotation.
     pub metadata_writes: Family<KindLabels, Counter>,
-    /// Reconciles that read their resource from the API server because the copy in memory did
-    /// not show this process's last write to it yet.
+    /// Reads of a resource from the API server because the copy in memory lagged: it did not
+    /// show this process's last write to it yet, or a write conditional on its version met a
+    /// newer one.
     pub fresh_reads: Family<KindLabels, Counter>,
     /// Resources by kind, condition and status, counted at scrape time from the controllers'
     /// watch caches (so a deleted resource leaves the count at once); no series while this
@@ -182,7 +183,7 @@ impl Default for Metrics {
         );
         registry.register(
             "fresh_reads",
-            "Reconciles that read their resource again because the watch had not brought this process's last write yet",
+            "Reads of a resource from the API server because the copy in memory lagged (the watch had not brought this process's last write yet, or a write conditional on its version met a newer one)",
             m.fresh_reads.clone(),
         );
         registry.register(

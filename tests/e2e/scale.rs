@@ -169,6 +169,12 @@ async fn many_connections_cost_one_create_each_and_a_quiet_resync_one_list() {
         "ssoperator_metadata_writes_total",
         "EnterpriseConnection",
     );
+    // A write conditional on a copy that lags (the finalizer's) costs a conflict and a read.
+    let fresh_reads = metric(&op, "ssoperator_fresh_reads_total", "EnterpriseConnection");
+    assert!(
+        fresh_reads <= N as f64 / 10.0,
+        "{fresh_reads} reads of resources from the API server for {N} new resources"
+    );
     assert!(
         metadata_writes <= 2.0 * N as f64,
         "{metadata_writes} metadata writes for {N} new resources (the finalizer with the pending name, then the id: two each)"

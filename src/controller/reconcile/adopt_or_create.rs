@@ -175,7 +175,7 @@ pub(super) async fn create<K: Managed>(
     };
     crash_point!("create-after");
     ctx.observations.record(&t.account, K::KIND, &made);
-    claim(ctx, api, obj, Claim::Id(&made.id)).await?;
+    claim(ctx, api, obj, Claim::Created(&made.id)).await?;
     crash_point!("create-recorded");
     status.external_id = Some(made.id.clone());
     status.pending_create = None;

@@ -14,6 +14,7 @@ use crate::{
     controller::{context::Context, error::Error, managed::Managed, registry::Account},
     core::reason::Reason,
     crd::{EXTERNAL_ID_ANNOTATION, FINALIZER, ManagedStatus, PENDING_CREATE_ANNOTATION},
+    metrics::Metrics,
 };
 
 /// The remote object's id this resource owns: the annotation is written before status after a
@@ -80,7 +81,10 @@ pub(super) enum Claim<'a> {
     Pending(&'a str),
     /// The create surely failed: no object of the pending name was made.
     Abandoned,
-    /// The remote object's id, after a create or an adoption (any pending name goes).
+    /// The id of the object this reconcile's create made: the pending name goes (the finalizer
+    /// came with it).
+    Created(&'a str),
+    /// The remote object's id, after an adoption (any pending name goes).
     Id(&'a str),
     /// The object is gone: its id is forgotten.
     Forget,
@@ -100,6 +104,10 @@ pub(super) async fn claim<K: Managed>(
         // The finalizer list is replaced whole, so its patch is conditional on the copy's
         // resourceVersion: on a conflict, read the object afresh and try once more.
         Err(Error::Kube(kube::Error::Api(s))) if s.code == 409 => {
+            ctx.metrics
+                .fresh_reads
+                .get_or_create(&Metrics::kind(K::KIND.as_str()))
+                .inc();
             match api.get_opt(&obj.name_any()).await? {
                 Some(fresh) if fresh.uid() == obj.uid() => {
                     write_claim(ctx, api, &fresh, &claim).await
@@ -149,8 +157,9 @@ fn claim_patch<K: Managed>(obj: &K, claim: &Claim<'_>) -> Option<(serde_json::Va
         .annotations()
         .get(PENDING_CREATE_ANNOTATION)
         .map(String::as_str);
-    // `obj` is the copy the reconcile started from: it does not show a pending name written in
-    // this reconcile, so the claims that follow one (Abandoned, Id) remove it whether shown or not.
+    // `obj` is the copy the reconcile started from: it does not show the pending name and the
+    // finalizer written in this reconcile, so the claims that follow a create (Abandoned,
+    // Created) remove the name whether shown or not, and add no finalizer.
     let mut annotations = serde_json::Map::new();
     let claims = match *claim {
         Claim::Pending(name) => {
@@ -160,6 +169,11 @@ fn claim_patch<K: Managed>(obj: &K, claim: &Claim<'_>) -> Option<(serde_json::Va
             true
         }
         Claim::Abandoned => {
+            annotations.insert(PENDING_CREATE_ANNOTATION.into(), json!(null));
+            false
+        }
+        Claim::Created(new) => {
+            annotations.insert(EXTERNAL_ID_ANNOTATION.into(), json!(new));
             annotations.insert(PENDING_CREATE_ANNOTATION.into(), json!(null));
             false
         }
@@ -265,7 +279,15 @@ mod tests {
             }})
         );
 
-        // Created: the id replaces the pending name, and the finalizer is there already.
+        // Created: the id replaces the pending name; the finalizer came with the name, though
+        // the reconcile's copy shows neither.
+        let (patch, adds) = claim_patch(&ec, &Claim::Created("ent_1")).unwrap();
+        assert!(!adds);
+        let created = json!({"metadata": {"annotations": {
+            EXTERNAL_ID_ANNOTATION: "ent_1", PENDING_CREATE_ANNOTATION: null,
+        }}});
+        assert_eq!(patch, created);
+        // An adoption's id, on a copy that shows the finalizer and a pending name.
         ec.metadata.finalizers = Some(vec!["other.io/keep".into(), FINALIZER.into()]);
         ec.metadata.annotations = Some(
             [(
@@ -276,24 +298,13 @@ mod tests {
         );
         let (patch, adds) = claim_patch(&ec, &Claim::Id("ent_1")).unwrap();
         assert!(!adds);
-        assert_eq!(
-            patch,
-            json!({"metadata": {"annotations": {
-                EXTERNAL_ID_ANNOTATION: "ent_1", PENDING_CREATE_ANNOTATION: null,
-            }}})
-        );
+        assert_eq!(patch, created);
         // A refused create drops the name only, also where the copy predates the name.
         ec.metadata.annotations = None;
         let (patch, _) = claim_patch(&ec, &Claim::Abandoned).unwrap();
         assert_eq!(
             patch,
             json!({"metadata": {"annotations": {PENDING_CREATE_ANNOTATION: null}}})
-        );
-        // The same for the id after a create: the copy does not show the name written before it.
-        let (patch, _) = claim_patch(&ec, &Claim::Id("ent_1")).unwrap();
-        assert_eq!(
-            patch["metadata"]["annotations"][PENDING_CREATE_ANNOTATION],
-            json!(null)
         );
         // The id status holds (its annotation dropped from the stored copy): nothing to write.
         ec.status = Some(ManagedStatus {

@@ -256,3 +256,47 @@ async fn an_interrupted_create_is_deleted_by_its_name() {
         "an interrupted create's object was left behind"
     );
 }
+
+/// A create interrupted under an earlier version, which recorded the pending name in
+/// `status.pendingCreate` (no annotation, no id): the object of that name is adopted, not taken
+/// for a stranger's (NameTaken) nor created a second time, and the status field is cleared.
+#[tokio::test]
+async fn a_pending_create_in_status_from_an_earlier_version_is_adopted() {
+    let (client, ns) = setup().await;
+    let e = DemoEmulators::start([127, 0, 0, 1].into()).await.unwrap();
+    let target = TARGETS[0];
+    target.install(&client, &ns, &e).await;
+    let api = target.api(&client, &ns);
+    let made = {
+        let _op = Process::start(&ns, None);
+        let o = wait_until(&api, "r0", "Ready", |o| is_ready(o, 1)).await;
+        o.data["status"]["externalId"].as_str().unwrap().to_string()
+    };
+    // What an earlier version left after a crash between the create and its answer.
+    api.patch(
+        "r0",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"annotations": {"ssoperator.io/external-id": null}}})),
+    )
+    .await
+    .unwrap();
+    api.patch_status(
+        "r0",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"status": {"externalId": null, "pendingCreate": "Fault 0"}})),
+    )
+    .await
+    .unwrap();
+    let _op = Process::start(&ns, None);
+    let o = wait_until(&api, "r0", "adopted", |o| {
+        is_ready(o, 1) && o.data["status"]["pendingCreate"].is_null()
+    })
+    .await;
+    assert_eq!(o.data["status"]["externalId"], made.as_str());
+    assert_eq!(
+        o.metadata.annotations.clone().unwrap_or_default()["ssoperator.io/external-id"],
+        made
+    );
+    assert_eq!(pending_create(&o), None);
+    assert_eq!(target.count(&e), RESOURCES, "a second create");
+}
