@@ -22,6 +22,15 @@ pub struct Certificate {
 }
 
 impl Certificate {
+    /// The DER it was parsed from (its PEM's body): [`parse_der`] of it gives it back.
+    pub fn der(&self) -> Vec<u8> {
+        let body: String = self
+            .pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        base64_decode(&body).unwrap_or_default()
+    }
     pub fn not_before_rfc3339(&self) -> String {
         rfc3339(self.not_before)
     }
@@ -354,6 +363,7 @@ Gu1ilIbLf+hKp7eAUapWO7Dgb1y8uLxl8Aoy
         assert_eq!(parse_text(&body(CERT)).unwrap(), certs);
         assert_eq!(parse_text(&c.pem).unwrap(), certs);
         assert_eq!(body(&c.pem), body(CERT));
+        assert_eq!(parse_der(&c.der()).as_ref(), Ok(c));
     }
 
     #[test]

@@ -97,8 +97,10 @@ struct Fetched {
     /// The hash of the URL fetched.
     url: u64,
     at: Instant,
-    /// The certificates of the last metadata that parsed.
-    certificates: Option<Vec<Certificate>>,
+    /// The DER of each certificate of the last metadata that parsed: parsed again when used,
+    /// since one entry is kept per resource and the parsed form (PEM, subject, fingerprint) takes
+    /// twice the memory in four allocations instead of two.
+    certificates: Option<Box<[Box<[u8]>]>>,
     /// The hash of the failure last reported (reported once, not at every fetch); `None` after
     /// a fetch that worked.
     reported: Option<u64>,
@@ -345,7 +347,7 @@ async fn published_certificates<K: Managed>(
         match fetched.get(&uid) {
             Some(f) if f.url == url_hash => (
                 f.at.elapsed() >= ctx.config.idp_metadata_refresh,
-                f.certificates.clone(),
+                f.certificates.as_deref().map(unpack),
                 f.reported,
             ),
             f => (true, None, f.and_then(|f| f.reported)),
@@ -391,11 +393,26 @@ async fn published_certificates<K: Managed>(
         Fetched {
             url: url_hash,
             at: Instant::now(),
-            certificates: certificates.clone(),
+            certificates: certificates.as_deref().map(pack),
             reported,
         },
     );
     certificates
+}
+
+/// The DER of each certificate, to keep.
+fn pack(certificates: &[Certificate]) -> Box<[Box<[u8]>]> {
+    certificates
+        .iter()
+        .map(|c| c.der().into_boxed_slice())
+        .collect()
+}
+
+/// The certificates kept by [`pack`] (each parsed before, so each parses again).
+fn unpack(ders: &[Box<[u8]>]) -> Vec<Certificate> {
+    ders.iter()
+        .filter_map(|der| certs::parse_der(der).ok())
+        .collect()
 }
 
 /// Lists the certificate the provider holds when the spec carries none of its own (a provider

@@ -57,3 +57,15 @@ fn what_the_provider_holds_is_listed_only_when_the_spec_carries_no_certificate()
     assert_eq!(status.idp_certificates.len(), 1);
     assert_eq!(status.idp_certificates[0].source, FROM_INLINE);
 }
+
+#[test]
+fn kept_certificates_read_back_as_they_were_parsed() {
+    let parsed = certs::parse_text(CERT).unwrap();
+    let kept = pack(&parsed);
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0].len() < parsed[0].pem.len(),
+        "DER is smaller than PEM"
+    );
+    assert_eq!(unpack(&kept), parsed);
+}
