@@ -29,6 +29,9 @@
 //!   descendant named `ssoperator`), and at the end it gets SIGTERM, so that a profiler writes its
 //!   data. For symbols, build with `CARGO_PROFILE_RELEASE_STRIP=none
 //!   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`.
+//! - `SCALE_IDP_HOSTS`: serve the tenants' IdP metadata from this many hosts, each a loopback
+//!   address of its own (127.1.x.y), tenant i from host i mod hosts (default 1: 127.0.0.1). Tenants'
+//!   IdPs are mostly hosts of their own; the operator's HTTP client pools connections per host.
 //! - `SCALE_OPERATOR_BINARY`: run this operator binary instead of cargo's build, e.g. the image's
 //!   static musl one: `SCALE_OPERATOR_BINARY=$(scripts/build-static.sh | tail -n 1)`.
 
@@ -113,11 +116,25 @@ async fn main() {
 
 /// The tenants' IdPs on loopback: `/idp/{i}/metadata` answers SAML metadata that publishes one
 /// signing certificate (the same for all), as a working IdP would. The operator fetches it and
-/// sends the certificate to Clerk with the create.
-async fn serve_idp_metadata() -> Running {
-    serve(idp::tenants("bench-idp"), ([127, 0, 0, 1], 0).into())
-        .await
-        .expect("serve the IdP metadata")
+/// sends the certificate to Clerk with the create. With more than one host each listens on an
+/// address of its own (127.1.x.y; Linux routes all of 127/8 to loopback), so that the operator's
+/// HTTP client sees as many hosts as tenants have IdPs.
+async fn serve_idp_metadata(hosts: usize) -> Vec<Running> {
+    let router = idp::tenants("bench-idp");
+    let mut served = Vec::with_capacity(hosts);
+    for k in 0..hosts {
+        let ip = if hosts == 1 {
+            [127, 0, 0, 1]
+        } else {
+            [127, 1, (k / 250) as u8, (k % 250 + 1) as u8]
+        };
+        served.push(
+            serve(router.clone(), (ip, 0).into())
+                .await
+                .expect("serve the IdP metadata"),
+        );
+    }
+    served
 }
 
 /// One benchmark run: the Clerk emulator, the namespaces with their credentials and
@@ -131,7 +148,7 @@ struct Run {
     /// The emulator's server; serves as long as the run.
     _server: Running,
     /// The IdPs' metadata (one document at a URL per resource), as long as the run.
-    idp: Running,
+    idp: Vec<Running>,
     namespaces: Vec<String>,
     pp: PatchParams,
     operator: Operator,
@@ -200,7 +217,7 @@ impl Run {
         let server = serve(clerk.router(), ([127, 0, 0, 1], 0).into())
             .await
             .expect("serve the Clerk emulator");
-        let idp = serve_idp_metadata().await;
+        let idp = serve_idp_metadata(s.idp_hosts).await;
 
         let mut namespaces = Vec::new();
         for _ in 0..s.namespaces {
@@ -277,7 +294,8 @@ impl Run {
 
     /// Creates N connections, APPLY_CONCURRENCY at a time, and times until all are Ready.
     async fn converge(&mut self) -> Converged {
-        let (client, namespaces, idp) = (&self.client, &self.namespaces, self.idp.url());
+        let (client, namespaces) = (&self.client, &self.namespaces);
+        let idps: Vec<String> = self.idp.iter().map(Running::url).collect();
         let apiserver_before = ApiServerReading::take(client).await;
         let operator_cpu_before = self.operator.cpu_ticks();
         let start = Instant::now();
@@ -285,7 +303,8 @@ impl Run {
             .for_each_concurrent(APPLY_CONCURRENCY, |i| {
                 let ecs: Api<EnterpriseConnection> =
                     Api::namespaced(client.clone(), &namespaces[i % namespaces.len()]);
-                let (pp, run, idp) = (self.pp.clone(), self.run.clone(), idp.clone());
+                let (pp, run) = (self.pp.clone(), self.run.clone());
+                let idp = idps[i % idps.len()].clone();
                 async move {
                     let name = format!("conn-{i:05}");
                     let doc = json!({"apiVersion": "ssoperator.io/v1alpha1", "kind": "EnterpriseConnection",

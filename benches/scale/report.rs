@@ -33,6 +33,7 @@ pub(crate) fn print(
     let rows: Vec<(&str, String)> = vec![
         ("N", n.to_string()),
         ("namespaces", s.namespaces.to_string()),
+        ("IdP metadata hosts", s.idp_hosts.to_string()),
         ("Clerk limit (emulator)", run.limit_text.clone()),
         (
             "operator rateLimit",

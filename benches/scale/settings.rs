@@ -30,7 +30,13 @@ pub(crate) struct Settings {
     pub(crate) operator_args: Vec<String>,
     pub(crate) operator_log: String,
     pub(crate) operator_wrapper: Vec<String>,
+    /// How many IdP hosts serve the tenants' metadata (`SCALE_IDP_HOSTS`, default 1): tenant i
+    /// fetches from host i mod hosts, each its own loopback address, as tenants' own IdPs are.
+    pub(crate) idp_hosts: usize,
 }
+
+/// Loopback addresses 127.1.x.y, y in 1..=250.
+pub(crate) const MAX_IDP_HOSTS: usize = 250 * 256;
 
 impl Settings {
     pub(crate) fn from_env() -> Self {
@@ -58,8 +64,13 @@ impl Settings {
             operator_wrapper: env("SCALE_OPERATOR_WRAPPER")
                 .map(|v| v.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
+            idp_hosts: env_parse("SCALE_IDP_HOSTS").unwrap_or(1),
         };
         assert!(settings.n > 0, "SCALE_N must be at least 1");
+        assert!(
+            (1..=settings.n.min(MAX_IDP_HOSTS)).contains(&settings.idp_hosts),
+            "SCALE_IDP_HOSTS must be between 1 and SCALE_N (at most {MAX_IDP_HOSTS})"
+        );
         assert!(
             (1..=settings.n).contains(&settings.namespaces),
             "SCALE_NAMESPACES must be between 1 and SCALE_N"

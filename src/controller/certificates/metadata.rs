@@ -31,7 +31,12 @@ pub(super) fn metadata_client(config: &Config) -> Result<reqwest::Client, String
             attempt.error("a redirect to another host or scheme")
         }
     });
+    // Each resource fetches its IdP's metadata once per --idp-metadata-refresh, mostly from a host
+    // of its own: a pooled connection is seldom used again. With the defaults (idle for 90 s, no
+    // cap per host) a converge of thousands of tenants held an idle connection per IdP host.
     builder
+        .pool_idle_timeout(Duration::from_secs(2))
+        .pool_max_idle_per_host(4)
         .timeout(METADATA_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
         .redirect(policy)

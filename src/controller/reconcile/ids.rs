@@ -71,8 +71,9 @@ pub(super) fn pending_create<K: Managed>(obj: &K, status: &ManagedStatus) -> Opt
 /// Whether the resource owns a remote object, or may (a create was sent): its deletion then needs
 /// the finalizer.
 pub(super) fn owns_remote<K: Managed>(obj: &K) -> bool {
-    let status = obj.managed_status().cloned().unwrap_or_default();
-    known_external_id(obj, &status).is_some() || pending_create(obj, &status).is_some()
+    let none = ManagedStatus::default();
+    let status = obj.managed_status().unwrap_or(&none);
+    known_external_id(obj, status).is_some() || pending_create(obj, status).is_some()
 }
 
 /// What the resource's annotations record about the remote object it owns.
