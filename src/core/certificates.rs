@@ -24,12 +24,12 @@ pub struct Certificate {
 impl Certificate {
     /// The DER it was parsed from (its PEM's body): [`parse_der`] of it gives it back.
     pub fn der(&self) -> Vec<u8> {
-        let body: String = self
+        let body = self
             .pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
-        base64_decode(&body).unwrap_or_default()
+            .trim()
+            .trim_start_matches(BEGIN)
+            .trim_end_matches(END);
+        base64_decode(body).unwrap_or_default()
     }
     pub fn not_before_rfc3339(&self) -> String {
         rfc3339(self.not_before)

@@ -20,11 +20,16 @@ use crate::{
 /// The remote object's id this resource owns: the annotation is written before status after a
 /// create, so it is the newer of the two, and it survives a status wipe.
 pub(super) fn known_external_id<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
+    annotation_or(obj, EXTERNAL_ID_ANNOTATION, status.external_id.as_ref())
+}
+
+/// The non-empty value of the annotation `key`, else `recorded` (the status field beside it).
+fn annotation_or<K: Managed>(obj: &K, key: &str, recorded: Option<&String>) -> Option<String> {
     obj.annotations()
-        .get(EXTERNAL_ID_ANNOTATION)
-        .filter(|id| !id.is_empty())
+        .get(key)
+        .filter(|v| !v.is_empty())
+        .or(recorded)
         .cloned()
-        .or_else(|| status.external_id.clone())
 }
 
 /// Whether `obj` manages the `provider` object `id` (by annotation or status), without copying
@@ -61,11 +66,11 @@ pub fn strip_recorded_id<K: Managed>(obj: &mut K) {
 /// The name of a create that was sent but whose answer was not recorded: the annotation, or the
 /// status field older versions wrote.
 pub(super) fn pending_create<K: Managed>(obj: &K, status: &ManagedStatus) -> Option<String> {
-    obj.annotations()
-        .get(PENDING_CREATE_ANNOTATION)
-        .filter(|n| !n.is_empty())
-        .cloned()
-        .or_else(|| status.pending_create.clone())
+    annotation_or(
+        obj,
+        PENDING_CREATE_ANNOTATION,
+        status.pending_create.as_ref(),
+    )
 }
 
 /// Whether the resource owns a remote object, or may (a create was sent): its deletion then needs
