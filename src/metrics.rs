@@ -12,8 +12,15 @@ use std::{
 };
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, text::encode},
+    metrics::{
+        MetricType,
+        counter::Counter,
+        family::Family,
+        gauge::{ConstGauge, Gauge},
+        histogram::Histogram,
+    },
     registry::Registry,
 };
 
@@ -55,19 +62,77 @@ pub struct ResourceLabels {
 pub type ResourceCounter = Box<dyn Fn() -> BTreeMap<ResourceLabels, i64> + Send + Sync>;
 
 /// One series of `ssoperator_idp_certificate_expiry_timestamp_seconds`: an IdP certificate a
-/// resource relies on (cert-manager's `certmanager_certificate_expiration_timestamp_seconds`).
-#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
-pub struct CertificateLabels {
-    pub namespace: String,
-    pub name: String,
-    pub kind: String,
-    pub provider: String,
-    pub fingerprint: String,
+/// resource relies on (cert-manager's `certmanager_certificate_expiration_timestamp_seconds`),
+/// and its notAfter (Unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateSeries<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub provider: &'a str,
+    pub fingerprint: &'a str,
+    pub not_after: i64,
 }
 
-/// The notAfter (Unix seconds) of every IdP certificate in use, by [`CertificateLabels`]; called
-/// at each scrape.
-pub type CertificateCounter = Box<dyn Fn() -> BTreeMap<CertificateLabels, i64> + Send + Sync>;
+/// Hands every IdP certificate in use to the visitor, one [`CertificateSeries`] each; called at
+/// each scrape. A visitor rather than a collection: there is one series per resource, and the
+/// scrape encodes each as it comes instead of holding all of them twice (a map and a family).
+pub type CertificateCounter = Box<dyn Fn(&mut dyn FnMut(CertificateSeries<'_>)) + Send + Sync>;
+
+const CERTIFICATE_EXPIRY: &str = "idp_certificate_expiry_timestamp_seconds";
+const CERTIFICATE_EXPIRY_HELP: &str = "The date after which an IdP signing certificate an \
+    EnterpriseConnection uses expires, in seconds since the Unix epoch";
+
+/// Encodes `ssoperator_idp_certificate_expiry_timestamp_seconds` at scrape time from the
+/// [`CertificateCounter`] (no series while there is none, e.g. on a standby).
+#[derive(Default)]
+struct CertificateExpiry(Arc<Mutex<Option<CertificateCounter>>>);
+
+impl std::fmt::Debug for CertificateExpiry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CertificateExpiry")
+    }
+}
+
+impl Collector for CertificateExpiry {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let counter = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(visit) = counter.as_ref() else {
+            return Ok(());
+        };
+        // As for a family: no series, no descriptor either.
+        let mut any = false;
+        visit(&mut |_| any = true);
+        if !any {
+            return Ok(());
+        }
+        let mut family = encoder.encode_descriptor(
+            CERTIFICATE_EXPIRY,
+            CERTIFICATE_EXPIRY_HELP,
+            None,
+            MetricType::Gauge,
+        )?;
+        let mut result = Ok(());
+        {
+            visit(&mut |s| {
+                if result.is_err() {
+                    return;
+                }
+                let labels = [
+                    ("namespace", s.namespace),
+                    ("name", s.name),
+                    ("kind", s.kind),
+                    ("provider", s.provider),
+                    ("fingerprint", s.fingerprint),
+                ];
+                result = family
+                    .encode_family(&labels)
+                    .and_then(|m| ConstGauge::new(s.not_after).encode(m));
+            });
+        }
+        result
+    }
+}
 
 /// Every metric the operator exports.
 pub struct Metrics {
@@ -96,11 +161,10 @@ pub struct Metrics {
     /// 1 while this replica runs the controllers (holds the Lease, or runs without leader
     /// election), else 0.
     pub leader: Gauge,
-    /// notAfter of each IdP certificate in use, read at scrape time from the resources' status
-    /// (so a deleted resource or a replaced certificate leaves no series behind).
-    pub idp_certificate_expiry: Family<CertificateLabels, Gauge>,
     resource_counter: Mutex<Option<ResourceCounter>>,
-    certificate_counter: Mutex<Option<CertificateCounter>>,
+    /// What notAfter of each IdP certificate in use is read from at scrape time (the resources'
+    /// status, so a deleted resource or a replaced certificate leaves no series behind).
+    certificate_counter: Arc<Mutex<Option<CertificateCounter>>>,
 }
 
 fn buckets() -> Histogram {
@@ -125,9 +189,8 @@ impl Default for Metrics {
             fresh_reads: Family::default(),
             resources: Family::default(),
             leader: Gauge::default(),
-            idp_certificate_expiry: Family::default(),
             resource_counter: Mutex::default(),
-            certificate_counter: Mutex::default(),
+            certificate_counter: Arc::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles per kind", m.reconciles.clone());
@@ -196,12 +259,7 @@ impl Default for Metrics {
             "1 on the replica that runs the controllers (the leader), 0 on a standby",
             m.leader.clone(),
         );
-        registry.register(
-            "idp_certificate_expiry_timestamp_seconds",
-            "The date after which an IdP signing certificate an EnterpriseConnection uses expires, \
-             in seconds since the Unix epoch",
-            m.idp_certificate_expiry.clone(),
-        );
+        registry.register_collector(Box::new(CertificateExpiry(m.certificate_counter.clone())));
         Self { registry, ..m }
     }
 }
@@ -241,18 +299,6 @@ impl Metrics {
         if let Some(count) = counter.as_ref() {
             for (labels, n) in count() {
                 self.resources.get_or_create(&labels).set(n);
-            }
-        }
-        let certificates = self
-            .certificate_counter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        self.idp_certificate_expiry.clear();
-        if let Some(read) = certificates.as_ref() {
-            for (labels, not_after) in read() {
-                self.idp_certificate_expiry
-                    .get_or_create(&labels)
-                    .set(not_after);
             }
         }
         let mut out = String::new();
@@ -338,6 +384,45 @@ mod tests {
                     ssoperator_status_writes_total_other 100\n";
         assert_eq!(sum_samples(text, "ssoperator_status_writes_total"), 5.0);
         assert_eq!(sum_samples(text, "ssoperator_reconciles_total"), 0.0);
+    }
+
+    #[test]
+    fn certificate_expiry_is_encoded_from_the_counter_at_each_render() {
+        let m = Metrics::default();
+        assert!(
+            !m.render().contains(CERTIFICATE_EXPIRY),
+            "no counter, no series"
+        );
+        let fingerprints = Arc::new(Mutex::new(vec!["AA:01", "BB:02"]));
+        let seen = fingerprints.clone();
+        m.set_certificate_counter(Some(Box::new(move |visit| {
+            for (i, fingerprint) in seen.lock().unwrap().iter().enumerate() {
+                visit(CertificateSeries {
+                    namespace: "ns",
+                    name: "conn",
+                    kind: "EnterpriseConnection",
+                    provider: "clerk",
+                    fingerprint,
+                    not_after: 1_900_000_000 + i64::try_from(i).unwrap(),
+                });
+            }
+        })));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "ssoperator_idp_certificate_expiry_timestamp_seconds{namespace=\"ns\",name=\"conn\",\
+                 kind=\"EnterpriseConnection\",provider=\"clerk\",fingerprint=\"BB:02\"} 1900000001\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE ssoperator_idp_certificate_expiry_timestamp_seconds gauge"));
+        assert_eq!(
+            sum_samples(&text, "ssoperator_idp_certificate_expiry_timestamp_seconds"),
+            3_800_000_001.0
+        );
+        // A certificate no longer in use is gone from the next scrape.
+        fingerprints.lock().unwrap().clear();
+        assert!(!m.render().contains(CERTIFICATE_EXPIRY));
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub async fn check<K: Managed>(
         let refused = rule
             .map(|r| format!("; a real run would refuse it ({r})"))
             .unwrap_or_default();
-        status.plan = Some(plan);
+        status.plan = Some(Box::new(plan));
         return Err(held(
             hold,
             format!("dry run: would {summary} (plan {hash}){refused}"),
@@ -99,7 +99,7 @@ pub async fn check<K: Managed>(
     if let Some(rule) = rule
         && annotation(ALLOW_LOCKOUT_ANNOTATION) != Some(hash.as_str())
     {
-        status.plan = Some(plan);
+        status.plan = Some(Box::new(plan));
         return Err(held(
             Hold::LockoutRisk,
             format!(
@@ -110,7 +110,7 @@ pub async fn check<K: Managed>(
     if obj.managed().change_policy == ChangePolicy::Manual
         && annotation(APPROVE_ANNOTATION) != Some(hash.as_str())
     {
-        status.plan = Some(plan);
+        status.plan = Some(Box::new(plan));
         return Err(held(
             Hold::AwaitingApproval,
             format!(

@@ -100,7 +100,7 @@ impl Managed for EnterpriseConnection {
         self.spec.write_outputs_to.as_ref()
     }
     fn saml(&self) -> Option<&crate::crd::SamlSettings> {
-        self.spec.saml.as_ref()
+        self.spec.saml.as_deref()
     }
     fn secret_names(&self) -> Vec<String> {
         self.spec

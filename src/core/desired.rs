@@ -254,7 +254,7 @@ impl ConnectionDesired {
             protocol,
             idp_type,
             idp_type_explicit: spec.idp_type.is_some(),
-            saml: spec.saml.clone(),
+            saml: spec.saml.as_deref().cloned(),
             oidc: spec.oidc.as_ref().map(|o| OidcDesired {
                 discovery_url: o.discovery_url.clone(),
                 auth_url: o.auth_url.clone(),

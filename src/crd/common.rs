@@ -223,6 +223,8 @@ pub struct PlannedField {
 }
 
 /// Observed state of a managed resource.
+// Rarely set fields that are large inline (`plan`, `lastDrift`) are boxed: the watch cache holds
+// one status per resource.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ManagedStatus {
@@ -252,7 +254,7 @@ pub struct ManagedStatus {
     pub pending_create: Option<String>,
     /// The last drift found and corrected (or only reported under ObserveOnly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_drift: Option<DriftRecord>,
+    pub last_drift: Option<Box<DriftRecord>>,
     /// The last value of the ssoperator.io/reconcile-requested-at annotation that a reconcile
     /// handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,7 +262,7 @@ pub struct ManagedStatus {
     /// The change that waits: for approval (changePolicy Manual), for a lockout override, or
     /// (under --dry-run) for an operator that may write. Cleared once the provider matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Plan>,
+    pub plan: Option<Box<Plan>>,
     /// The identity provider's signing certificates this SAML EnterpriseConnection uses (public
     /// data): from spec.saml.idpCertificate, idpCertificateSecretRef or idpMetadata, as fetched
     /// from idpMetadataUrl, or as the provider holds them.

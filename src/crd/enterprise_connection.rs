@@ -53,11 +53,12 @@ pub struct EnterpriseConnectionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp_type: Option<IdpType>,
     /// SAML settings of the identity provider. Exactly one of saml or oidc must be set; `{}` selects SAML with the provider's own settings.
+    // Boxed, as is oidc: the watch cache holds one spec per resource, and only one block is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub saml: Option<SamlSettings>,
+    pub saml: Option<Box<SamlSettings>>,
     /// OIDC settings of the identity provider. Exactly one of saml or oidc must be set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<OidcSettings>,
+    pub oidc: Option<Box<OidcSettings>>,
     /// Whether user attributes are synchronised from the identity provider at each sign-in (Clerk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_user_attributes: Option<bool>,

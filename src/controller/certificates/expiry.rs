@@ -97,9 +97,14 @@ pub async fn conclude<K: Managed>(
     let limit = threshold(ctx, obj);
     let now_secs = jiff::Timestamp::now().as_second();
     let state = certs::expiry(not_after, now_secs, limit);
+    // The fingerprint in full is in status.idpCertificates; its first bytes tell certificates of
+    // one subject apart. Every stored copy and every write carries these messages.
     let what = format!(
-        "the IdP certificate {} ({}, from {}) expires at {}",
-        cert.sha256_fingerprint, cert.subject, cert.source, cert.not_after
+        "the IdP certificate {} ({}…, from {}) expires at {}",
+        cert.subject,
+        short_fingerprint(&cert.sha256_fingerprint),
+        cert.source,
+        cert.not_after
     );
     let days = limit.as_secs() / 86_400;
     let hours = limit.as_secs() / 3600;
@@ -176,12 +181,17 @@ pub async fn conclude<K: Managed>(
     }
     let published = {
         let mut crossed = lock(&ctx.certificates.crossed);
-        let fingerprint = cert.sha256_fingerprint.clone();
+        let uid = uid_of(obj);
         let before = crossed
-            .get(&uid_of(obj))
-            .filter(|(_, fp)| *fp == fingerprint)
+            .get(&uid)
+            .filter(|(_, fp)| *fp == cert.sha256_fingerprint)
             .map_or(Expiry::Valid, |(s, _)| *s);
-        crossed.insert(uid_of(obj), (state, fingerprint));
+        // Valid is what a missing entry means: only the few resources past a threshold keep one.
+        if state == Expiry::Valid {
+            crossed.remove(&uid);
+        } else {
+            crossed.insert(uid, (state, cert.sha256_fingerprint.clone()));
+        }
         before
     };
     if state > state_of(old).max(published) {
@@ -191,4 +201,9 @@ pub async fn conclude<K: Managed>(
         };
         publish(ctx, obj, EventType::Warning, reason, message).await;
     }
+}
+
+/// The first three bytes of a colon-separated fingerprint ("1B:76:11").
+fn short_fingerprint(fingerprint: &str) -> &str {
+    fingerprint.get(..8).unwrap_or(fingerprint)
 }

@@ -27,7 +27,7 @@ pub use metadata::{MAX_METADATA_BYTES, METADATA_TIMEOUT, check_metadata_url};
 use metadata::{fetch, metadata_client};
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -52,7 +52,7 @@ use crate::{
         CERTIFICATE_EXPIRY_WARNING_ANNOTATION, EnterpriseConnection, IdpCertificateStatus,
         ManagedStatus,
     },
-    metrics::{CertificateCounter, CertificateLabels},
+    metrics::{CertificateCounter, CertificateSeries},
     provider::Remote,
 };
 
@@ -482,29 +482,31 @@ pub fn resync_period<K: Managed>(
 /// Reads `ssoperator_idp_certificate_expiry_timestamp_seconds` from the connections' status at
 /// each scrape: one series per certificate in use (a fingerprint listed twice counts once).
 pub fn counter(connections: Store<EnterpriseConnection>) -> CertificateCounter {
-    Box::new(move || {
-        let mut out = BTreeMap::new();
+    Box::new(move |visit| {
         for ec in connections.state() {
             let Some(status) = ec.status.as_ref() else {
                 continue;
             };
+            let mut seen: Vec<&str> = Vec::new();
             for c in status.idp_certificates.iter().filter(|c| c.counts()) {
+                let fingerprint = c.sha256_fingerprint.as_str();
                 let Some(not_after) = seconds(&c.not_after) else {
                     continue;
                 };
-                out.insert(
-                    CertificateLabels {
-                        namespace: ec.namespace().unwrap_or_default(),
-                        name: ec.name_any(),
-                        kind: "EnterpriseConnection".into(),
-                        provider: status.provider.clone().unwrap_or_default(),
-                        fingerprint: c.sha256_fingerprint.clone(),
-                    },
+                if seen.contains(&fingerprint) {
+                    continue;
+                }
+                seen.push(fingerprint);
+                visit(CertificateSeries {
+                    namespace: ec.metadata.namespace.as_deref().unwrap_or_default(),
+                    name: ec.metadata.name.as_deref().unwrap_or_default(),
+                    kind: "EnterpriseConnection",
+                    provider: status.provider.as_deref().unwrap_or_default(),
+                    fingerprint,
                     not_after,
-                );
+                });
             }
         }
-        out
     })
 }
 

@@ -346,7 +346,7 @@ async fn write<K: Managed>(
         fields: d.paths.clone(),
     };
     if mode.read_only {
-        status.last_drift = Some(drift);
+        status.last_drift = Some(Box::new(drift));
         return Ok((found, Some(d.paths)));
     }
     let latest = &found.remote;
@@ -406,7 +406,7 @@ async fn write<K: Managed>(
             .drift_repairs
             .get_or_create(&Metrics::kind(K::KIND.as_str()))
             .inc();
-        status.last_drift = Some(drift);
+        status.last_drift = Some(Box::new(drift));
         publish(
             ctx,
             obj,

@@ -38,7 +38,7 @@ fn held<K: HasManagedStatus>(reason_: &'static str) -> impl Fn(&K) -> bool {
 
 fn plan_of<K: HasManagedStatus>(o: &K) -> Plan {
     o.managed_status()
-        .and_then(|s| s.plan.clone())
+        .and_then(|s| s.plan.as_deref().cloned())
         .unwrap_or_else(|| panic!("no plan in status: {:?}", o.managed_status()))
 }
 
