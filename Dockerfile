@@ -18,8 +18,8 @@ COPY crds ./crds
 COPY benches ./benches
 COPY emulators ./emulators
 COPY scripts/build-static.sh ./scripts/
-RUN CARGO_TARGET_DIR=/src/target scripts/build-static.sh \
- && cp target/x86_64-unknown-linux-musl/release/ssoperator /ssoperator
+RUN BIN=$(CARGO_TARGET_DIR=/src/target scripts/build-static.sh | tail -n 1) \
+ && cp "$BIN" /ssoperator
 
 # Certificates are not needed: the Kubernetes client trusts the cluster CA from the
 # ServiceAccount mount, and provider calls use rustls with the webpki root certificates.

@@ -8,11 +8,12 @@
 # from static.rust-lang.org, outside the package registries; where that host (or musl-gcc) is
 # unavailable, --allow-glibc-fallback (scripts/test.sh passes it) builds a static glibc binary
 # (+crt-static) instead and says so. The Dockerfile never passes it: the image is always musl.
-# Env: CARGO_TARGET_DIR is honoured as cargo does; CARGO_PROFILE (default release).
+# Env: CARGO_TARGET_DIR is honoured as cargo does; CARGO_PROFILE (default image: release with
+# fat LTO, see Cargo.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=x86_64-unknown-linux-musl
-PROFILE=${CARGO_PROFILE:-release}
+PROFILE=${CARGO_PROFILE:-image}
 FALLBACK=0
 [ "${1:-}" = --allow-glibc-fallback ] && FALLBACK=1
 

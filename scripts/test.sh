@@ -109,7 +109,7 @@ else
   record sdk-venv FAILED "$start"
 fi
 
-# --- 2c. The container image's binary: static (musl), release profile, starts, built from exactly
+# --- 2c. The container image's binary: static (musl), image profile (release with fat LTO), starts, built from exactly
 # the files the Dockerfile copies
 step static-binary scripts/check-image-context.sh --allow-glibc-fallback
 
