@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::crd::Condition;
 use kube::{Resource, runtime::reflector::Store};
 
 use crate::{

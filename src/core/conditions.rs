@@ -1,6 +1,8 @@
 //! Ready and Synced conditions, kstatus-compatible: `lastTransitionTime` moves only when the status does.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+pub use crate::crd::Condition;
 
 pub use super::reason::Reason;
 
@@ -42,7 +44,7 @@ impl Wanted {
 
 /// Sets `wanted` in `conditions`, keeping the old transition time when the status did not change.
 pub fn set(conditions: &mut Vec<Condition>, wanted: Wanted, generation: Option<i64>, now: Time) {
-    let status = if wanted.status { "True" } else { "False" }.to_string();
+    let status = crate::crd::Word::from(if wanted.status { "True" } else { "False" });
     let message = truncate(&wanted.message, 1024);
     match conditions.iter_mut().find(|c| c.type_ == wanted.type_) {
         Some(c) => {
@@ -50,14 +52,14 @@ pub fn set(conditions: &mut Vec<Condition>, wanted: Wanted, generation: Option<i
                 c.last_transition_time = now;
             }
             c.status = status;
-            c.reason = wanted.reason.as_str().to_string();
+            c.reason = wanted.reason.into();
             c.message = message;
             c.observed_generation = generation;
         }
         None => conditions.push(Condition {
-            type_: wanted.type_.to_string(),
+            type_: wanted.type_.into(),
             status,
-            reason: wanted.reason.as_str().to_string(),
+            reason: wanted.reason.into(),
             message,
             observed_generation: generation,
             last_transition_time: now,

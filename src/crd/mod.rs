@@ -1,12 +1,14 @@
 //! The ssoperator custom resources (group ssoperator.io, version v1alpha1, category sso).
 
 pub mod common;
+pub mod condition;
 pub mod connection_profile;
 pub mod enterprise_connection;
 pub mod org_role_mapping;
 pub mod provider_config;
 
 pub use common::*;
+pub use condition::{Condition, Word};
 pub use connection_profile::*;
 pub use enterprise_connection::*;
 pub use org_role_mapping::*;

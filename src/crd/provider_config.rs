@@ -1,6 +1,6 @@
 //! ProviderConfig (namespaced) and ClusterProviderConfig (cluster-scoped): one provider account each.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use super::condition::Condition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{
     CustomResource, KubeSchema,
@@ -276,6 +276,7 @@ pub struct ProviderConfigStatus {
     /// Ready: the provider accepted the credentials.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    #[schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>")]
     pub conditions: Vec<Condition>,
     /// The provider of this account.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -364,7 +364,13 @@ pub fn condition(status: Option<&ManagedStatus>, type_: &str) -> Option<(String,
         .conditions
         .iter()
         .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        .map(|c| {
+            (
+                c.status.to_string(),
+                c.reason.to_string(),
+                c.message.clone(),
+            )
+        })
 }
 
 pub fn ready<K: HasManagedStatus>(o: &K) -> bool {
@@ -410,7 +416,7 @@ pub fn pc_ready(pc: &ProviderConfig) -> Option<(String, String)> {
         .conditions
         .iter()
         .find(|c| c.type_ == "Ready")
-        .map(|c| (c.status.clone(), c.reason.clone()))
+        .map(|c| (c.status.to_string(), c.reason.to_string()))
 }
 
 /// Event reasons recorded for an object.

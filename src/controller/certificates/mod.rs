@@ -80,17 +80,17 @@ pub struct State {
     http: Option<reqwest::Client>,
     /// The last metadata fetch per object uid (one entry per resource with a metadata URL, so
     /// it holds hashes rather than the URL and the message).
-    fetched: Mutex<HashMap<String, Fetched>>,
+    fetched: Mutex<HashMap<u64, Fetched>>,
     /// What [`observe`] found, for [`complete`] in the same reconcile.
-    prepared: Mutex<HashMap<String, Prepared>>,
+    prepared: Mutex<HashMap<u64, Prepared>>,
     /// Objects whose desired state carries a new signing certificate from the IdP's metadata in
     /// this reconcile: the write that sends it is a rotation, not a drift repair.
-    rotating: Mutex<std::collections::HashSet<String>>,
+    rotating: Mutex<std::collections::HashSet<u64>>,
     /// The last threshold crossing (state, fingerprint) and rotation (new fingerprint) published
     /// per object uid: a reconcile can start from a copy that does not show the status written
     /// with them yet, and must not publish them again.
-    crossed: Mutex<HashMap<String, (Expiry, String)>>,
-    rotated_to: Mutex<HashMap<String, String>>,
+    crossed: Mutex<HashMap<u64, (Expiry, String)>>,
+    rotated_to: Mutex<HashMap<u64, String>>,
 }
 
 struct Fetched {
@@ -166,16 +166,17 @@ impl State {
     /// Whether the object's desired state carries a new signing certificate from the IdP's
     /// metadata (see [`complete`]): a write now is a rotation, not a drift repair.
     pub fn rotating(&self, uid: &str) -> bool {
-        lock(&self.rotating).contains(uid)
+        lock(&self.rotating).contains(&hash_of(uid))
     }
 
     /// Forgets a deleted resource.
     pub fn forget(&self, uid: &str) {
-        lock(&self.fetched).remove(uid);
-        lock(&self.prepared).remove(uid);
-        lock(&self.rotating).remove(uid);
-        lock(&self.crossed).remove(uid);
-        lock(&self.rotated_to).remove(uid);
+        let uid = hash_of(uid);
+        lock(&self.fetched).remove(&uid);
+        lock(&self.prepared).remove(&uid);
+        lock(&self.rotating).remove(&uid);
+        lock(&self.crossed).remove(&uid);
+        lock(&self.rotated_to).remove(&uid);
     }
 }
 
@@ -192,7 +193,7 @@ fn threshold<K: Resource>(ctx: &Context, obj: &K) -> Duration {
 
 fn entry(source: &str, c: &Certificate, in_use: Option<bool>) -> IdpCertificateStatus {
     IdpCertificateStatus {
-        source: source.to_string(),
+        source: source.into(),
         subject: c.subject.clone(),
         sha256_fingerprint: c.fingerprint.clone(),
         not_before: c.not_before_rfc3339(),
@@ -201,8 +202,10 @@ fn entry(source: &str, c: &Certificate, in_use: Option<bool>) -> IdpCertificateS
     }
 }
 
-fn uid_of<K: Resource>(obj: &K) -> String {
-    obj.uid().unwrap_or_default()
+/// The key of `obj` in [`State`]'s maps: its uid's hash (one entry per resource in some of
+/// them, and a uid takes an allocation of its own).
+fn uid_of<K: Resource>(obj: &K) -> u64 {
+    hash_of(obj.uid().unwrap_or_default())
 }
 
 /// Lists the certificates the spec carries in `status.idpCertificates` (see the module doc).

@@ -1,7 +1,7 @@
 //! The end of a reconcile: its outcome as conditions (Ready, Synced, Stalled, AwaitingApproval,
 //! Reconciling), an Event when the message is new, the next requeue, and the status write.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
     Api, ResourceExt,
     api::{Patch, PatchParams},
@@ -19,7 +19,7 @@ use crate::{
     core::conditions::{
         self, AWAITING_APPROVAL, READY, RECONCILING, Reason, STALLED, SYNCED, Wanted,
     },
-    crd::{ManagedStatus, PAUSED_ANNOTATION},
+    crd::{Condition, ManagedStatus, PAUSED_ANNOTATION},
     metrics::Metrics,
     provider::ErrorClass,
 };

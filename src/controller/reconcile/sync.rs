@@ -192,7 +192,7 @@ async fn resolve<K: Managed>(
     secrets.extend(&account.secrets);
     let provider = account.provider.clone();
     let provider_name = account.kind.as_str();
-    status.provider = Some(provider_name.to_string());
+    status.provider = Some(provider_name.into());
     let can_create = provider
         .capabilities()
         .kind(K::KIND)
