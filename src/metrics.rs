@@ -85,7 +85,6 @@ const CERTIFICATE_EXPIRY_HELP: &str = "The date after which an IdP signing certi
 
 /// Encodes `ssoperator_idp_certificate_expiry_timestamp_seconds` at scrape time from the
 /// [`CertificateCounter`] (no series while there is none, e.g. on a standby).
-#[derive(Default)]
 struct CertificateExpiry(Arc<Mutex<Option<CertificateCounter>>>);
 
 impl std::fmt::Debug for CertificateExpiry {
@@ -113,23 +112,21 @@ impl Collector for CertificateExpiry {
             MetricType::Gauge,
         )?;
         let mut result = Ok(());
-        {
-            visit(&mut |s| {
-                if result.is_err() {
-                    return;
-                }
-                let labels = [
-                    ("namespace", s.namespace),
-                    ("name", s.name),
-                    ("kind", s.kind),
-                    ("provider", s.provider),
-                    ("fingerprint", s.fingerprint),
-                ];
-                result = family
-                    .encode_family(&labels)
-                    .and_then(|m| ConstGauge::new(s.not_after).encode(m));
-            });
-        }
+        visit(&mut |s| {
+            if result.is_err() {
+                return;
+            }
+            let labels = [
+                ("namespace", s.namespace),
+                ("name", s.name),
+                ("kind", s.kind),
+                ("provider", s.provider),
+                ("fingerprint", s.fingerprint),
+            ];
+            result = family
+                .encode_family(&labels)
+                .and_then(|m| ConstGauge::new(s.not_after).encode(m));
+        });
         result
     }
 }
