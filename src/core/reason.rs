@@ -145,12 +145,6 @@ impl std::fmt::Display for Reason {
     }
 }
 
-impl PartialEq<Reason> for String {
-    fn eq(&self, other: &Reason) -> bool {
-        self == other.as_str()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
