@@ -111,7 +111,7 @@ impl Managed for EnterpriseConnection {
                 self.spec
                     .saml
                     .iter()
-                    .filter_map(|s| s.idp_certificate_secret_ref.as_ref()),
+                    .filter_map(|s| s.idp_certificate_secret_ref.as_deref()),
             )
             .map(|r| r.name.clone())
             .collect()

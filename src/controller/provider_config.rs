@@ -300,7 +300,7 @@ async fn verify(
                     READY,
                     true,
                     Reason::CredentialsAccepted,
-                    "the provider accepted the credentials",
+                    conditions::CREDENTIALS_ACCEPTED,
                 ),
                 generation,
                 now,

@@ -17,6 +17,16 @@ pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
 /// that kstatus (and Flux) report InProgress rather than Current.
 pub const RECONCILING: &str = "Reconciling";
 
+/// Synced's message when the provider holds the desired state.
+pub const UP_TO_DATE: &str = "the provider was read and is up to date";
+/// Synced's message for a resource that is only observed.
+pub const OBSERVED_ONLY: &str = "the provider was read; ObserveOnly never writes";
+/// A ProviderConfig's Ready message once its credentials work.
+pub const CREDENTIALS_ACCEPTED: &str = "the provider accepted the credentials";
+/// CertificateExpired's message while it is False: CertificateExpiring names the certificate
+/// and when it expires.
+pub const NO_CERTIFICATE_EXPIRED: &str = "no IdP certificate in use has expired";
+
 /// A condition to set, without its timestamps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wanted {
@@ -45,7 +55,7 @@ impl Wanted {
 /// Sets `wanted` in `conditions`, keeping the old transition time when the status did not change.
 pub fn set(conditions: &mut Vec<Condition>, wanted: Wanted, generation: Option<i64>, now: Time) {
     let status = crate::crd::Word::from(if wanted.status { "True" } else { "False" });
-    let message = truncate(&wanted.message, 1024);
+    let message = truncate(wanted.message, 1024);
     match conditions.iter_mut().find(|c| c.type_ == wanted.type_) {
         Some(c) => {
             if c.status != status {
@@ -83,15 +93,15 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
     get(conditions, type_).is_some_and(|c| c.status == "True")
 }
 
-fn truncate(s: &str, max: usize) -> String {
+fn truncate(s: String, max: usize) -> crate::crd::Word {
     if s.len() <= max {
-        return s.to_string();
+        return s.into();
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}...", &s[..end])
+    format!("{}...", &s[..end]).into()
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ impl fmt::Debug for SecretValue {
 }
 
 /// What the spec asks for, in provider-neutral terms.
+// One lives per reconcile in flight, not per resource: its size does not add up.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Desired {
     Connection(ConnectionDesired),

@@ -2,9 +2,10 @@
 //!
 //! The stores hold one status per resource, each with four or more conditions whose `type`,
 //! `status` and `reason` are almost always words the operator itself writes (as are
-//! `status.provider` and each certificate's `source`). [`Word`] keeps those as `&'static str`,
-//! so that these copies take no allocation of their own; a word the operator does not know
-//! (written by someone else) is kept as it came.
+//! `status.provider`, each certificate's `source`, and the messages that name nothing of the
+//! resource's own). [`Word`] keeps those as `&'static str`, so that these copies take no
+//! allocation of their own; a word the operator does not know (written by someone else, or a
+//! message about this resource) is kept as it came.
 
 use std::{borrow::Cow, collections::HashSet, fmt, ops::Deref, sync::OnceLock};
 
@@ -33,12 +34,22 @@ const WORDS: &[&str] = &[
     "provider",
 ];
 
+/// Condition messages that name nothing of the resource's own (most resources carry some of
+/// them most of the time).
+pub const MESSAGES: &[&str] = &[
+    crate::core::conditions::UP_TO_DATE,
+    crate::core::conditions::OBSERVED_ONLY,
+    crate::core::conditions::CREDENTIALS_ACCEPTED,
+    crate::core::conditions::NO_CERTIFICATE_EXPIRED,
+];
+
 fn known(s: &str) -> Option<&'static str> {
     static KNOWN: OnceLock<HashSet<&'static str>> = OnceLock::new();
     KNOWN
         .get_or_init(|| {
             WORDS
                 .iter()
+                .chain(MESSAGES)
                 .copied()
                 .chain(Reason::ALL.iter().map(|r| r.as_str()))
                 .chain(ProviderKind::ALL.iter().map(|p| p.as_str()))
@@ -145,7 +156,7 @@ impl<'de> Deserialize<'de> for Word {
 }
 
 /// A status condition: `meta/v1` Condition's fields and JSON (the CRDs take its schema), with
-/// `type`, `status` and `reason` as [`Word`]s. As that type, only `lastTransitionTime` is
+/// `type`, `status`, `reason` and `message` as [`Word`]s. As that type, only `lastTransitionTime` is
 /// required when read.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -157,7 +168,7 @@ pub struct Condition {
     #[serde(default)]
     pub reason: Word,
     #[serde(default)]
-    pub message: String,
+    pub message: Word,
     pub last_transition_time: Time,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -189,6 +200,15 @@ mod tests {
         assert!(matches!(foreign.type_.0, Cow::Owned(_)));
         assert_eq!(foreign.type_, "Healthy");
         assert_eq!(foreign.message, "");
+        // A message that names nothing of the resource's own is borrowed too; one that does is
+        // kept as it came.
+        let synced: Condition = serde_json::from_str(
+            r#"{"type":"Synced","status":"True","reason":"ReconcileSuccess","message":"the provider was read and is up to date","lastTransitionTime":"2026-12-03T10:00:00Z"}"#,
+        )
+        .unwrap();
+        assert!(matches!(synced.message.0, Cow::Borrowed(_)));
+        assert!(matches!(c.message.0, Cow::Owned(_)));
+        assert_eq!(c.message, "m");
         assert!(serde_json::from_str::<Condition>(r#"{"type":"Ready"}"#).is_err());
     }
 

@@ -162,7 +162,7 @@ pub struct SamlSettings {
     /// or base64 DER alone), instead of idpCertificate: sent to the provider as idpCertificate is,
     /// and sent again when the Secret changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idp_certificate_secret_ref: Option<SecretKeyRef>,
+    pub idp_certificate_secret_ref: Option<Box<SecretKeyRef>>,
     /// Whether sign-ins started at the identity provider are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_idp_initiated: Option<bool>,
@@ -174,7 +174,7 @@ pub struct SamlSettings {
     pub force_authn: Option<bool>,
     /// Which SAML attributes carry the user's profile fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<AttributeMapping>,
+    pub attribute_mapping: Option<Box<AttributeMapping>>,
 }
 
 /// Which identity-provider attributes carry the user's profile fields.

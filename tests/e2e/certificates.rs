@@ -160,7 +160,15 @@ async fn expiring_and_expired_certificates_give_conditions_events_and_the_gauge(
         msg.contains(&format!("CN=soon-idp ({}…", &soon.fingerprint[..8])) && msg.contains("30d"),
         "{msg}"
     );
-    assert_eq!(cond(&ec, "CertificateExpired").unwrap().0, "False");
+    // CertificateExpired does not repeat what CertificateExpiring says.
+    let (status, _, msg) = cond(&ec, "CertificateExpired").unwrap();
+    assert_eq!(
+        (status.as_str(), msg.as_str()),
+        (
+            "False",
+            ssoperator::core::conditions::NO_CERTIFICATE_EXPIRED
+        )
+    );
     wait_event(&client, &ns, "soon", "CertificateExpiring").await;
     assert_eq!(
         gauge(&op, &ns, "soon", &soon.fingerprint),

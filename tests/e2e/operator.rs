@@ -368,7 +368,7 @@ pub fn condition(status: Option<&ManagedStatus>, type_: &str) -> Option<(String,
             (
                 c.status.to_string(),
                 c.reason.to_string(),
-                c.message.clone(),
+                c.message.to_string(),
             )
         })
 }

@@ -164,7 +164,7 @@ fn pc_message(pc: &ProviderConfig) -> String {
     pc.status
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
-        .map(|c| c.message.clone())
+        .map(|c| c.message.to_string())
         .unwrap_or_default()
 }
 

@@ -126,7 +126,7 @@ pub async fn conclude<K: Managed>(
                 CERTIFICATE_EXPIRED,
                 false,
                 Reason::CertificatesValid,
-                what.clone(),
+                conditions::NO_CERTIFICATE_EXPIRED,
             ),
         ),
         Expiry::Expiring => (
@@ -140,7 +140,7 @@ pub async fn conclude<K: Managed>(
                 CERTIFICATE_EXPIRED,
                 false,
                 Reason::CertificateExpiring,
-                what.clone(),
+                conditions::NO_CERTIFICATE_EXPIRED,
             ),
         ),
         Expiry::Expired => (

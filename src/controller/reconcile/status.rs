@@ -101,7 +101,7 @@ pub(super) async fn conclude<K: Managed>(
                 SYNCED,
                 true,
                 Reason::ReconcileSuccess,
-                "the provider was read and is up to date",
+                conditions::UP_TO_DATE,
             );
             (ready, synced)
         }
@@ -113,12 +113,7 @@ pub(super) async fn conclude<K: Managed>(
                 paths.join(", ")
             );
             let ready = Wanted::new(READY, false, Reason::Drifted, message);
-            let synced = Wanted::new(
-                SYNCED,
-                true,
-                Reason::Observed,
-                "the provider was read; ObserveOnly never writes",
-            );
+            let synced = Wanted::new(SYNCED, true, Reason::Observed, conditions::OBSERVED_ONLY);
             (ready, synced)
         }
         Err(e) => {

@@ -85,10 +85,10 @@ pub fn sample_connection(n: usize) -> ConnectionDesired {
                 idp_certificate: Some(CERTIFICATE.into()),
                 allow_idp_initiated: Some(false),
                 force_authn: Some(false),
-                attribute_mapping: Some(AttributeMapping {
+                attribute_mapping: Some(Box::new(AttributeMapping {
                     email_address: Some("mail".into()),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             }),
             oidc: None,

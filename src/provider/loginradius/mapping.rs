@@ -369,13 +369,13 @@ mod tests {
                     "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----".into(),
                 ),
                 allow_idp_initiated: Some(true),
-                attribute_mapping: Some(AttributeMapping {
+                attribute_mapping: Some(Box::new(AttributeMapping {
                     user_id: Some("sub".into()),
                     email_address: Some("email".into()),
                     groups: Some("groups".into()),
                     custom: [("Gender".to_string(), "gender".to_string())].into(),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             }),
             oidc: None,

@@ -74,12 +74,12 @@ fn connection(n: usize) -> ConnectionDesired {
                 "-----BEGIN CERTIFICATE-----\nMIIBconformance\n-----END CERTIFICATE-----\n".into(),
             ),
             allow_idp_initiated: Some(false),
-            attribute_mapping: Some(AttributeMapping {
+            attribute_mapping: Some(Box::new(AttributeMapping {
                 user_id: Some("sub".into()),
                 email_address: Some("email".into()),
                 groups: Some("groups".into()),
                 ..AttributeMapping::default()
-            }),
+            })),
             ..SamlSettings::default()
         }),
         oidc: None,

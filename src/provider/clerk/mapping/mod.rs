@@ -219,7 +219,7 @@ fn saml_input(s: &SamlSettings) -> SamlInput {
         idp_certificate: s.idp_certificate.clone(),
         idp_metadata_url: s.idp_metadata_url.as_deref().map(trimmed),
         idp_metadata: s.idp_metadata.clone(),
-        attribute_mapping: s.attribute_mapping.as_ref().map(attribute_mapping),
+        attribute_mapping: s.attribute_mapping.as_deref().map(attribute_mapping),
         allow_subdomains: s.allow_subdomains,
         allow_idp_initiated: s.allow_idp_initiated,
         force_authn: s.force_authn,
@@ -350,7 +350,7 @@ pub fn update_body(
         if has("saml.attributeMapping") {
             let mapping = s
                 .attribute_mapping
-                .as_ref()
+                .as_deref()
                 .map(attribute_mapping)
                 .unwrap_or_default();
             put(

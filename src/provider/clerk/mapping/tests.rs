@@ -19,10 +19,10 @@ fn saml() -> ConnectionDesired {
                 "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----".into(),
             ),
             force_authn: Some(true),
-            attribute_mapping: Some(AttributeMapping {
+            attribute_mapping: Some(Box::new(AttributeMapping {
                 email_address: Some("mail".into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }),
         oidc: None,
