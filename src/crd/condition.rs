@@ -156,8 +156,8 @@ impl<'de> Deserialize<'de> for Word {
 }
 
 /// A status condition: `meta/v1` Condition's fields and JSON (the CRDs take its schema), with
-/// `type`, `status`, `reason` and `message` as [`Word`]s. As that type, only `lastTransitionTime` is
-/// required when read.
+/// `type`, `status`, `reason` and `message` as [`Word`]s. As that type, only
+/// `lastTransitionTime` is required when read.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
