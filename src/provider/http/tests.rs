@@ -457,3 +457,42 @@ fn backoff_is_capped() {
         assert!(p.backoff(retry) <= Duration::from_millis(500));
     }
 }
+
+/// A server that answers `/x` and counts the TCP connections it accepts.
+async fn counting_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::{routing::get, serve::ListenerExt};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let listener = listener.tap_io(move |_| {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = axum::Router::new().route("/x", get(|| async { "{}" }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, accepted)
+}
+
+#[tokio::test]
+async fn clients_of_several_accounts_share_one_connection_pool() {
+    use std::sync::atomic::Ordering;
+    let (url, accepted) = counting_server().await;
+    let mut settings = ClientSettings::new(url.clone());
+    settings.transport = Some(transport(&settings).unwrap());
+    let a = HttpClient::new(ProviderKind::Clerk, settings.clone()).unwrap();
+    let b = HttpClient::new(ProviderKind::Auth0, settings).unwrap();
+    for _ in 0..3 {
+        get(&a).await.unwrap();
+        get(&b).await.unwrap();
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one pool, one connection"
+    );
+    // A client without a shared transport has a pool (and connections) of its own.
+    let own = HttpClient::new(ProviderKind::Clerk, ClientSettings::new(url)).unwrap();
+    get(&own).await.unwrap();
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
