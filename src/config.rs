@@ -58,6 +58,11 @@ pub struct Config {
     /// Client-side requests per second per provider account when its ProviderConfig sets no rateLimit.
     #[arg(long, env = "SSOPERATOR_DEFAULT_RATE", default_value_t = 5)]
     pub default_rate: u32,
+    /// Speak HTTP/2 to the API server where it offers it, as client-go does: the watches (five
+    /// per watched namespace) share a few connections instead of holding one each. Off, or with
+    /// a proxy in the kubeconfig: kube's HTTP/1.1 client.
+    #[arg(long, env = "SSOPERATOR_API_SERVER_HTTP2", default_value_t = true, action = clap::ArgAction::Set)]
+    pub api_server_http2: bool,
     /// PEM file of one or more CA certificates that provider endpoints may also chain to (a TLS
     /// proxy or a private endpoint); added to the built-in webpki roots, which stay trusted.
     /// Proxies: provider calls honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.

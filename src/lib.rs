@@ -4,6 +4,7 @@
 //! `provider` (one trait, one module per SaaS), `controller` (the reconcilers), and the operator's
 //! plumbing (`config`, `metrics`, `server`, `leader`). The provider emulators are a crate of their
 //! own (`emulators/`), so that they never share the clients' wire types.
+pub mod apiserver;
 pub mod cli;
 pub mod config;
 pub mod controller;

@@ -11,7 +11,6 @@ use std::{
 };
 
 use clap::Parser;
-use kube::client::ClientBuilder;
 use ssoperator::{
     config::Config,
     controller::{self, Guard},
@@ -89,7 +88,7 @@ async fn run(mut config: Config) -> Result<ExitCode, Box<dyn std::error::Error>>
     } else {
         Fence::open()
     };
-    let client = ClientBuilder::try_from(kube_config)?
+    let client = ssoperator::apiserver::builder(kube_config, config.api_server_http2)?
         .with_layer(&FenceLayer(fence.clone()))
         .build();
     let metrics = Arc::new(Metrics::default());

@@ -7,6 +7,7 @@
 // Test code: a panic with a message is how a test (or a fixture it needs) fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod apiserver;
 mod canary;
 mod certificates;
 mod crds;

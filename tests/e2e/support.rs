@@ -118,13 +118,25 @@ pub async fn client() -> Client {
     client_for(kubeconfig_path()).await
 }
 
+/// The client configuration of the test control plane.
+pub async fn config() -> Config {
+    config_for(kubeconfig_path()).await
+}
+
+async fn config_for(path: &str) -> Config {
+    let kubeconfig = Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("kubeconfig {path}: {e}"))
+}
+
 /// A client for the control plane of the kubeconfig at `path`.
 pub async fn client_for(path: &str) -> Client {
-    let kubeconfig = Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("kubeconfig {path}: {e}"));
-    Client::try_from(config).expect("build a kube client")
+    let config = config_for(path).await;
+    // The operator's own client (HTTP/2 lanes), so that every e2e test goes through it.
+    ssoperator::apiserver::builder(config, true)
+        .expect("build a kube client")
+        .build()
 }
 
 /// Server-side applies every CRD of `ssoperator::crd::all()` and waits until each is Established.
