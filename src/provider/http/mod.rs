@@ -74,6 +74,9 @@ impl ClientSettings {
     }
 }
 
+/// How long an idle provider connection stays open.
+pub const PROVIDER_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The HTTP client (connection pool, timeouts, trusted roots, User-Agent) that `settings` ask
 /// for. One serves any number of accounts: authentication is added per request, and its pool
 /// keeps connections per host, so accounts of one provider share them. Each pool costs memory
@@ -88,6 +91,9 @@ pub fn transport(settings: &ClientSettings) -> Result<reqwest::Client, ProviderE
     builder
         .timeout(settings.timeout)
         .connect_timeout(Duration::from_secs(5))
+        // Calls come in bursts (creates, a sweep per resync, a rate-limit pause's backlog), and
+        // an idle connection keeps its buffers (and TLS state): hold one 15 s, not reqwest's 90.
+        .pool_idle_timeout(PROVIDER_IDLE_TIMEOUT)
         .user_agent(settings.user_agent.clone())
         .build()
         .map_err(|e| {
