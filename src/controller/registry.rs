@@ -5,6 +5,7 @@ use crate::core::reason::Reason;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use k8s_openapi::ByteString;
@@ -49,6 +50,44 @@ impl Account {
         }
         h.finalize().to_vec()
     }
+
+    /// The key of [`AcceptedCredentials`]: this account and its credentials, as a digest.
+    pub fn credentials_key(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"ssoperator accepted credentials v1\0");
+        h.update(self.identity.as_bytes());
+        h.update(b"\0");
+        h.update(self.hash_key());
+        h.finalize().to_vec()
+    }
+}
+
+/// Credentials a provider accepted lately, by [`Account::credentials_key`] (a digest, never the
+/// values), and when. ProviderConfigs that give one account the same key (one per namespace,
+/// say) share one check per period instead of making one each.
+#[derive(Default)]
+pub struct AcceptedCredentials(Mutex<HashMap<Vec<u8>, Instant>>);
+
+impl AcceptedCredentials {
+    /// Whether the provider accepted these credentials less than `within` ago.
+    pub fn lately(&self, key: &[u8], within: Duration) -> bool {
+        lock(&self.0)
+            .get(key)
+            .is_some_and(|at| at.elapsed() < within)
+    }
+
+    /// Records a check: accepted credentials are remembered for `within`, refused (or unchecked)
+    /// ones forgotten, so that the next ProviderConfig of the account checks them itself.
+    pub fn checked(&self, key: Vec<u8>, accepted: bool, within: Duration) {
+        let mut map = lock(&self.0);
+        map.retain(|_, at| at.elapsed() < within);
+        if accepted {
+            map.insert(key, Instant::now());
+        } else {
+            map.remove(&key);
+        }
+    }
 }
 
 struct Cached {
@@ -76,6 +115,7 @@ pub struct Registry {
     /// roots, User-Agent) are the same for all, so one pool per ProviderConfig would only hold
     /// more connections (with 20 namespaces, 38-44 to one provider host instead of 4-11).
     transport: Mutex<Option<reqwest::Client>>,
+    pub accepted: AcceptedCredentials,
 }
 
 /// The gates (token bucket and 429 pause) of every account, keyed by account identity.
@@ -112,6 +152,7 @@ impl Registry {
             fence: None,
             extra_roots: Arc::new([]),
             transport: Mutex::default(),
+            accepted: AcceptedCredentials::default(),
         }
     }
 
@@ -468,6 +509,26 @@ mod tests {
             None => a.clerk = Some(ClerkAccount::default()),
         }
         a
+    }
+
+    #[test]
+    fn accepted_credentials_stand_for_a_period_and_a_refusal_forgets_them() {
+        let accepted = AcceptedCredentials::default();
+        let period = Duration::from_secs(60);
+        assert!(!accepted.lately(b"a", period), "never checked");
+        accepted.checked(b"a".to_vec(), true, period);
+        assert!(accepted.lately(b"a", period));
+        assert!(
+            !accepted.lately(b"b", period),
+            "other credentials, another check"
+        );
+        assert!(!accepted.lately(b"a", Duration::ZERO), "the period is over");
+        accepted.checked(b"a".to_vec(), false, period);
+        assert!(!accepted.lately(b"a", period), "refused since");
+        // Entries older than the period are dropped at the next record.
+        accepted.checked(b"c".to_vec(), true, period);
+        accepted.checked(b"d".to_vec(), true, Duration::ZERO);
+        assert_eq!(lock(&accepted.0).len(), 1);
     }
 
     #[test]
