@@ -35,6 +35,8 @@ use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
 };
 use kube::client::{Body, ClientBuilder, ConfigExt, DynBody};
+
+use crate::controller::lock;
 use tower::{BoxError, ServiceBuilder, ServiceExt, util::BoxService};
 
 /// Open watches per connection: half of the smallest stream limit an API server is known to set
@@ -158,10 +160,6 @@ impl Lanes {
         lane.open.fetch_add(1, Ordering::Relaxed);
         (lane.client, OpenWatch(lane.open))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether a request is a watch (`?watch=true`, or `1`), which stays open for minutes.
